@@ -1,0 +1,146 @@
+"""Many materials in one jitted call: padding, bucketing and the vmapped kernel.
+
+Materials differ in every array size (supercell atoms N, primitive atoms n_p,
+images n_t and multiplicity M, displacements, q-points). ``bucket`` groups them
+by padded (N, n_p) so that few shapes are compiled, ``pad`` brings one
+material's arrays to a group's shape (padding atoms/modes/q-points are masked
+out exactly, see the kernels), and ``run_bucket`` evaluates a group with
+``jax.vmap`` over materials inside one ``jax.jit``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from phonjax.dynamical_matrix import frequencies, mass_weighted_blocks
+from phonjax.force_constants import force_constants
+from phonjax.prepare import HarmonicSystem
+from phonjax.thermal import thermal_properties
+
+_LADDER = (2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 160, 192, 256, 320, 384, 512, 768, 1024)
+
+
+def ladder(n: int) -> int:
+    """Smallest padded size ≥ n (keeps the number of compiled shapes small)."""
+    for size in _LADDER:
+        if n <= size:
+            return size
+    return int(2 ** math.ceil(math.log2(n)))
+
+
+def kernel_arrays(system: HarmonicSystem, forces: np.ndarray) -> dict[str, np.ndarray]:
+    """The unpadded per-material inputs of the kernel."""
+    rot, disp_index, atom_map, op_mask = system.solve
+    source, drot, perm = system.distribute
+    n, n_p = system.n_supercell, system.n_primitive
+    return {
+        "forces": np.asarray(forces, float), "displacements": system.displacements,
+        "solve_rotations": rot, "solve_disp_index": disp_index, "solve_atom_map": atom_map,
+        "solve_op_mask": op_mask, "dist_source": source, "dist_rotations": drot, "dist_perm": perm,
+        "atom_mask": np.ones(n, bool), "p2s": system.primitive.p2s,
+        "masses": system.primitive.crystal.masses, "image_atoms": system.image_atoms,
+        "image_vectors": system.image_vectors, "image_weights": system.image_weights,
+        "mode_mask": np.ones(3 * n_p, bool), "qpoints": system.mesh.qpoints,
+        "qweights": system.mesh.weights.astype(float), "commensurate": system.commensurate,
+    }
+
+
+# axis -> size-group name for padding; everything not listed keeps its size
+_AXES = {
+    "forces": ("disp", "N", None), "displacements": ("disp", None),
+    "solve_rotations": ("nd", "K", None, None), "solve_disp_index": ("nd", "K"),
+    "solve_atom_map": ("nd", "K", "N"), "solve_op_mask": ("nd", "K"),
+    "dist_source": ("N",), "dist_rotations": ("N", None, None), "dist_perm": ("N", "N"),
+    "atom_mask": ("N",), "p2s": ("np",), "masses": ("np",), "image_atoms": ("np", "nt"),
+    "image_vectors": ("np", "np", "nt", "M", None), "image_weights": ("np", "np", "nt", "M"),
+    "mode_mask": ("modes",), "qpoints": ("nq", None), "qweights": ("nq",),
+    "commensurate": ("nc", None),
+}
+_FILL = {"masses": 1.0}
+
+
+def sizes(arrays: dict[str, np.ndarray]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for name, axes in _AXES.items():
+        for axis, group in enumerate(axes):
+            if group is not None:
+                out[group] = max(out.get(group, 0), arrays[name].shape[axis])
+    return out
+
+
+def pad(arrays: dict[str, np.ndarray], target: dict[str, int]) -> dict[str, np.ndarray]:
+    out = {}
+    for name, a in arrays.items():
+        widths = [(0, 0 if g is None else target[g] - a.shape[i]) for i, g in enumerate(_AXES[name])]
+        out[name] = np.pad(a, widths, constant_values=_FILL.get(name, 0))
+    return out
+
+
+def _one_material(a, temperatures, drift: bool, q_chunk: int):
+    fc = force_constants(a["forces"], a["displacements"],
+                         (a["solve_rotations"], a["solve_disp_index"], a["solve_atom_map"],
+                          a["solve_op_mask"]),
+                         (a["dist_source"], a["dist_rotations"], a["dist_perm"]),
+                         a["atom_mask"], drift=drift)
+    blocks = mass_weighted_blocks(fc[a["p2s"]], a["image_atoms"], a["masses"])
+    freqs = frequencies(a["qpoints"], blocks, a["image_vectors"], a["image_weights"],
+                        a["mode_mask"], q_chunk)
+    free, entropy, cv = thermal_properties(freqs, a["qweights"], temperatures, a["mode_mask"])
+    comm = frequencies(a["commensurate"], blocks, a["image_vectors"], a["image_weights"],
+                       a["mode_mask"], min(q_chunk, a["commensurate"].shape[0]))
+    return {"force_constants": fc, "free_energy": free, "entropy": entropy, "heat_capacity": cv,
+            "commensurate_frequencies": comm}
+
+
+def _batched(arrays, temperatures, drift, q_chunk):
+    return jax.vmap(lambda a: _one_material(a, temperatures, drift, q_chunk))(arrays)
+
+
+_batched_jit = jax.jit(_batched, static_argnames=("drift", "q_chunk"))
+
+
+def bucket(systems: Sequence[HarmonicSystem]) -> list[list[int]]:
+    """Indices grouped by padded (supercell atoms, primitive atoms)."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, s in enumerate(systems):
+        groups.setdefault((ladder(s.n_supercell), ladder(s.n_primitive)), []).append(i)
+    return [groups[k] for k in sorted(groups)]
+
+
+def run_bucket(arrays: list[dict[str, np.ndarray]], temperatures, *, drift: bool = False,
+               memory_bytes: float = 2e9, keep_force_constants: bool = False) -> list[dict]:
+    """Evaluate materials of one bucket; splits it into sub-batches that fit ``memory_bytes``."""
+    target = {}
+    for a in arrays:
+        for k, v in sizes(a).items():
+            target[k] = max(target.get(k, 0), v)
+    target["N"], target["np"] = ladder(target["N"]), ladder(target["np"])
+    target["modes"] = 3 * target["np"]
+    target["nc"] = ladder(target["nc"])
+    modes, n = target["modes"], target["N"]
+    # D(q) block, its eigen workspace and the phase tables dominate; so do the
+    # gathered force tables of the solve and the full force constants
+    per_q = 16 * (4 * modes * modes + 4 * target["np"] ** 2 * target["nt"] * target["M"])
+    q_chunk = int(max(8, min(256, memory_bytes / 8 / max(per_q, 1))))
+    target["nq"] = -(-target["nq"] // q_chunk) * q_chunk if target["nq"] > q_chunk else target["nq"]
+    per_material = (per_q * min(q_chunk, target["nq"])
+                    + 8 * 3 * target["nd"] * target["K"] * n * 4 + 8 * 9 * n * n * 4)
+    batch = int(max(1, min(len(arrays), memory_bytes // max(per_material, 1))))
+    temps = jnp.asarray(np.atleast_1d(np.asarray(temperatures, float)))
+    out: list[dict] = []
+    for start in range(0, len(arrays), batch):
+        chunk = [pad(a, target) for a in arrays[start:start + batch]]
+        while len(chunk) < batch and start > 0:  # keep one compiled shape per bucket
+            chunk.append(chunk[-1])
+        stacked = {k: jnp.asarray(np.stack([c[k] for c in chunk])) for k in chunk[0]}
+        res = jax.device_get(_batched_jit(stacked, temps, drift, min(q_chunk, target["nq"])))
+        for b in range(min(batch, len(arrays) - start)):
+            item = {k: v[b] for k, v in res.items()
+                    if keep_force_constants or k != "force_constants"}
+            out.append(item)
+    return out

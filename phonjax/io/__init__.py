@@ -1,0 +1,6 @@
+"""Input: phonon datasets from files, ASE Atoms or pymatgen Structures."""
+
+from phonjax.io.dataset import DatasetError, PhononDataset, dataset_from_crystal
+from phonjax.io.readers import dataset_id, read_dataset
+
+__all__ = ["DatasetError", "PhononDataset", "dataset_from_crystal", "dataset_id", "read_dataset"]

@@ -1,0 +1,96 @@
+"""Regular q-point meshes, their irreducible parts, and commensurate q-points.
+
+q-points are in reduced coordinates of the primitive reciprocal lattice
+(no 2π), like phonopy. A mesh D = (D₀, D₁, D₂) has points q = (n + s/2)/D with
+s = 1 on even axes and 0 on odd ones (Monkhorst–Pack, phonopy's default: a
+20×20×20 mesh contains no Γ) unless ``gamma_centered``.
+
+Irreducible reduction uses every rotation of the crystal's point group that
+maps the (possibly shifted) grid onto itself, plus time reversal. phonopy 4
+keeps time reversal only when any rotation breaks the shift; sums over the grid
+are equal either way because frequencies are invariant under those rotations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from phonjax.cells import lattice_points_of
+
+
+@dataclass(frozen=True, eq=False)
+class QMesh:
+    qpoints: np.ndarray  # (n_ir, 3) reduced coordinates
+    weights: np.ndarray  # (n_ir,) int, summing to prod(mesh)
+    mesh: tuple[int, int, int]
+    shift: tuple[int, int, int]  # in half grid steps
+    n_rotations: int  # size of the group used (time reversal included)
+
+
+def mesh_shift(mesh, gamma_centered: bool = False) -> np.ndarray:
+    mesh = np.asarray(mesh, np.int64)
+    if gamma_centered:
+        return np.zeros(3, np.int64)
+    return (mesh % 2 == 0).astype(np.int64)
+
+
+def irreducible_mesh(mesh, reciprocal_rotations: np.ndarray | None = None,
+                     gamma_centered: bool = False) -> QMesh:
+    """Irreducible q-points and integer weights of a regular mesh.
+
+    ``reciprocal_rotations``: integer matrices R acting as q' = R q (the transposes
+    of the real-space point-group rotations in the primitive basis). ``None``:
+    no symmetry at all (every grid point, weight 1, no time reversal).
+    """
+    mesh = np.asarray(mesh, np.int64).reshape(-1)
+    if mesh.shape != (3,) or (mesh < 1).any():
+        raise ValueError(f"mesh must be three positive integers, got {mesh.tolist()}")
+    shift = mesh_shift(mesh, gamma_centered)
+    grid = np.stack(np.meshgrid(*[np.arange(m) for m in mesh], indexing="ij"), -1).reshape(-1, 3)
+    doubled = 2 * grid + shift  # 2·D·q, integer
+    n_grid = len(grid)
+    index = grid[:, 0] + mesh[0] * (grid[:, 1] + mesh[1] * grid[:, 2])
+    if reciprocal_rotations is None:
+        images = index[None, :]
+        n_ops = 1
+    else:
+        rots = np.asarray(reciprocal_rotations, np.int64)
+        rots = np.unique(np.concatenate([rots, -rots]).reshape(-1, 9), axis=0).reshape(-1, 3, 3)
+        # 2D·q' = D R D⁻¹ (2D·q) must be integers with the grid's parity (the shift);
+        # scaling by lcm(D) keeps the arithmetic in integers
+        lcm = int(np.lcm.reduce(mesh))
+        scaled = doubled * (lcm // mesh)[None, :]
+        maps = []
+        for r in rots:
+            num = (mesh[:, None] * r) @ scaled.T
+            if (num % lcm).any():
+                continue
+            new = num // lcm
+            if ((new - shift[:, None]) % 2).any():
+                continue
+            addr = ((new - shift[:, None]) // 2) % mesh[:, None]
+            maps.append(addr[0] + mesh[0] * (addr[1] + mesh[1] * addr[2]))
+        images = np.asarray(maps)
+        n_ops = len(maps)
+    rep = images.min(axis=0)
+    reps, weights = np.unique(rep, return_counts=True)
+    pos = np.empty(n_grid, np.int64)
+    pos[index] = np.arange(n_grid)
+    q = doubled[pos[reps]] / (2.0 * mesh)
+    return QMesh(q, weights.astype(np.int64), tuple(int(m) for m in mesh),
+                 tuple(int(s) for s in shift), n_ops)
+
+
+def commensurate_qpoints(supercell_in_primitive: np.ndarray) -> np.ndarray:
+    """The |det M| q-points (primitive reduced coordinates) commensurate with the supercell.
+
+    ``supercell_in_primitive`` M: supercell lattice rows = Mᵀ·primitive rows. Γ comes first.
+    """
+    return lattice_points_of(np.asarray(supercell_in_primitive).T)
+
+
+def is_gamma(q: np.ndarray, atol: float = 1e-10) -> np.ndarray:
+    q = np.asarray(q)
+    return (np.abs(q - np.rint(q)) < atol).all(axis=-1)

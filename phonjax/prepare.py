@@ -1,0 +1,184 @@
+"""Host-side preparation of one material: every index array the kernels need.
+
+From a unit cell, supercell matrix S and primitive matrix P (and optionally
+the displacements already in a dataset) this builds, with numpy and spglib:
+the supercell and primitive cell in phonopy's order, the supercell's space
+group, the displacements, the gather/rotation tables of the force-constant
+solve and distribution, the lattice-sum tables of the dynamical matrix, the
+irreducible q-mesh and the commensurate q-points. Nothing here depends on
+forces, so one ``HarmonicSystem`` serves the DFT reference and every model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from phonjax.cells import SYMPREC, Primitive, build_primitive, build_supercell
+from phonjax.crystal import Crystal, CrystalError
+from phonjax.displacements import generate_displacements
+from phonjax.io.dataset import PhononDataset
+from phonjax.mesh import QMesh, commensurate_qpoints, irreducible_mesh
+from phonjax.shortest_vectors import shortest_vectors
+from phonjax.symmetry import (PositionMatcher, SpaceGroup, cartesian_rotations, permutations,
+                              point_group_rotations, site_symmetry, space_group)
+
+
+@dataclass(frozen=True, eq=False)
+class HarmonicSystem:
+    id: str
+    unitcell: Crystal
+    supercell_matrix: np.ndarray
+    primitive_matrix: np.ndarray
+    supercell: Crystal
+    primitive: Primitive
+    group: SpaceGroup
+    displaced_atoms: np.ndarray  # (n_disp,)
+    displacements: np.ndarray  # (n_disp, 3) Å
+    solve: tuple  # rotations (n_d,K,3,3), disp_index (n_d,K), atom_map (n_d,K,N), op_mask (n_d,K)
+    distribute: tuple  # source (N,), rotations (N,3,3), perm (N,N)
+    image_atoms: np.ndarray  # (n_p, n_t) supercell atoms k(j, t) imaging primitive atom j
+    image_vectors: np.ndarray  # (n_p, n_p, n_t, M, 3) shortest vectors i -> k(j, t), primitive frac.
+    image_weights: np.ndarray  # (n_p, n_p, n_t, M) 1/multiplicity, 0 for padding
+    mesh: QMesh
+    commensurate: np.ndarray  # (n_c, 3) q-points, Γ first
+    info: dict = field(default_factory=dict)
+
+    @property
+    def n_supercell(self) -> int:
+        return self.supercell.n_atoms
+
+    @property
+    def n_primitive(self) -> int:
+        return self.primitive.crystal.n_atoms
+
+    def displaced_supercells(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(cell, Cartesian positions, numbers) of each displaced supercell."""
+        base = self.supercell.positions
+        out = []
+        for atom, u in zip(self.displaced_atoms, self.displacements):
+            pos = base.copy()
+            pos[atom] += u
+            out.append((self.supercell.lattice, pos, self.supercell.numbers))
+        return out
+
+
+def _solve_tables(supercell: Crystal, group: SpaceGroup, displaced_atoms: np.ndarray,
+                  symprec: float):
+    solved = np.unique(displaced_atoms)
+    rot_cart = cartesian_rotations(supercell.lattice, group.rotations)
+    rows = []
+    for d in solved:
+        ops = site_symmetry(supercell, group, d, symprec)
+        centred = Crystal(supercell.lattice, supercell.frac_positions - supercell.frac_positions[d],
+                          supercell.numbers, supercell.masses)
+        matcher = PositionMatcher(centred, symprec)
+        # image[s, j]: where site rotation s sends atom j; the force on atom i in the
+        # rotated picture is R·F(j) with image[s, j] = i
+        image = matcher.match(np.einsum("sab,nb->sna", group.rotations[ops], centred.frac_positions),
+                              np.broadcast_to(supercell.numbers, (len(ops), supercell.n_atoms)))
+        source = np.empty_like(image)
+        np.put_along_axis(source, image, np.arange(supercell.n_atoms)[None, :], axis=1)
+        disp_ids = np.flatnonzero(displaced_atoms == d)
+        rows.append((np.repeat(disp_ids, len(ops)), np.tile(rot_cart[ops], (len(disp_ids), 1, 1)),
+                     np.tile(source, (len(disp_ids), 1))))
+    k_max = max(len(r[0]) for r in rows)
+    n = supercell.n_atoms
+    rotations = np.zeros((len(solved), k_max, 3, 3))
+    disp_index = np.zeros((len(solved), k_max), np.int64)
+    atom_map = np.zeros((len(solved), k_max, n), np.int64)
+    op_mask = np.zeros((len(solved), k_max), bool)
+    for d, (ids, rots, src) in enumerate(rows):
+        k = len(ids)
+        rotations[d, :k], disp_index[d, :k], atom_map[d, :k], op_mask[d, :k] = rots, ids, src, True
+    return solved, (rotations, disp_index, atom_map, op_mask)
+
+
+def _distribute_tables(supercell: Crystal, group: SpaceGroup, solved: np.ndarray,
+                       matcher: PositionMatcher):
+    """For each atom, the first operation (spglib order) that sends it onto a solved atom,
+    as phonopy's full-force-constant distribution chooses it."""
+    n = supercell.n_atoms
+    frac = supercell.frac_positions
+    is_solved = np.zeros(n, bool)
+    is_solved[solved] = True
+    img = np.einsum("sab,nb->sna", group.rotations, frac) + group.translations[:, None, :]
+    img_idx = matcher.match(img, np.broadcast_to(supercell.numbers, img.shape[:-1]))
+    hit = is_solved[img_idx]
+    if not hit.any(axis=0).all():
+        raise CrystalError("the displacements do not determine the force constants of every atom "
+                           "(not enough displaced atoms for this symmetry)")
+    op = hit.argmax(axis=0)  # (N,)
+    ops, inverse = np.unique(op, return_inverse=True)
+    perms = permutations(matcher, group.rotations[ops], group.translations[ops])
+    rots = cartesian_rotations(supercell.lattice, group.rotations[ops])
+    source = np.searchsorted(solved, img_idx[op, np.arange(n)])
+    return source, rots[inverse], perms[inverse]
+
+
+def _image_tables(supercell: Crystal, primitive: Primitive, symprec: float):
+    """Supercell atoms k(j, t) of each primitive atom, and the shortest vectors i → k(j, t)."""
+    p2s, s2pp = primitive.p2s, primitive.s2pp
+    vectors, multiplicity = shortest_vectors(supercell.lattice, supercell.frac_positions,
+                                             supercell.frac_positions[p2s],
+                                             primitive.crystal.lattice, symprec)
+    n_p = len(p2s)
+    image_atoms = np.stack([np.flatnonzero(s2pp == j) for j in range(n_p)])  # (n_p, n_t)
+    # vectors[k, i] -> [i, j, t]
+    v = np.transpose(vectors[image_atoms], (2, 0, 1, 3, 4))  # (n_p(i), n_p(j), n_t, M, 3)
+    m = multiplicity[image_atoms].transpose(2, 0, 1)  # (n_p, n_p, n_t)
+    weights = np.where(np.arange(v.shape[3]) < m[..., None], 1.0 / m[..., None], 0.0)
+    return image_atoms, v, weights
+
+
+def prepare(source: PhononDataset | Crystal, supercell_matrix=None, primitive_matrix=None, *,
+            mesh=(20, 20, 20), gamma_centered: bool = False, mesh_symmetry: bool = True,
+            distance: float = 0.01, is_plusminus="auto", is_diagonal: bool = True,
+            use_dataset_displacements: bool = True, commensurate: str = "primitive",
+            symprec: float = SYMPREC, id: str | None = None) -> HarmonicSystem:
+    """Prepare one material.
+
+    ``source``: a ``PhononDataset`` (its S, P and, if ``use_dataset_displacements``,
+    its displacements are used) or a ``Crystal`` with explicit matrices.
+    ``commensurate``: "primitive" (q commensurate with the supercell, in the
+    primitive basis: inv(P)·S) or "supercell_matrix" (the published benchmark
+    code's choice, S itself, which samples wrong points for centred cells).
+    """
+    if isinstance(source, PhononDataset):
+        unitcell, smat, pmat = source.unitcell, source.supercell_matrix, source.primitive_matrix
+        id = id or source.id
+    else:
+        from phonjax.io.dataset import checked_primitive_matrix, checked_supercell_matrix
+
+        unitcell = source
+        smat = checked_supercell_matrix(supercell_matrix)
+        pmat = checked_primitive_matrix(primitive_matrix)
+    supercell, _ = build_supercell(unitcell, smat, symprec)
+    primitive = build_primitive(supercell, smat, pmat, symprec)
+    group = space_group(supercell, symprec)
+    if (isinstance(source, PhononDataset) and use_dataset_displacements
+            and source.displacements is not None):
+        atoms, disps = source.displaced_atoms, source.displacements
+    else:
+        atoms, disps = generate_displacements(supercell, group, distance, is_plusminus, is_diagonal)
+    matcher = PositionMatcher(supercell, symprec)
+    solved, solve = _solve_tables(supercell, group, atoms, symprec)
+    distribute = _distribute_tables(supercell, group, solved, matcher)
+    image_atoms, image_vectors, image_weights = _image_tables(supercell, primitive, symprec)
+    rotations = (np.transpose(point_group_rotations(primitive.crystal, symprec), (0, 2, 1))
+                 if mesh_symmetry else None)
+    qmesh = irreducible_mesh(mesh, rotations, gamma_centered)
+    if commensurate == "primitive":
+        comm = commensurate_qpoints(primitive.supercell_in_primitive)
+    elif commensurate == "supercell_matrix":
+        comm = commensurate_qpoints(smat)
+    else:
+        raise ValueError("commensurate must be 'primitive' or 'supercell_matrix'")
+    return HarmonicSystem(
+        id=id or "crystal", unitcell=unitcell, supercell_matrix=smat, primitive_matrix=pmat,
+        supercell=supercell, primitive=primitive, group=group, displaced_atoms=atoms,
+        displacements=disps, solve=solve, distribute=distribute, image_atoms=image_atoms,
+        image_vectors=image_vectors, image_weights=image_weights,
+        mesh=qmesh, commensurate=comm,
+        info={"spacegroup": group.international, "spacegroup_number": group.number})

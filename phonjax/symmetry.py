@@ -1,0 +1,93 @@
+"""Space-group symmetry of a cell (spglib) and the atom maps phonopy derives from it.
+
+Operations act on fractional coordinates, ``x' = W·x + t``, in spglib's order,
+which matters: phonopy picks "the first operation that …" in several places.
+A permutation ``perm[i] = j`` means operation maps atom i onto atom j.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import spglib
+from scipy.spatial import cKDTree
+
+from phonjax.cells import SYMPREC
+from phonjax.crystal import Crystal, CrystalError
+
+
+@dataclass(frozen=True, eq=False)
+class SpaceGroup:
+    rotations: np.ndarray  # (n_ops, 3, 3) int, fractional
+    translations: np.ndarray  # (n_ops, 3) fractional
+    equivalent_atoms: np.ndarray  # (n,) lowest-index representative of each orbit
+    number: int
+    international: str
+
+
+def space_group(crystal: Crystal, symprec: float = SYMPREC) -> SpaceGroup:
+    ds = spglib.get_symmetry_dataset(crystal.spglib_cell(), symprec=symprec)
+    if ds is None:
+        raise CrystalError(f"spglib could not determine the symmetry: {spglib.get_error_message()}")
+    return SpaceGroup(np.asarray(ds.rotations, np.int64), np.asarray(ds.translations, float),
+                      np.asarray(ds.equivalent_atoms, np.int64), int(ds.number), ds.international)
+
+
+def cartesian_rotations(lattice: np.ndarray, rotations: np.ndarray) -> np.ndarray:
+    """Fractional rotations W -> Cartesian ``L W L⁻¹`` with L the lattice as columns."""
+    lt = lattice.T
+    return lt @ rotations @ np.linalg.inv(lt)
+
+
+class PositionMatcher:
+    """Finds, for fractional positions, the atom of a crystal sitting there (mod lattice)."""
+
+    def __init__(self, crystal: Crystal, symprec: float = SYMPREC):
+        self.crystal = crystal
+        self.symprec = symprec
+        wrapped = crystal.frac_positions - np.floor(crystal.frac_positions)
+        self._tree = cKDTree(wrapped % 1.0, boxsize=1.0)
+        # a fractional search radius that surely contains symprec in Å
+        self._radius = symprec * np.linalg.norm(np.linalg.inv(crystal.lattice), axis=0).max() * 4
+
+    def match(self, frac: np.ndarray, numbers: np.ndarray | None = None) -> np.ndarray:
+        """Index of the atom at each position; raises if a position has no atom."""
+        frac = np.asarray(frac, float)
+        wrapped = (frac - np.floor(frac)) % 1.0
+        _, idx = self._tree.query(wrapped.reshape(-1, 3), k=1)
+        idx = idx.reshape(frac.shape[:-1])
+        diff = self.crystal.frac_positions[idx] - frac
+        diff -= np.rint(diff)
+        dist = np.sqrt(((diff @ self.crystal.lattice) ** 2).sum(-1))
+        ok = dist < self.symprec
+        if numbers is not None:
+            ok &= self.crystal.numbers[idx] == numbers
+        if not ok.all():
+            raise CrystalError("a symmetry operation maps an atom onto no atom of the same species; "
+                               "the structure and its symmetry are inconsistent")
+        return idx
+
+
+def permutations(matcher: PositionMatcher, rotations: np.ndarray, translations: np.ndarray
+                 ) -> np.ndarray:
+    """``perm[s, i]``: the atom that operation s sends atom i to. Shape (n_ops, n)."""
+    frac = matcher.crystal.frac_positions
+    images = np.einsum("sab,nb->sna", rotations, frac) + translations[:, None, :]
+    numbers = np.broadcast_to(matcher.crystal.numbers, images.shape[:-1])
+    return matcher.match(images, numbers)
+
+
+def site_symmetry(crystal: Crystal, group: SpaceGroup, atom: int, symprec: float = SYMPREC
+                  ) -> np.ndarray:
+    """Indices of the operations that leave ``atom`` in place (mod lattice), in spglib order."""
+    x = crystal.frac_positions[atom]
+    diff = x - (group.rotations @ x + group.translations)
+    diff -= np.rint(diff)
+    return np.flatnonzero(np.linalg.norm(diff @ crystal.lattice, axis=1) < symprec)
+
+
+def point_group_rotations(crystal: Crystal, symprec: float = SYMPREC) -> np.ndarray:
+    """Distinct rotations of the crystal's space group (fractional, in its own basis)."""
+    rots = space_group(crystal, symprec).rotations
+    return np.unique(rots.reshape(len(rots), 9), axis=0).reshape(-1, 3, 3)

@@ -1,0 +1,49 @@
+"""Harmonic thermal properties per mole of primitive cells (JAX).
+
+phonopy's formulas and constants. With x = hν/k_BT, summed over the mesh with
+integer weights w (N = Σw) and over modes with ν > cutoff (default 0, so
+imaginary and zero modes are dropped), divided by N:
+
+    F  = Σ [k_BT ln(1 − e^{−x}) + hν/2]                (kJ/mol, zero-point included)
+    S  = Σ k_B [x/(e^x − 1) − ln(1 − e^{−x})]           (J/K/mol)
+    Cv = Σ k_B x² e^x/(e^x − 1)²                        (J/K/mol)
+
+At T = 0: F is the zero-point energy, S = Cv = 0.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from phonjax.units import EV_TO_KJMOL, KB_EV, THZ_TO_EV
+
+
+def thermal_properties(frequencies_thz, weights, temperatures, mode_mask=None, cutoff_thz=0.0):
+    """(free_energy kJ/mol, entropy J/K/mol, heat_capacity J/K/mol), each (n_T,).
+
+    frequencies_thz (n_q, n_modes); weights (n_q,) (0 for padded q-points);
+    temperatures (n_T,) K; mode_mask (n_modes,) for padded modes.
+    """
+    e = frequencies_thz * THZ_TO_EV
+    used = e > cutoff_thz * THZ_TO_EV
+    if mode_mask is not None:
+        used = used & mode_mask[None, :]
+    w = jnp.where(used, weights[:, None], 0.0)
+    n_total = weights.sum()
+    e_safe = jnp.where(used, e, 1.0)
+    t = jnp.asarray(temperatures, e.dtype)
+    kt = KB_EV * jnp.where(t > 0, t, 1.0)
+    x = e_safe[None] / kt[:, None, None]  # (n_T, n_q, n_modes)
+    # written with e^{−x} so that large x (cold, stiff modes) cannot overflow
+    em = jnp.exp(-x)
+    one_minus = -jnp.expm1(-x)  # 1 − e^{−x}
+    ln_term = jnp.log(one_minus)
+    zpe = (w * e_safe / 2).sum() / n_total
+    free = ((w * (kt[:, None, None] * ln_term)).sum(axis=(1, 2))) / n_total + zpe
+    entropy = (w * KB_EV * (x * em / one_minus - ln_term)).sum(axis=(1, 2)) / n_total
+    cv = (w * KB_EV * x**2 * em / one_minus**2).sum(axis=(1, 2)) / n_total
+    positive = t > 0
+    free = jnp.where(positive, free, zpe) * EV_TO_KJMOL
+    entropy = jnp.where(positive, entropy, 0.0) * EV_TO_KJMOL * 1000
+    cv = jnp.where(positive, cv, 0.0) * EV_TO_KJMOL * 1000
+    return free, entropy, cv
