@@ -18,6 +18,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from phonjax.eigen import eigvalsh
 from phonjax.units import FORCE_CONSTANT_TO_THZ
 
 
@@ -53,7 +54,8 @@ def eigenvalues_to_thz(eigenvalues, factor: float = FORCE_CONSTANT_TO_THZ):
     return jnp.sign(eigenvalues) * jnp.sqrt(jnp.abs(eigenvalues)) * factor
 
 
-def frequencies(qpoints, blocks, vectors, weights, mode_mask=None, q_chunk: int = 256):
+def frequencies(qpoints, blocks, vectors, weights, mode_mask=None, q_chunk: int = 256,
+                eigen_backend: str = "auto"):
     """Frequencies (n_q, 3n_p) in THz, ascending, in blocks of ``q_chunk`` q-points.
 
     Padded modes (``mode_mask`` False) are pushed above the real ones by a large
@@ -70,7 +72,7 @@ def frequencies(qpoints, blocks, vectors, weights, mode_mask=None, q_chunk: int 
         d = dynamical_matrices(q, blocks, vectors, weights)
         if mode_mask is not None:
             d = d + shift[None]
-        return eigenvalues_to_thz(jnp.linalg.eigvalsh(d))
+        return eigenvalues_to_thz(eigvalsh(d, eigen_backend))
 
     f = jax.lax.map(one_chunk, padded.reshape(n_chunks, q_chunk, 3)).reshape(n_chunks * q_chunk, -1)
     f = f[:n_q]

@@ -27,16 +27,28 @@ class Stability:
 
 
 def stability(commensurate_q: np.ndarray, frequencies_thz: np.ndarray,
-              gamma_acoustic_tolerance_K: float = 50.0, thz_to_k: float = THZ_TO_K) -> Stability:
-    """``frequencies_thz`` (n_q, n_modes) at ``commensurate_q`` (n_q, 3), real modes only."""
+              gamma_acoustic_tolerance_K: float = 50.0, thz_to_k: float = THZ_TO_K,
+              acoustic_modes: str = "smallest") -> Stability:
+    """``frequencies_thz`` (n_q, n_modes) at ``commensurate_q`` (n_q, 3), real modes only.
+
+    ``acoustic_modes``: which three Γ modes are acoustic: "smallest" |ν| (so an
+    imaginary optical mode at Γ is never excused), or "lowest" ν (the published
+    benchmark code's choice, after sorting).
+    """
     f = np.sort(np.asarray(frequencies_thz, float), axis=1) * thz_to_k
     gamma = is_gamma(commensurate_q)
     rest = np.ones_like(f, bool)
     acoustic = np.array([np.nan])
     if gamma.any():
         g = int(np.flatnonzero(gamma)[0])
-        acoustic = f[g, :3]
-        rest[g, :3] = False
+        if acoustic_modes == "smallest":
+            idx = np.argsort(np.abs(f[g]), kind="stable")[:3]
+        elif acoustic_modes == "lowest":
+            idx = np.arange(3)
+        else:
+            raise ValueError("acoustic_modes must be 'smallest' or 'lowest'")
+        acoustic = f[g, idx]
+        rest[g, idx] = False
     others = f[rest]
     omega_min = float(others.min()) if others.size else float("nan")
     stable = bool((others >= 0).all() and np.all(acoustic[~np.isnan(acoustic)]

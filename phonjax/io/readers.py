@@ -168,8 +168,10 @@ def dataset_from_mapping(data: dict, id: str, source: str | None = None) -> Phon
                              displaced_atoms=atoms, displacements=disps, forces=forces,
                              energy_eV=None if energy is None else float(energy),
                              reference=reference, source=source)
+    except CrystalError as exc:
+        raise DatasetError(str(exc)) from None
     except (KeyError, TypeError, ValueError) as exc:
-        if isinstance(exc, (DatasetError, CrystalError)):
+        if isinstance(exc, DatasetError):
             raise
         raise DatasetError(f"malformed dataset ({type(exc).__name__}: {exc})") from None
 

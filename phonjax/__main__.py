@@ -1,0 +1,5 @@
+import sys
+
+from phonjax.cli import main
+
+sys.exit(main())

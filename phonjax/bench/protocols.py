@@ -1,0 +1,178 @@
+"""Named, versioned benchmark protocols: every setting that changes a number.
+
+``loew2024`` follows the paper's text (20³ Monkhorst–Pack mesh, Γ acoustic
+tolerance 50 K, q-points truly commensurate with the supercell, diagonal
+displacements allowed). ``hyllios`` follows the published code
+(hyllios/utils benchmark_ph): phonopy's default mesh from a length of 100 Å
+(Γ-centred), −35 K at Γ, ``get_commensurate_points(supercell_matrix)`` and
+``is_diagonal=False``, THz→K 47.992. A protocol's ``key`` names it in the
+store; overrides change the key so results of different settings never mix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields, replace
+
+import numpy as np
+
+from phonjax.units import THZ_TO_K
+
+
+@dataclass(frozen=True)
+class Protocol:
+    name: str
+    version: int
+    mesh: tuple[int, int, int] | None = (20, 20, 20)  # None: from mesh_length_A
+    mesh_length_A: float | None = None  # phonopy's run_mesh(length): Γ-centred length2mesh
+    gamma_centered: bool = False
+    gamma_acoustic_tolerance_K: float = 50.0
+    commensurate: str = "primitive"
+    is_diagonal: bool = True
+    thz_to_k: float = THZ_TO_K
+    distance_A: float = 0.01
+    subtract_drift: bool = True
+    temperature_K: float = 300.0
+    relax: bool = True
+    fmax_eV_A: float = 0.005
+    relax_rounds: int = 15  # rounds of FIRE, each up to relax_steps, aiming at fmax/2
+    relax_steps: int = 500
+    fix_symmetry: bool = True
+    max_force_eV_A: float = 1e4  # larger forces during relaxation count as an explosion
+
+    @property
+    def overrides(self) -> dict:
+        base = asdict(PRESETS[self.name]) if self.name in PRESETS else {}
+        return {k: v for k, v in asdict(self).items() if base.get(k) != v}
+
+    @property
+    def key(self) -> str:
+        """Store key: ``name@vN``, plus a short hash of any overrides."""
+        key = f"{self.name}@v{self.version}"
+        extra = self.overrides
+        if extra:
+            digest = hashlib.sha1(json.dumps(extra, sort_keys=True, default=str).encode())
+            key += "+" + digest.hexdigest()[:8]
+        return key
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+PRESETS: dict[str, Protocol] = {
+    "loew2024": Protocol(name="loew2024", version=1),
+    "hyllios": Protocol(name="hyllios", version=1, mesh=None, mesh_length_A=100.0,
+                        gamma_centered=True, gamma_acoustic_tolerance_K=35.0,
+                        commensurate="supercell_matrix", is_diagonal=False, thz_to_k=47.992),
+}
+DEFAULT_PROTOCOL = "loew2024"
+
+
+def _coerce(name: str, value):
+    """Parse a command-line override string into the field's type."""
+    kind = str({f.name: f.type for f in fields(Protocol)}[name])
+    if not isinstance(value, str):  # normalise so that equal settings hash equally
+        if value is None or name == "name":
+            return value
+        if name == "mesh":
+            return tuple(int(v) for v in value)
+        if "bool" in kind:
+            return bool(value)
+        if "float" in kind:
+            return float(value)
+        if "int" in kind:
+            return int(value)
+        return value
+    if name == "mesh":
+        if value.lower() in ("none", "length"):
+            return None
+        parts = value.replace("x", " ").replace(",", " ").split()
+        if len(parts) == 1:
+            parts = parts * 3
+        if len(parts) != 3:
+            raise ValueError(f"mesh must be N or N1xN2xN3, got {value!r}")
+        return tuple(int(p) for p in parts)
+    if "bool" in kind:
+        if value.lower() in ("1", "true", "yes", "on"):
+            return True
+        if value.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"{name} must be true or false, got {value!r}")
+    if "None" in kind and value.lower() == "none":
+        return None
+    if "float" in kind:
+        return float(value)
+    if "int" in kind:
+        return int(value)
+    return value
+
+
+def resolve(name: str = DEFAULT_PROTOCOL, overrides: dict | None = None) -> Protocol:
+    """A preset with ``overrides`` ({field: value or string}) applied and checked."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown protocol {name!r}; known: {', '.join(PRESETS)}")
+    known = {f.name for f in fields(Protocol)} - {"name", "version"}
+    changes = {}
+    for k, v in (overrides or {}).items():
+        k = k.replace("-", "_")
+        if k not in known:
+            raise ValueError(f"unknown protocol setting {k!r}; known: {', '.join(sorted(known))}")
+        changes[k] = _coerce(k, v)
+    p = replace(PRESETS[name], **changes)
+    if p.mesh is None and not p.mesh_length_A:
+        raise ValueError("a protocol needs a mesh or a mesh_length_A")
+    if p.mesh is not None and (len(p.mesh) != 3 or min(p.mesh) < 1):
+        raise ValueError(f"mesh must be three positive integers, got {p.mesh}")
+    if p.commensurate not in ("primitive", "supercell_matrix"):
+        raise ValueError("commensurate must be 'primitive' or 'supercell_matrix'")
+    if p.distance_A <= 0 or p.fmax_eV_A <= 0 or p.relax_steps < 1 or p.relax_rounds < 1:
+        raise ValueError("distance_A, fmax_eV_A, relax_steps and relax_rounds must be positive")
+    return p
+
+
+def _lattice_vector_equivalence(rotations: np.ndarray) -> list[bool]:
+    """[b≡c, c≡a, a≡b]: basis vectors that a point operation maps onto each other
+    (the test phonopy's length2mesh applies to the transposed rotations)."""
+    eq = [False, False, False]
+    for r in rotations:
+        r = np.abs(np.asarray(r).T)
+        c0, c1, c2 = r[:, 0], r[:, 1], r[:, 2]
+        eq[2] |= (c0 == [0, 1, 0]).all() or (c1 == [1, 0, 0]).all()
+        eq[1] |= (c0 == [0, 0, 1]).all() or (c2 == [1, 0, 0]).all()
+        eq[0] |= (c1 == [0, 0, 1]).all() or (c2 == [0, 1, 0]).all()
+    return eq
+
+
+def mesh_from_length(length_A: float, primitive_lattice: np.ndarray,
+                     rotations: np.ndarray | None = None) -> tuple[int, int, int]:
+    """phonopy's length2mesh ("nearest" rounding): N_i = max(1, rint(l·|b_i|)),
+    |b_i| the reciprocal lengths (no 2π) of the primitive cell, then equal
+    numbers along symmetry-equivalent axes (the larger one). phonopy ≥ 2.x may
+    switch to a generalized regular grid when this breaks the point group; the
+    kernel samples regular meshes only."""
+    rec = np.linalg.inv(np.asarray(primitive_lattice, float))  # columns: reciprocal vectors
+    m = np.rint(np.linalg.norm(rec, axis=0) * length_A).astype(int)
+    if rotations is not None:
+        eq = _lattice_vector_equivalence(rotations)
+        for i, pair in enumerate(([1, 2], [2, 0], [0, 1])):
+            if eq[i] and m[pair[0]] != m[pair[1]]:
+                m[pair] = max(m[pair])
+    m = np.maximum(m, 1)
+    return (int(m[0]), int(m[1]), int(m[2]))
+
+
+def mesh_for(protocol: Protocol, unitcell, primitive_matrix) -> tuple[int, int, int]:
+    """The sampling mesh of one material under ``protocol``."""
+    if protocol.mesh is not None:
+        return tuple(protocol.mesh)
+    import spglib
+
+    P = np.asarray(primitive_matrix, float)
+    lattice = P.T @ np.asarray(unitcell.lattice)  # primitive lattice rows
+    ds = spglib.get_symmetry_dataset(unitcell.spglib_cell(), symprec=1e-5)
+    rotations = None
+    if ds is not None:  # unit-cell fractional rotations -> primitive basis: P⁻¹ R P
+        Pinv = np.linalg.inv(P)
+        rotations = np.rint([Pinv @ r @ P for r in np.unique(ds.rotations, axis=0)]).astype(int)
+    return mesh_from_length(protocol.mesh_length_A, lattice, rotations)

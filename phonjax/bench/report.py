@@ -1,0 +1,95 @@
+"""Tables (rich, CSV, Markdown), per-material results (CSV, Parquet) and figures, from the store.
+
+Nothing is recomputed: ``build`` reads the rows of one dataset and protocol,
+scores every model against the dataset's reference (``dft``), optionally a
+reference against another dataset's reference (the paper's PBEsol-vs-PBE
+row), and writes everything under ``out``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from phonjax.bench import REFERENCE_MODEL
+from phonjax.bench.scoring import compare, summary, tables
+from phonjax.bench.store import Store
+
+TITLES = {"table1": "Table I — failures and structure (vs reference)",
+          "table2": "Table II — MAE of phonon properties at 300 K (per mole of primitive cells)",
+          "table3": "Table III — dynamical stability confusion matrix (%)"}
+
+
+def _fmt(value) -> str:
+    if isinstance(value, (float, np.floating)):
+        return "—" if not np.isfinite(value) else f"{value:.3f}"
+    return str(value)
+
+
+def markdown(df: pd.DataFrame) -> str:
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def rich_table(df: pd.DataFrame, title: str):
+    from rich.table import Table
+
+    t = Table(title=title)
+    for c in df.columns:
+        t.add_column(str(c), justify="left" if c == "model" else "right")
+    for row in df.itertuples(index=False):
+        t.add_row(*(_fmt(v) for v in row))
+    return t
+
+
+def build(store: Store, dataset: str, protocol: str, out: Path, *,
+          cross: list[tuple[str, str]] = (), figures: bool = True, console=None) -> dict:
+    """Score, write and (with ``console``) print. Returns the tables and the comparisons."""
+    out = Path(out)
+    (out / "tables").mkdir(parents=True, exist_ok=True)
+    rows = store.frame(dataset, protocol)
+    if rows.empty:
+        raise ValueError(f"no results in {store.path} for dataset {dataset!r}, protocol {protocol!r}")
+    ref = rows[rows["model"] == REFERENCE_MODEL]
+    comparisons: dict[str, pd.DataFrame] = {}
+    for model in sorted(set(rows["model"]) - {REFERENCE_MODEL}):
+        comparisons[model] = compare(rows[rows["model"] == model], ref)
+    everything = store.frame()
+    for pred_ds, ref_ds in cross:  # a reference scored against another one
+        p = everything[(everything["dataset"] == pred_ds) & (everything["model"] == REFERENCE_MODEL)]
+        r = everything[(everything["dataset"] == ref_ds) & (everything["model"] == REFERENCE_MODEL)]
+        if p.empty or r.empty:
+            raise ValueError(f"no reference rows for {pred_ds if p.empty else ref_ds} in the store")
+        p = p.drop_duplicates("material_id")
+        r = r.drop_duplicates("material_id")
+        p = p[p["material_id"].isin(r["material_id"])]
+        comparisons[f"{pred_ds} vs {ref_ds}"] = compare(p, r)
+    result = tables([summary(c, label) for label, c in comparisons.items()])
+    stem = f"{dataset}.{protocol}".replace("/", "_")
+    md = [f"# phonjax bench — dataset `{dataset}`, protocol `{protocol}`\n"]
+    for key, df in result.items():
+        df.to_csv(out / "tables" / f"{stem}.{key}.csv", index=False)
+        md += [f"## {TITLES[key]}\n", markdown(df), ""]
+        if console is not None:
+            console.print(rich_table(df, TITLES[key]))
+    (out / "tables" / f"{stem}.md").write_text("\n".join(md))
+    per_material = pd.concat([c.assign(model=label) for label, c in comparisons.items()],
+                             ignore_index=True) if comparisons else pd.DataFrame()
+    per_material.to_csv(out / f"{stem}.per_material.csv", index=False)
+    rows.drop(columns=["meta"]).to_csv(out / f"{stem}.rows.csv", index=False)
+    try:
+        per_material.astype({c: str for c in ("stable_pred", "stable_ref") if c in per_material}
+                            ).to_parquet(out / f"{stem}.per_material.parquet", index=False)
+    except Exception:  # pyarrow missing: CSV is enough
+        pass
+    written = []
+    if figures:
+        from phonjax.bench import figures as figs
+
+        written = figs.all_figures(comparisons, ref, out / "figures", stem)
+    return {"tables": result, "comparisons": comparisons, "figures": written,
+            "markdown": out / "tables" / f"{stem}.md"}

@@ -1,0 +1,92 @@
+"""Scores of predictions against a reference: the paper's Tables I, II and III.
+
+Pure pandas on store rows. ``compare`` pairs a model's rows with reference
+rows by material id; extensive phonon quantities (F, S, Cv) are per mole of
+the row's ``n_primitive`` atoms-cell, so the reference is rescaled by
+n_primitive(pred)/n_primitive(ref) when the two cells differ (e.g. the PBE
+binaries JSON is per mole of its own structure). Table I counts failures over
+all attempted materials; Tables II/III use materials where both succeeded.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+# (column, label in tables, scale to display unit, is extensive per primitive cell)
+PROPERTIES = (
+    ("omega_max_K", "ω_max (K)", 1.0, False),
+    ("entropy_JKmol", "S (J/K/mol)", 1.0, True),
+    ("free_energy_kJmol", "F (kJ/mol)", 1.0, True),
+    ("heat_capacity_JKmol", "C_V (J/K/mol)", 1.0, True),
+)
+STRUCTURE = (("energy_eV_per_atom", "MAE E (meV/atom)", 1000.0),
+             ("volume_A3_per_atom", "MAE V (Å³/atom)", 1.0))
+
+
+def _col(df: pd.DataFrame, name: str) -> pd.Series:
+    return pd.to_numeric(df[name], errors="coerce") if name in df else pd.Series(np.nan, df.index)
+
+
+def compare(pred: pd.DataFrame, ref: pd.DataFrame) -> pd.DataFrame:
+    """One row per material of ``pred`` with pred/ref values and errors (pred − ref)."""
+    p = pred.set_index("material_id")
+    r = ref[ref["status"] == "ok"].set_index("material_id").reindex(p.index)
+    out = pd.DataFrame(index=p.index)
+    out["status"] = p["status"]
+    out["has_ref"] = r["status"].eq("ok")
+    for extra in ("formula", "crystal_system", "elements", "n_atoms_unitcell"):
+        out[extra] = p[extra] if extra in p else (r[extra] if extra in r else None)
+    n_pred, n_ref = _col(p, "n_primitive"), _col(r, "n_primitive")
+    ratio = (n_pred / n_ref).where(n_ref > 0)
+    for name, _, _, extensive in PROPERTIES:
+        ref_value = _col(r, name) * (ratio if extensive else 1.0)
+        out[f"{name}_pred"] = _col(p, name).where(out["status"] == "ok")
+        out[f"{name}_ref"] = ref_value
+        out[f"{name}_err"] = out[f"{name}_pred"] - ref_value
+    for name, _, _ in STRUCTURE:
+        out[f"{name}_pred"] = _col(p, name).where(out["status"] == "ok")
+        out[f"{name}_ref"] = _col(r, name)
+        out[f"{name}_err"] = out[f"{name}_pred"] - out[f"{name}_ref"]
+    stable_p = p["stable"] if "stable" in p else pd.Series(None, p.index)
+    stable_r = r["stable"] if "stable" in r else pd.Series(None, p.index)
+    out["stable_pred"] = stable_p.where(out["status"] == "ok")
+    out["stable_ref"] = stable_r
+    return out.reset_index()
+
+
+def _mae(series: pd.Series) -> float:
+    s = series.dropna()
+    return float(s.abs().mean()) if len(s) else float("nan")
+
+
+def summary(cmp: pd.DataFrame, label: str) -> dict:
+    """Tables I, II and III of one prediction set as one flat dict."""
+    n = len(cmp)
+    failed = int((cmp["status"] == "failed").sum())
+    row = {"model": label, "n": n, "failed_pct": 100.0 * failed / n if n else float("nan")}
+    for name, title, scale in STRUCTURE:
+        row[title] = _mae(cmp[f"{name}_err"]) * scale
+    for name, title, scale, _ in PROPERTIES:
+        row[f"MAE {title}"] = _mae(cmp[f"{name}_err"]) * scale
+        row[f"n {name}"] = int(cmp[f"{name}_err"].notna().sum())
+    both = cmp[cmp["stable_pred"].notna() & cmp["stable_ref"].notna()]
+    sp, sr = both["stable_pred"].astype(bool), both["stable_ref"].astype(bool)
+    m = len(both)
+    for key, mask in (("TS", sp & sr), ("FU", ~sp & sr), ("TU", ~sp & ~sr), ("FS", sp & ~sr)):
+        row[f"{key} (%)"] = 100.0 * int(mask.sum()) / m if m else float("nan")
+    row["n stability"] = m
+    return row
+
+
+def tables(summaries: list[dict]) -> dict[str, pd.DataFrame]:
+    df = pd.DataFrame(summaries)
+    if df.empty:
+        return {"table1": df, "table2": df, "table3": df}
+    t1 = df[["model", "n", "failed_pct"] + [t for _, t, _ in STRUCTURE]].rename(
+        columns={"failed_pct": "Failed (%)"})
+    t2 = df[["model"] + [f"MAE {t}" for _, t, _, _ in PROPERTIES]
+            + [f"n {n}" for n, _, _, _ in PROPERTIES[:1]]].rename(columns={"n omega_max_K": "n"})
+    t3 = df[["model", "TS (%)", "FU (%)", "TU (%)", "FS (%)", "n stability"]].rename(
+        columns={"n stability": "n"})
+    return {"table1": t1, "table2": t2, "table3": t3}

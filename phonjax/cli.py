@@ -1,0 +1,107 @@
+"""Command line: ``python -m phonjax {phonons,bench,models} ...``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def _phonons_parser(sub) -> None:
+    p = sub.add_parser("phonons", help="phonon properties from phonopy_params / Alexandria files",
+                       description="For each phonopy_params or Alexandria phonon-benchmark file "
+                       "(plain, .xz, .bz2, .gz): force constants from the file's forces, F/S/Cv "
+                       "on the mesh, ω_max and dynamical stability at the commensurate q-points.")
+    p.add_argument("files", nargs="*", help="dataset files (default: the bundled 20-material sample)")
+    p.add_argument("--mesh", nargs=3, type=int, default=[20, 20, 20], metavar=("N1", "N2", "N3"))
+    p.add_argument("--gamma-centered", action="store_true", help="Γ-centred mesh (default: MP shift)")
+    p.add_argument("--temperature", type=float, nargs="+", default=[300.0], help="K (default 300)")
+    p.add_argument("--gamma-acoustic-tolerance", type=float, default=50.0, metavar="K",
+                   help="Γ acoustic modes may go down to −K and still count as stable (default 50)")
+    p.add_argument("--subtract-drift", action="store_true", help="remove the mean force per supercell")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(func=_run_phonons)
+
+
+def _run_phonons(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from phonjax.data import sample_files
+    from phonjax.io import read_dataset
+    from phonjax.phonons import phonon_properties
+    from phonjax.prepare import prepare
+
+    err = Console(stderr=True)
+    files = args.files or [str(f) for f in sample_files()]
+    failed = 0
+    systems, forces = [], []
+    t0 = time.perf_counter()
+    for path in files:
+        try:
+            ds = read_dataset(path)
+            if ds.forces is None:
+                raise ValueError("the file has no forces")
+            systems.append(prepare(ds, mesh=args.mesh, gamma_centered=args.gamma_centered))
+            forces.append(ds.forces)
+        except Exception as exc:  # one bad file must not stop the others
+            failed += 1
+            err.print(f"[red]error[/red] {path}: {exc}", highlight=False, soft_wrap=True)
+    results = []
+    if systems:
+        with err.status(f"computing {len(systems)} material(s)…"):
+            results = phonon_properties(systems, forces, temperatures=args.temperature,
+                                        subtract_drift=args.subtract_drift,
+                                        gamma_acoustic_tolerance_K=args.gamma_acoustic_tolerance)
+    if args.json:
+        for r in results:
+            for i in range(len(r.temperatures_K)):
+                print(json.dumps(r.summary(i)))
+    else:
+        table = Table(title=f"phonjax phonons — mesh {args.mesh}, per mole of primitive cells")
+        for col in ("id", "n_p", "T (K)", "F (kJ/mol)", "S (J/K/mol)", "Cv (J/K/mol)",
+                    "ω_max (K)", "ω_min (K)", "stable"):
+            table.add_column(col, justify="right" if col != "id" else "left")
+        for r in results:
+            for i, t in enumerate(r.temperatures_K):
+                table.add_row(r.id, str(r.n_primitive), f"{t:g}", f"{r.free_energy_kJmol[i]:.6f}",
+                              f"{r.entropy_JKmol[i]:.6f}", f"{r.heat_capacity_JKmol[i]:.6f}",
+                              f"{r.omega_max_K:.3f}", f"{r.omega_min_K:.3f}",
+                              "yes" if r.stable else "[red]no[/red]")
+        Console().print(table)
+        err.print(f"{len(results)} done, {failed} failed in {time.perf_counter() - t0:.1f} s")
+    return 1 if failed else 0
+
+
+def _models_parser(sub) -> None:
+    p = sub.add_parser("models", help="registered uMLIP adapters and whether they run offline here")
+    p.set_defaults(func=_run_models)
+
+
+def _run_models(args) -> int:
+    from rich.console import Console
+
+    from phonjax_adapters.registry import models_table
+
+    Console().print(models_table())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "bench":
+        from phonjax.bench.cli import main as bench_main
+
+        return bench_main(argv[1:])
+    parser = argparse.ArgumentParser(prog="phonjax", description=__doc__)
+    sub = parser.add_subparsers(dest="command")
+    _phonons_parser(sub)
+    _models_parser(sub)
+    sub.add_parser("bench", help="the uMLIP phonon benchmark (see `phonjax bench --help`)")
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    return args.func(args)
