@@ -22,7 +22,8 @@ from phonjax.force_constants import force_constants
 from phonjax.prepare import HarmonicSystem
 from phonjax.thermal import thermal_properties
 
-_LADDER = (2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 160, 192, 256, 320, 384, 512, 768, 1024)
+_LADDER = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 160, 192, 256, 320, 384, 512, 640,
+           768, 1024, 1280, 1536, 2048, 2560, 3072, 4096, 5120, 6144, 8192)
 
 
 def ladder(n: int) -> int:
@@ -119,9 +120,9 @@ def run_bucket(arrays: list[dict[str, np.ndarray]], temperatures, *, drift: bool
     for a in arrays:
         for k, v in sizes(a).items():
             target[k] = max(target.get(k, 0), v)
-    target["N"], target["np"] = ladder(target["N"]), ladder(target["np"])
+    # every size on the ladder: materials evaluated in separate calls then share compilations
+    target = {k: ladder(v) for k, v in target.items()}
     target["modes"] = 3 * target["np"]
-    target["nc"] = ladder(target["nc"])
     modes, n = target["modes"], target["N"]
     # D(q) block, its eigen workspace and the phase tables dominate; so do the
     # gathered force tables of the solve and the full force constants

@@ -20,5 +20,7 @@ PIP="$VENV/bin/pip"
 "$PIP" install -q -c constraints.txt -e ".[test,bench]" 2>&1 | grep -v "^WARNING: Location" || true
 if [ -f scripts/install-models.sh ]; then
   bash scripts/install-models.sh "$VENV"
+  # MACE pins e3nn 0.4.4: its own environment, used by tests/adapters/test_mace_environment.py
+  bash scripts/install-models.sh "${MACE_VENV:-.venv-mace}" --mace
 fi
 echo "$want" > "$stamp"

@@ -1,0 +1,276 @@
+"""The adapter protocol: one uMLIP family behind one small interface.
+
+An adapter names a model family and one of its variants, tells whether that
+variant can run here (package importable, weights on disk) without importing
+torch or the model package, loads the model on a device and dtype, and
+evaluates a :class:`~phonjax.structures.StructureBatch`:
+
+  energies  (B,)       eV, total energy of each structure
+  forces    (B, N, 3)  eV/Å, padded like the batch (zeros on padding atoms)
+  stresses  (B, 3, 3)  eV/Å³, ASE sign convention σ = (1/V) ∂E/∂ε
+                       (negative under compression), full 3×3 tensor, not Voigt
+
+Families whose package can evaluate many structures in one model call set
+``batched = True`` and get groups of at most ``max_atoms`` atoms; the others
+are called one structure at a time. Subclasses implement ``weight_files``,
+``_load`` and ``_evaluate``; everything else lives here.
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib.metadata
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+
+import numpy as np
+
+from phonjax.structures import StructureBatch, pad_structures
+
+if TYPE_CHECKING:
+    import ase
+
+# Hub clients read these when they are imported; set before any model package import
+# so that missing weights fail at once instead of waiting on the network.
+OFFLINE_SWITCHES = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+
+
+
+def go_offline() -> None:
+    """Switch the model hubs to offline mode unless the user chose otherwise."""
+    for name, value in OFFLINE_SWITCHES.items():
+        os.environ.setdefault(name, value)
+
+
+class WeightsNotFound(FileNotFoundError):
+    """Weights of a variant are not on this machine; the message says how to provide them."""
+
+
+class ModelUnavailable(RuntimeError):
+    """The model package is missing or cannot serve the requested variant or dtype."""
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Whether a variant can run here; ``reason`` says briefly why not, ``hint`` how to fix it."""
+
+    ok: bool
+    reason: str = ""
+    hint: str = ""
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Results of one :meth:`Adapter.evaluate` call (units in the module docstring)."""
+
+    energies: np.ndarray
+    forces: np.ndarray
+    stresses: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class StructureResult:
+    """What a family's ``_evaluate`` returns for each structure, already in eV, eV/Å, eV/Å³."""
+
+    energy: float
+    forces: np.ndarray
+    stress: np.ndarray | None
+
+
+def package_version(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def package_dir(module: str) -> Path | None:
+    """Directory of an installed package, found without importing it."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def batch_to_atoms(batch: StructureBatch) -> list["ase.Atoms"]:
+    """Periodic ASE Atoms of every structure in ``batch``, without padding."""
+    import ase
+
+    return [
+        ase.Atoms(numbers=z, positions=r, cell=c, pbc=True)
+        for c, r, z in (batch.structure(b) for b in range(len(batch)))
+    ]
+
+
+class Adapter(abc.ABC):
+    """One model family; an instance is one variant on one device and dtype.
+
+    Construction is cheap and imports nothing heavy; the model is loaded by
+    :meth:`load` or on the first :meth:`evaluate`.
+    """
+
+    family: ClassVar[str]  # entry-point name, e.g. "chgnet"
+    title: ClassVar[str]  # human name, e.g. "CHGNet"
+    distribution: ClassVar[str]  # PyPI name, for versions and install hints
+    module: ClassVar[str]  # import name checked with find_spec
+    extra: ClassVar[str]  # phonjax extra that installs the package
+    variants: ClassVar[tuple[str, ...]]  # the first one is the default
+    aliases: ClassVar[dict[str, str]] = {}
+    dtypes: ClassVar[tuple[str, ...]]  # supported; the first one is the default
+    batched: ClassVar[bool]  # True when the package evaluates many structures per call
+    conservative: ClassVar[bool] = True  # forces are -dE/dx (False for direct-force heads)
+
+    def __init__(
+        self,
+        variant: str | None = None,
+        *,
+        checkpoint: str | os.PathLike | None = None,
+        device: str = "cpu",
+        dtype: str | None = None,
+        max_atoms: int = 4096,
+    ) -> None:
+        name = variant or self.variants[0]
+        self.variant = self.aliases.get(name, name)
+        if checkpoint is None and self.variant not in self.variants:
+            raise ValueError(
+                f"{self.title} has no variant {name!r}; known: {', '.join(self.variants)} "
+                "(or pass checkpoint=PATH for a local checkpoint)"
+            )
+        self.checkpoint = Path(checkpoint).expanduser() if checkpoint is not None else None
+        self.device = device
+        self.dtype = dtype or self.dtypes[0]
+        self.max_atoms = max_atoms
+        self.model: Any = None
+
+    def __repr__(self) -> str:
+        where = f", checkpoint={str(self.checkpoint)!r}" if self.checkpoint else ""
+        return f"{type(self).__name__}({self.variant!r}{where}, device={self.device!r}, dtype={self.dtype!r})"
+
+    # --- availability, without importing torch or the model package -------------------
+
+    @abc.abstractmethod
+    def weight_files(self) -> list[Path]:
+        """Local files the named variant needs, at the paths the package's loader reads."""
+
+    def weights_hint(self) -> str:
+        """How to provide the weights of the named variant on an offline machine."""
+        return "pass checkpoint=PATH to a local copy of the weights"
+
+    def weights_label(self, path: Path) -> str:
+        """A short name for a weights file, for tables."""
+        return path.name
+
+    def install_hint(self) -> str:
+        return (
+            f"scripts/install-models.sh VENV, or pip install -c constraints.txt 'phonjax[{self.extra}]'"
+        )
+
+    def missing_weights(self) -> list[Path]:
+        """Files still needed before the model can load (empty when all are here)."""
+        if self.checkpoint is not None:
+            return [] if self.checkpoint.exists() else [self.checkpoint]
+        return [f for f in self.weight_files() if not f.exists()]
+
+    def resolve_weights(self) -> Path:
+        """The checkpoint to load; raises :class:`WeightsNotFound` naming what is missing."""
+        missing = self.missing_weights()
+        if missing:
+            how = "" if self.checkpoint else f". To provide them: {self.weights_hint()}"
+            raise WeightsNotFound(
+                f"{self.title} {self.variant}: weights not found offline; missing "
+                + ", ".join(str(m) for m in missing)
+                + how
+            )
+        return self.checkpoint or self.weight_files()[0]
+
+    def availability(self) -> Availability:
+        if importlib.util.find_spec(self.module) is None:
+            return Availability(False, f"{self.distribution} not installed", self.install_hint())
+        missing = self.missing_weights()
+        if missing:
+            # Just the file names here, to keep `phonjax models` readable; the hint and
+            # load()'s error give full paths.
+            more = f" (+{len(missing) - 1} more)" if len(missing) > 1 else ""
+            label = self.weights_label(missing[0])
+            return Availability(False, f"weights missing: {label}{more}", self.weights_hint())
+        return Availability(True)
+
+    # --- loading and evaluation ----------------------------------------------------------
+
+    def load(self, device: str | None = None, dtype: str | None = None) -> "Adapter":
+        """Load the model (once); ``device``/``dtype`` override the constructor's."""
+        wanted = (device or self.device, dtype or self.dtype)
+        if wanted != (self.device, self.dtype):
+            self.model = None
+            self.device, self.dtype = wanted
+        if self.model is not None:
+            return self
+        if self.dtype not in self.dtypes:
+            raise ModelUnavailable(
+                f"{self.title} runs in {' or '.join(self.dtypes)} only, not {self.dtype}"
+            )
+        if importlib.util.find_spec(self.module) is None:
+            raise ModelUnavailable(
+                f"{self.distribution} is not installed; install it with {self.install_hint()}"
+            )
+        weights = self.resolve_weights()
+        go_offline()
+        self.model = self._load(weights)
+        return self
+
+    @abc.abstractmethod
+    def _load(self, weights: Path) -> Any:
+        """Build the model from ``weights`` with the package's own loader."""
+
+    @abc.abstractmethod
+    def _evaluate(
+        self, atoms: Sequence["ase.Atoms"], compute_stress: bool
+    ) -> list[StructureResult]:
+        """Evaluate ``atoms`` in one model call (one structure when not ``batched``)."""
+
+    def evaluate(self, batch: StructureBatch, *, compute_stress: bool = True) -> Evaluation:
+        """Energies, forces and (optionally) stresses of every structure in ``batch``."""
+        self.load()
+        if self.batched:
+            groups = batch.split(self.max_atoms)
+        else:
+            groups = [np.array([b]) for b in range(len(batch))]
+        n_batch, n_max = batch.mask.shape
+        energies = np.zeros(n_batch)
+        forces = np.zeros((n_batch, n_max, 3))
+        stresses = np.zeros((n_batch, 3, 3)) if compute_stress else None
+        for group in groups:
+            results = self._evaluate(batch_to_atoms(batch.take(group)), compute_stress)
+            for b, result in zip(group, results, strict=True):
+                energies[b] = result.energy
+                forces[b, : len(result.forces)] = result.forces
+                if stresses is not None:
+                    stresses[b] = result.stress
+        return Evaluation(energies, forces, stresses)
+
+    def evaluate_atoms(
+        self, atoms: Sequence["ase.Atoms"], *, compute_stress: bool = True
+    ) -> list[StructureResult]:
+        """Evaluate ASE Atoms directly (periodic in all three directions)."""
+        batch = pad_structures((a.cell.array, a.positions, a.numbers) for a in atoms)
+        out = self.evaluate(batch, compute_stress=compute_stress)
+        return [
+            StructureResult(
+                float(out.energies[b]),
+                out.forces[b, : len(a)],
+                None if out.stresses is None else out.stresses[b],
+            )
+            for b, a in enumerate(atoms)
+        ]
+
+    def calculator(self) -> "ase.calculators.calculator.Calculator":
+        """An ASE calculator backed by this adapter, e.g. for relaxations."""
+        from phonjax_adapters.ase_calculator import AdapterCalculator
+
+        return AdapterCalculator(self)

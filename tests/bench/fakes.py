@@ -1,0 +1,86 @@
+"""Toy numpy adapters for the bench tests (no torch): a smooth Morse pair potential and
+broken variants. Importing this module registers the family ``toy`` with phonjax.bench.
+
+Variants: ``morse`` (well behaved), ``nan`` (NaN forces everywhere: relaxation fails),
+``raise`` (the model raises), ``stuck`` (a stress offset beyond any Morse attraction:
+the cell grows forever, the relaxation never converges), ``nan-supercell`` (NaN forces only for the
+displaced supercells: the phonon step fails), ``slow`` (morse, sleeping per call).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from ase.data import covalent_radii
+from ase.neighborlist import neighbor_list
+
+from phonjax.bench import models
+from phonjax_adapters.base import Adapter, StructureResult
+
+CUTOFF_A = 6.0
+DEPTH_EV = 0.2
+ALPHA_PER_A = 1.5
+
+
+def morse(atoms):
+    """Energy (eV), forces (eV/Å), stress (eV/Å³, ASE sign) of a cosine-cut Morse potential."""
+    i, j, d, D = neighbor_list("ijdD", atoms, CUTOFF_A)
+    z = atoms.numbers
+    r0 = covalent_radii[z[i]] + covalent_radii[z[j]]
+    x = np.exp(-ALPHA_PER_A * (d - r0))
+    m = (1 - x) ** 2 - 1
+    dm = 2 * (1 - x) * ALPHA_PER_A * x
+    fc = 0.5 * (1 + np.cos(np.pi * d / CUTOFF_A))
+    dfc = -0.5 * np.pi / CUTOFF_A * np.sin(np.pi * d / CUTOFF_A)
+    phi = DEPTH_EV * m * fc
+    dphi = DEPTH_EV * (dm * fc + m * dfc)
+    energy = 0.5 * phi.sum()  # every pair appears twice
+    forces = np.zeros((len(atoms), 3))
+    np.add.at(forces, i, (dphi / d)[:, None] * D)
+    stress = 0.5 * np.einsum("p,pa,pb->ab", dphi / d, D, D) / atoms.get_volume()
+    return float(energy), forces, stress
+
+
+class ToyAdapter(Adapter):
+    family = "toy"
+    title = "Toy Morse"
+    distribution = "numpy"
+    module = "numpy"
+    extra = "test"
+    variants = ("morse", "nan", "raise", "stuck", "nan-supercell", "slow")
+    dtypes = ("float64",)
+    batched = True
+    calls = 0
+    stress_calls = 0
+
+    def weight_files(self) -> list[Path]:
+        return [Path(__file__)]  # "weights" that always exist
+
+    def _load(self, weights):
+        return object()
+
+    def _evaluate(self, atoms, compute_stress):
+        ToyAdapter.calls += 1
+        ToyAdapter.stress_calls += compute_stress
+        if self.variant == "raise":
+            raise RuntimeError("toy model failure")
+        if self.variant == "slow":
+            time.sleep(0.05)
+        out = []
+        for a in atoms:
+            e, f, s = morse(a)
+            if self.variant == "nan" or (self.variant == "nan-supercell" and len(a) > 30):
+                f = f * np.nan
+            if self.variant == "stuck":  # a tension no Morse attraction can balance
+                s = s - 0.5 * np.eye(3)
+            out.append(StructureResult(e, f, s if compute_stress else None))
+        return out
+
+
+def register() -> None:
+    models.register("toy", lambda variant, **kw: ToyAdapter(variant, **kw))
+
+
+register()

@@ -1,0 +1,62 @@
+"""Tables I–III on hand-made rows with hand-computed answers."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from phonjax.bench.scoring import compare, summary, tables
+
+
+def _ref():
+    return pd.DataFrame([
+        dict(material_id="a", status="ok", n_primitive=2, omega_max_K=100.0, entropy_JKmol=10.0,
+             free_energy_kJmol=-1.0, heat_capacity_JKmol=40.0, stable=True,
+             energy_eV_per_atom=-3.0, volume_A3_per_atom=10.0),
+        dict(material_id="b", status="ok", n_primitive=4, omega_max_K=200.0, entropy_JKmol=20.0,
+             free_energy_kJmol=-2.0, heat_capacity_JKmol=80.0, stable=False,
+             energy_eV_per_atom=None, volume_A3_per_atom=20.0),
+        dict(material_id="c", status="ok", n_primitive=1, omega_max_K=300.0, entropy_JKmol=5.0,
+             free_energy_kJmol=1.0, heat_capacity_JKmol=20.0, stable=True,
+             energy_eV_per_atom=-1.0, volume_A3_per_atom=5.0),
+    ])
+
+
+def _pred():
+    return pd.DataFrame([
+        dict(material_id="a", status="ok", n_primitive=2, omega_max_K=110.0, entropy_JKmol=12.0,
+             free_energy_kJmol=-1.5, heat_capacity_JKmol=41.0, stable=False,
+             energy_eV_per_atom=-3.01, volume_A3_per_atom=10.5),
+        # same material in a cell twice as large: extensive properties scale by 2
+        dict(material_id="b", status="ok", n_primitive=8, omega_max_K=190.0, entropy_JKmol=44.0,
+             free_energy_kJmol=-3.0, heat_capacity_JKmol=164.0, stable=False,
+             energy_eV_per_atom=-5.0, volume_A3_per_atom=19.0),
+        dict(material_id="c", status="failed", n_primitive=None, omega_max_K=None,
+             entropy_JKmol=None, free_energy_kJmol=None, heat_capacity_JKmol=None, stable=None,
+             energy_eV_per_atom=None, volume_A3_per_atom=None),
+    ])
+
+
+def test_tables_by_hand():
+    s = summary(compare(_pred(), _ref()), "m")
+    assert s["n"] == 3
+    assert s["failed_pct"] == pytest.approx(100 / 3)
+    assert s["MAE ω_max (K)"] == pytest.approx((10 + 10) / 2)
+    assert s["MAE S (J/K/mol)"] == pytest.approx((2 + 4) / 2)  # b: 44 vs 2×20
+    assert s["MAE F (kJ/mol)"] == pytest.approx((0.5 + 1.0) / 2)  # b: -3 vs -4
+    assert s["MAE C_V (J/K/mol)"] == pytest.approx((1 + 4) / 2)  # b: 164 vs 160
+    assert s["MAE E (meV/atom)"] == pytest.approx(10.0)  # only a has a reference energy
+    assert s["MAE V (Å³/atom)"] == pytest.approx((0.5 + 1.0) / 2)
+    # a: stable→unstable (FU), b: unstable both (TU); c failed: not counted
+    assert (s["TS (%)"], s["FU (%)"], s["TU (%)"], s["FS (%)"]) == (0, 50, 50, 0)
+    t = tables([s])
+    assert list(t["table3"].columns) == ["model", "TS (%)", "FU (%)", "TU (%)", "FS (%)", "n"]
+
+
+def test_missing_reference_is_not_scored():
+    ref = _ref()[_ref().material_id != "a"]
+    s = summary(compare(_pred(), ref), "m")
+    assert s["n omega_max_K"] == 1
+    assert math.isnan(s["MAE E (meV/atom)"])

@@ -1,0 +1,136 @@
+"""phonjax vs phonopy speed, side by side in one run, with the agreement check.
+
+For each material (phonondb phonopy_params files): the reference pipeline
+(phonopy 4.10: load, full FCs by finite differences, symmetrize_force_constants(),
+run_mesh([20,20,20]), thermal properties at 300 K, frequencies at the
+commensurate points) against phonjax (read, prepare, batched kernel), and the
+"floor": phonors' batched eigensolver alone on phonjax's irreducible q-set,
+i.e. the eigenvalue work no implementation of this mesh can avoid.
+Prints per-stage times, ratios per size class (supercell atoms), and the
+largest F/S/Cv deviation. Usage:
+
+    python validation/speed.py [--limit N] [--stride K] [--files ...] [--out results.csv]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import glob
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+import phonjax
+from phonjax.batch import bucket
+from phonjax.dynamical_matrix import dynamical_matrices, mass_weighted_blocks
+from phonjax.eigen import host_eigvalsh
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "phonondb-pbesol"
+CLASSES = [(0, 64), (65, 128), (129, 200), (201, 10_000)]
+
+
+def phonopy_side(path, ds):
+    import phonopy
+    from phonopy.harmonic.dynmat_to_fc import get_commensurate_points
+
+    t = {}
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ph = phonopy.load(str(path), produce_fc=False, is_nac=False,
+                          primitive_matrix=ds.primitive_matrix.tolist())
+        t["load"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        ph.produce_force_constants()
+        ph.symmetrize_force_constants()
+        t["fc"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        ph.run_mesh([20, 20, 20])
+        t["mesh"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        ph.run_thermal_properties(temperatures=[300.0])
+        tp = ph.get_thermal_properties_dict()
+        m = np.rint(np.linalg.inv(ds.primitive_matrix) @ ds.supercell_matrix).astype(int)
+        ph.run_qpoints(get_commensurate_points(m))
+        t["thermal+comm"] = time.perf_counter() - t0
+    return t, (tp["free_energy"][0], tp["entropy"][0], tp["heat_capacity"][0])
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--files", nargs="*")
+    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--stride", type=int, default=1, help="take every K-th file (by size)")
+    ap.add_argument("--out", default="validation/results/speed.csv")
+    args = ap.parse_args(argv)
+    files = args.files or sorted(glob.glob(str(DATA / "*.yaml.xz")))
+    files = files[:: args.stride][: args.limit]
+    rows = []
+    # phonjax: read + prepare every file, then one batched kernel call (bucketed inside)
+    t0 = time.perf_counter()
+    datasets = [phonjax.read_dataset(f) for f in files]
+    t_read = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    systems = [phonjax.prepare(d) for d in datasets]
+    t_prep = time.perf_counter() - t0
+    phonjax.phonon_properties(systems[:1], [datasets[0].forces])  # warm-up of one bucket shape
+    t0 = time.perf_counter()
+    kernel_time = {}
+    results = [None] * len(systems)
+    for group in bucket(systems):
+        tg = time.perf_counter()
+        out = phonjax.phonon_properties([systems[i] for i in group], [datasets[i].forces for i in group])
+        dt = time.perf_counter() - tg
+        for i, r in zip(group, out):
+            results[i] = r
+            kernel_time[i] = dt / len(group)  # amortized over the batch, compilation included
+    t_kernel = time.perf_counter() - t0
+    for i, (f, ds, s, r) in enumerate(zip(files, datasets, systems, results)):
+        tp, ref = phonopy_side(f, ds)
+        # floor: eigenvalues only, phonors, phonjax's irreducible q-set
+        fc = phonjax.phonon_properties([s], [ds.forces], keep_force_constants=True)[0].force_constants
+        blocks = mass_weighted_blocks(fc[s.primitive.p2s], s.image_atoms, s.primitive.crystal.masses)
+        d = np.asarray(dynamical_matrices(s.mesh.qpoints, blocks, s.image_vectors, s.image_weights))
+        t0 = time.perf_counter()
+        host_eigvalsh(d)
+        floor = time.perf_counter() - t0
+        ours = (r.free_energy_kJmol[0], r.entropy_JKmol[0], r.heat_capacity_JKmol[0])
+        dev = max(abs(a - b) / max(abs(b), 1e-300) for a, b in zip(ours, ref))
+        phonjax_time = (t_read + t_prep) / len(files) + kernel_time[i]
+        rows.append({"id": ds.id, "n_supercell": s.n_supercell, "n_primitive": s.n_primitive,
+                     "n_irreducible_q": len(s.mesh.qpoints), "phonopy_s": sum(tp.values()),
+                     **{f"phonopy_{k}_s": v for k, v in tp.items()}, "phonjax_s": phonjax_time,
+                     "eigen_floor_s": floor, "max_rel_dev_FSCv": dev})
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    with open(args.out, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"phonjax vs phonopy 4.10, {len(rows)} materials, 20³ mesh, 300 K (CPU)")
+    for col in ("supercell atoms", "n", "phonopy (s)", "phonjax (s)", "speed-up",
+                "eigen floor (s)", "phonjax/floor", "max rel dev F,S,Cv"):
+        table.add_column(col, justify="right")
+    for lo, hi in CLASSES + [(0, 10_000)]:
+        sel = [r for r in rows if lo <= r["n_supercell"] <= hi]
+        if not sel:
+            continue
+        p = sum(r["phonopy_s"] for r in sel)
+        j = sum(r["phonjax_s"] for r in sel)
+        fl = sum(r["eigen_floor_s"] for r in sel)
+        label = "all" if (lo, hi) == (0, 10_000) else f"{lo}–{hi}"
+        table.add_row(label, str(len(sel)), f"{p:.1f}", f"{j:.1f}", f"{p / j:.2f}×", f"{fl:.1f}",
+                      f"{j / fl:.1f}×", f"{max(r['max_rel_dev_FSCv'] for r in sel):.1e}")
+    Console().print(table)
+    print(f"phonjax stages: read {t_read:.1f} s, prepare {t_prep:.1f} s, kernel {t_kernel:.1f} s "
+          f"(compilation included)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
