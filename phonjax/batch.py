@@ -36,13 +36,13 @@ def ladder(n: int) -> int:
 
 def kernel_arrays(system: HarmonicSystem, forces: np.ndarray) -> dict[str, np.ndarray]:
     """The unpadded per-material inputs of the kernel."""
-    rot, disp_index, atom_map, op_mask = system.solve
+    rot, disp_index, atom_map, op_mask, u_pinv = system.solve
     source, drot, perm = system.distribute
     n, n_p = system.n_supercell, system.n_primitive
     return {
         "forces": np.asarray(forces, float), "displacements": system.displacements,
         "solve_rotations": rot, "solve_disp_index": disp_index, "solve_atom_map": atom_map,
-        "solve_op_mask": op_mask, "dist_source": source, "dist_rotations": drot, "dist_perm": perm,
+        "solve_op_mask": op_mask, "solve_u_pinv": u_pinv, "dist_source": source, "dist_rotations": drot, "dist_perm": perm,
         "atom_mask": np.ones(n, bool), "p2s": system.primitive.p2s,
         "masses": system.primitive.crystal.masses, "image_atoms": system.image_atoms,
         "image_vectors": system.image_vectors, "image_weights": system.image_weights,
@@ -55,7 +55,7 @@ def kernel_arrays(system: HarmonicSystem, forces: np.ndarray) -> dict[str, np.nd
 _AXES = {
     "forces": ("disp", "N", None), "displacements": ("disp", None),
     "solve_rotations": ("nd", "K", None, None), "solve_disp_index": ("nd", "K"),
-    "solve_atom_map": ("nd", "K", "N"), "solve_op_mask": ("nd", "K"),
+    "solve_atom_map": ("nd", "K", "N"), "solve_op_mask": ("nd", "K"), "solve_u_pinv": ("nd", None, "K"),
     "dist_source": ("N",), "dist_rotations": ("N", None, None), "dist_perm": ("N", "N"),
     "atom_mask": ("N",), "p2s": ("np",), "masses": ("np",), "image_atoms": ("np", "nt"),
     "image_vectors": ("np", "np", "nt", "M", None), "image_weights": ("np", "np", "nt", "M"),
@@ -85,7 +85,7 @@ def pad(arrays: dict[str, np.ndarray], target: dict[str, int]) -> dict[str, np.n
 def _one_material(a, temperatures, drift: bool, q_chunk: int):
     fc = force_constants(a["forces"], a["displacements"],
                          (a["solve_rotations"], a["solve_disp_index"], a["solve_atom_map"],
-                          a["solve_op_mask"]),
+                          a["solve_op_mask"], a["solve_u_pinv"]),
                          (a["dist_source"], a["dist_rotations"], a["dist_perm"]),
                          a["atom_mask"], drift=drift)
     blocks = mass_weighted_blocks(fc[a["p2s"]], a["image_atoms"], a["masses"])

@@ -30,16 +30,24 @@ def subtract_drift(forces: jnp.ndarray, atom_mask: jnp.ndarray) -> jnp.ndarray:
     return (forces - mean) * atom_mask[None, :, None]
 
 
-def solve_rows(forces, displacements, rotations, disp_index, atom_map, op_mask):
+def displacement_pinv(displacements, rotations, disp_index, op_mask):
+    """pinv of the stacked, site-rotated displacements of each displaced atom: (n_d, 3, K)."""
+    u = jnp.einsum("dkab,dkb->dka", rotations, displacements[disp_index]) * op_mask[..., None]
+    return jnp.linalg.pinv(u)  # zero rows of u (padding) give zero columns
+
+
+def solve_rows(forces, displacements, rotations, disp_index, atom_map, op_mask, u_pinv=None):
     """Rows Φ(d, :) of the displaced atoms: (n_d, N, 3, 3).
 
     forces (n_disp, N, 3); displacements (n_disp, 3) Å; for each displaced atom d
     and each (displacement, site operation) pair k: ``rotations`` (n_d, K, 3, 3)
     Cartesian, ``disp_index`` (n_d, K), ``atom_map`` (n_d, K, N) with
     ``atom_map[d, k, j]`` the atom whose force lands on j, ``op_mask`` (n_d, K).
+    ``u_pinv``: ``displacement_pinv`` precomputed (it does not depend on forces;
+    ``prepare`` computes it on the host, which also keeps SVD out of the compiled graph).
     """
-    u = jnp.einsum("dkab,dkb->dka", rotations, displacements[disp_index]) * op_mask[..., None]
-    u_pinv = jnp.linalg.pinv(u)  # (n_d, 3, K); zero rows of u give zero columns
+    if u_pinv is None:
+        u_pinv = displacement_pinv(displacements, rotations, disp_index, op_mask)
     f = forces[disp_index[..., None], atom_map]  # (n_d, K, N, 3)
     f = jnp.einsum("dkab,dkjb->dkja", rotations, f) * op_mask[..., None, None]
     return -jnp.einsum("dak,dkjb->djab", u_pinv, f)
@@ -74,7 +82,7 @@ def force_constants(forces, displacements, solve, distribute, atom_mask, *,
                     drift: bool = False, symmetrize_fc: bool = True):
     """Full force constants (N, N, 3, 3) eV/Å² of one material from its forces.
 
-    ``solve`` = (rotations, disp_index, atom_map, op_mask); ``distribute`` =
+    ``solve`` = (rotations, disp_index, atom_map, op_mask[, u_pinv]); ``distribute`` =
     (source, rotations, perm); see ``solve_rows`` and ``distribute_rows``.
     """
     if drift:

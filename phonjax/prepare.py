@@ -36,7 +36,8 @@ class HarmonicSystem:
     group: SpaceGroup
     displaced_atoms: np.ndarray  # (n_disp,)
     displacements: np.ndarray  # (n_disp, 3) Å
-    solve: tuple  # rotations (n_d,K,3,3), disp_index (n_d,K), atom_map (n_d,K,N), op_mask (n_d,K)
+    solve: tuple  # rotations (n_d,K,3,3), disp_index (n_d,K), atom_map (n_d,K,N), op_mask (n_d,K),
+    #               u_pinv (n_d,3,K)
     distribute: tuple  # source (N,), rotations (N,3,3), perm (N,N)
     image_atoms: np.ndarray  # (n_p, n_t) supercell atoms k(j, t) imaging primitive atom j
     image_vectors: np.ndarray  # (n_p, n_p, n_t, M, 3) shortest vectors i -> k(j, t), primitive frac.
@@ -93,6 +94,12 @@ def _solve_tables(supercell: Crystal, group: SpaceGroup, displaced_atoms: np.nda
         k = len(ids)
         rotations[d, :k], disp_index[d, :k], atom_map[d, :k], op_mask[d, :k] = rots, ids, src, True
     return solved, (rotations, disp_index, atom_map, op_mask)
+
+
+def _with_pinv(solve: tuple, displacements: np.ndarray) -> tuple:
+    rotations, disp_index, atom_map, op_mask = solve
+    u = np.einsum("dkab,dkb->dka", rotations, displacements[disp_index]) * op_mask[..., None]
+    return solve + (np.linalg.pinv(u),)
 
 
 def _distribute_tables(supercell: Crystal, group: SpaceGroup, solved: np.ndarray,
@@ -164,6 +171,7 @@ def prepare(source: PhononDataset | Crystal, supercell_matrix=None, primitive_ma
         atoms, disps = generate_displacements(supercell, group, distance, is_plusminus, is_diagonal)
     matcher = PositionMatcher(supercell, symprec)
     solved, solve = _solve_tables(supercell, group, atoms, symprec)
+    solve = _with_pinv(solve, np.asarray(disps, float))
     distribute = _distribute_tables(supercell, group, solved, matcher)
     image_atoms, image_vectors, image_weights = _image_tables(supercell, primitive, symprec)
     rotations = (np.transpose(point_group_rotations(primitive.crystal, symprec), (0, 2, 1))
