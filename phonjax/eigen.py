@@ -15,10 +15,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+import warnings
+
 try:
     import phonors as _phonors
 except ImportError:  # pragma: no cover - phonors ships with phonopy >= 4.3
     _phonors = None
+else:  # create the worker pool now, from an ordinary thread (see module docstring)
+    _phonors.eigvalsh_values_batch(np.tile(np.eye(2, dtype=np.complex128), (4, 1, 1)),
+                                   np.empty((4, 2)))
 
 BACKENDS = ("auto", "host", "xla")
 
@@ -30,7 +35,22 @@ def host_eigvalsh(matrices: np.ndarray) -> np.ndarray:
         return np.linalg.eigvalsh(d)
     out = np.empty(flat.shape[:2], dtype=np.float64)
     _phonors.eigvalsh_values_batch(flat, out)
+    bad = ~_consistent(flat, out)
+    if bad.any():
+        warnings.warn(f"phonors returned inconsistent eigenvalues for {int(bad.sum())} matrices; "
+                      "recomputed with LAPACK", RuntimeWarning, stacklevel=2)
+        out[bad] = np.linalg.eigvalsh(flat[bad])
     return out.reshape(d.shape[:-1])
+
+
+def _consistent(matrices: np.ndarray, eigenvalues: np.ndarray) -> np.ndarray:
+    """Σλ = Re tr D and Σλ² = ‖D‖²_F hold for the eigenvalues of Hermitian D (per matrix)."""
+    trace = np.einsum("qii->q", matrices).real
+    frob2 = (matrices.real ** 2 + matrices.imag ** 2).sum(axis=(1, 2))
+    scale = np.sqrt(frob2) * matrices.shape[-1] + 1e-300
+    ok1 = np.abs(eigenvalues.sum(axis=1) - trace) <= 1e-10 * scale
+    ok2 = np.abs((eigenvalues ** 2).sum(axis=1) - frob2) <= 1e-10 * scale * np.sqrt(frob2)
+    return ok1 & ok2
 
 
 def resolve(backend: str = "auto") -> str:

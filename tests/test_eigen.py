@@ -1,0 +1,49 @@
+"""The CPU eigenvalue backend (phonors via a host callback) against LAPACK.
+
+Regression: phonors' thread pool created from inside an XLA callback thread
+returned wrong eigenvalues (and then also corrupted phonopy's results in the
+same process). Run in a fresh interpreter so the pool really is created there.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SCRIPT = r"""
+import numpy as np, jax, jax.numpy as jnp
+import phonjax
+from phonjax.dynamical_matrix import dynamical_matrices, mass_weighted_blocks
+from phonjax.eigen import eigvalsh
+ds = phonjax.read_dataset("phonjax/data/sample/mp-3248.yaml.xz")
+s = phonjax.prepare(ds)
+r = phonjax.phonon_properties([s], [ds.forces], keep_force_constants=True)[0]
+blocks = mass_weighted_blocks(r.force_constants[s.primitive.p2s], s.image_atoms, s.primitive.crystal.masses)
+d = dynamical_matrices(jnp.asarray(s.mesh.qpoints), blocks, s.image_vectors, s.image_weights)
+inside = np.asarray(jax.jit(lambda m: eigvalsh(m, "host"))(d))
+print(np.abs(inside - np.linalg.eigvalsh(np.asarray(d))).max())
+"""
+
+
+def test_host_eigenvalues_inside_jit_equal_lapack():
+    out = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert float(out.stdout.split()[-1]) < 1e-10
+
+
+def test_consistency_check_catches_wrong_eigenvalues():
+    import numpy as np
+
+    from phonjax.eigen import _consistent
+
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(5, 6, 6)) + 1j * rng.normal(size=(5, 6, 6))
+    h = a + np.conj(np.swapaxes(a, 1, 2))
+    e = np.linalg.eigvalsh(h)
+    assert _consistent(h, e).all()
+    e[2, 4] += 1e-6
+    assert _consistent(h, e).tolist() == [True, True, False, True, True]
