@@ -45,7 +45,8 @@ def kernel_arrays(system: HarmonicSystem, forces: np.ndarray) -> dict[str, np.nd
         "solve_op_mask": op_mask, "solve_u_pinv": u_pinv, "dist_source": source, "dist_rotations": drot, "dist_perm": perm,
         "atom_mask": np.ones(n, bool), "p2s": system.primitive.p2s,
         "masses": system.primitive.crystal.masses, "image_atoms": system.image_atoms,
-        "image_vectors": system.image_vectors, "image_weights": system.image_weights,
+        "lattice_vectors": system.phase_tables[0], "lattice_weights": system.phase_tables[1],
+        "image_positions": system.phase_tables[2], "primitive_positions": system.phase_tables[3],
         "mode_mask": np.ones(3 * n_p, bool), "qpoints": system.mesh.qpoints,
         "qweights": system.mesh.weights.astype(float), "commensurate": system.commensurate,
     }
@@ -58,7 +59,8 @@ _AXES = {
     "solve_atom_map": ("nd", "K", "N"), "solve_op_mask": ("nd", "K"), "solve_u_pinv": ("nd", None, "K"),
     "dist_source": ("N",), "dist_rotations": ("N", None, None), "dist_perm": ("N", "N"),
     "atom_mask": ("N",), "p2s": ("np",), "masses": ("np",), "image_atoms": ("np", "nt"),
-    "image_vectors": ("np", "np", "nt", "M", None), "image_weights": ("np", "np", "nt", "M"),
+    "lattice_vectors": ("nI", None), "lattice_weights": ("nI", "np", "np", "nt"),
+    "image_positions": ("np", "nt", None), "primitive_positions": ("np", None),
     "mode_mask": ("modes",), "qpoints": ("nq", None), "qweights": ("nq",),
     "commensurate": ("nc", None),
 }
@@ -89,11 +91,12 @@ def _one_material(a, temperatures, drift: bool, q_chunk: int):
                          (a["dist_source"], a["dist_rotations"], a["dist_perm"]),
                          a["atom_mask"], drift=drift)
     blocks = mass_weighted_blocks(fc[a["p2s"]], a["image_atoms"], a["masses"])
-    freqs = frequencies(a["qpoints"], blocks, a["image_vectors"], a["image_weights"],
-                        a["mode_mask"], q_chunk)
+    tables = (a["lattice_vectors"], a["lattice_weights"], a["image_positions"],
+              a["primitive_positions"])
+    freqs = frequencies(a["qpoints"], blocks, tables, a["mode_mask"], q_chunk)
     free, entropy, cv = thermal_properties(freqs, a["qweights"], temperatures, a["mode_mask"])
-    comm = frequencies(a["commensurate"], blocks, a["image_vectors"], a["image_weights"],
-                       a["mode_mask"], min(q_chunk, a["commensurate"].shape[0]))
+    comm = frequencies(a["commensurate"], blocks, tables, a["mode_mask"],
+                       min(q_chunk, a["commensurate"].shape[0]))
     return {"force_constants": fc, "free_energy": free, "entropy": entropy, "heat_capacity": cv,
             "commensurate_frequencies": comm}
 
@@ -126,7 +129,7 @@ def run_bucket(arrays: list[dict[str, np.ndarray]], temperatures, *, drift: bool
     modes, n = target["modes"], target["N"]
     # D(q) block, its eigen workspace and the phase tables dominate; so do the
     # gathered force tables of the solve and the full force constants
-    per_q = 16 * (4 * modes * modes + 4 * target["np"] ** 2 * target["nt"] * target["M"])
+    per_q = 16 * (4 * modes * modes + 4 * target["np"] ** 2 * target["nt"] * 9)
     q_chunk = int(max(8, min(256, memory_bytes / 8 / max(per_q, 1))))
     target["nq"] = -(-target["nq"] // q_chunk) * q_chunk if target["nq"] > q_chunk else target["nq"]
     per_material = (per_q * min(q_chunk, target["nq"])

@@ -7,10 +7,15 @@ vectors):
 
 summed over the n_t supercell atoms k = k(j, t) that image primitive atom j,
 with v_kil the M_ki shortest vectors from atom i to k in primitive fractional
-coordinates. The vectors are used as they are: factoring out exact lattice
-vectors would drop the 1e-8-level position noise of real datasets that
-phonopy keeps, and with it the agreement. The sum over t is a batched matrix
-product per (i, j) block, evaluated for a block of q-points at a time.
+coordinates. Every v is x_k − x_i + I with x the atoms' actual positions and I
+an integer lattice vector from a small set, so
+
+    exp(2πi q·v) = exp(2πi q·x_k) · exp(−2πi q·x_i) · exp(2πi q·I)
+
+exactly (to rounding): the image sum is one real matrix product
+cos/sin(2π q·I) @ W_I, and only N + n_I sines and cosines are needed per q
+instead of n_p·N·M. Positions are kept as they are (not snapped to ideal
+sites): real datasets carry 1e-8-level position noise that phonopy keeps.
 """
 
 from __future__ import annotations
@@ -32,21 +37,26 @@ def mass_weighted_blocks(fc_rows, image_atoms, masses):
     return blocks * scale[:, :, None, None, None]
 
 
-def dynamical_matrices(qpoints, blocks, vectors, weights):
-    """Hermitian D(q) (n_q, 3n_p, 3n_p) complex, eV/Å²/AMU.
+def dynamical_matrices(qpoints, blocks, lattice_vectors, lattice_weights, image_positions,
+                       primitive_positions, hermitize: bool = True):
+    """D(q) (n_q, 3n_p, 3n_p) complex, eV/Å²/AMU, Hermitian when ``hermitize`` (phonopy does).
 
-    blocks (n_p, n_p, n_t, 3, 3) from ``mass_weighted_blocks``; vectors
-    (n_p, n_p, n_t, M, 3) shortest vectors i → k(j,t); weights (n_p, n_p, n_t, M)
-    = 1/M (0 for padding).
+    blocks (n_p, n_p, n_t, 3, 3) from ``mass_weighted_blocks``; the phase tables of
+    ``HarmonicSystem.phase_tables``: lattice_vectors I (n_I, 3), lattice_weights
+    (n_I, n_p, n_p, n_t) = Σ 1/M over images with that I, image_positions x_k(j,t)
+    (n_p, n_t, 3), primitive_positions x_i (n_p, 3).
     """
-    n_p = blocks.shape[0]
-    angle = 2 * jnp.pi * jnp.einsum("qc,ijtmc->qijtm", qpoints, vectors)
-    cos = (jnp.cos(angle) * weights).sum(-1)  # (n_q, n_p, n_p, n_t)
-    sin = (jnp.sin(angle) * weights).sum(-1)
-    d = (jnp.einsum("qijt,ijtab->qiajb", cos, blocks)
-         + 1j * jnp.einsum("qijt,ijtab->qiajb", sin, blocks))
-    d = d.reshape(qpoints.shape[0], 3 * n_p, 3 * n_p)
-    return 0.5 * (d + jnp.conj(jnp.swapaxes(d, 1, 2)))
+    n_q, n_p = qpoints.shape[0], blocks.shape[0]
+    angle = 2 * jnp.pi * qpoints @ lattice_vectors.T  # (n_q, n_I)
+    w = lattice_weights.reshape(lattice_weights.shape[0], -1)
+    image = (jnp.cos(angle) @ w + 1j * (jnp.sin(angle) @ w)).reshape((n_q,) + lattice_weights.shape[1:])
+    to_k = jnp.exp(2j * jnp.pi * jnp.einsum("qc,jtc->qjt", qpoints, image_positions))
+    from_i = jnp.exp(-2j * jnp.pi * qpoints @ primitive_positions.T)  # (n_q, n_p)
+    phase = image * to_k[:, None, :, :] * from_i[:, :, None, None]  # (n_q, n_p, n_p, n_t)
+    d = jnp.einsum("qijt,ijtab->qiajb", phase, blocks).reshape(n_q, 3 * n_p, 3 * n_p)
+    if hermitize:
+        d = 0.5 * (d + jnp.conj(jnp.swapaxes(d, 1, 2)))
+    return d
 
 
 def eigenvalues_to_thz(eigenvalues, factor: float = FORCE_CONSTANT_TO_THZ):
@@ -54,7 +64,7 @@ def eigenvalues_to_thz(eigenvalues, factor: float = FORCE_CONSTANT_TO_THZ):
     return jnp.sign(eigenvalues) * jnp.sqrt(jnp.abs(eigenvalues)) * factor
 
 
-def frequencies(qpoints, blocks, vectors, weights, mode_mask=None, q_chunk: int = 256,
+def frequencies(qpoints, blocks, phase_tables, mode_mask=None, q_chunk: int = 256,
                 eigen_backend: str = "auto"):
     """Frequencies (n_q, 3n_p) in THz, ascending, in blocks of ``q_chunk`` q-points.
 
@@ -69,7 +79,7 @@ def frequencies(qpoints, blocks, vectors, weights, mode_mask=None, q_chunk: int 
         shift = jnp.diag(jnp.where(mode_mask, 0.0, big))
 
     def one_chunk(q):
-        d = dynamical_matrices(q, blocks, vectors, weights)
+        d = dynamical_matrices(q, blocks, *phase_tables)
         if mode_mask is not None:
             d = d + shift[None]
         return eigenvalues_to_thz(eigvalsh(d, eigen_backend))

@@ -40,8 +40,8 @@ class HarmonicSystem:
     #               u_pinv (n_d,3,K)
     distribute: tuple  # source (N,), rotations (N,3,3), perm (N,N)
     image_atoms: np.ndarray  # (n_p, n_t) supercell atoms k(j, t) imaging primitive atom j
-    image_vectors: np.ndarray  # (n_p, n_p, n_t, M, 3) shortest vectors i -> k(j, t), primitive frac.
-    image_weights: np.ndarray  # (n_p, n_p, n_t, M) 1/multiplicity, 0 for padding
+    phase_tables: tuple  # lattice vectors I (n_I, 3), weights (n_I, n_p, n_p, n_t),
+    #                      image positions x_k(j,t) (n_p, n_t, 3), primitive positions (n_p, 3)
     mesh: QMesh
     commensurate: np.ndarray  # (n_c, 3) q-points, Γ first
     info: dict = field(default_factory=dict)
@@ -125,18 +125,35 @@ def _distribute_tables(supercell: Crystal, group: SpaceGroup, solved: np.ndarray
 
 
 def _image_tables(supercell: Crystal, primitive: Primitive, symprec: float):
-    """Supercell atoms k(j, t) of each primitive atom, and the shortest vectors i → k(j, t)."""
+    """Supercell atoms k(j, t) of each primitive atom, and the phase tables of D(q).
+
+    Each shortest vector is v = x_k − x_i + I (positions in primitive fractional
+    coordinates, I an integer lattice vector), so exp(2πi q·v) factors exactly
+    into position phases and the phases of a few distinct I.
+    """
     p2s, s2pp = primitive.p2s, primitive.s2pp
     vectors, multiplicity = shortest_vectors(supercell.lattice, supercell.frac_positions,
                                              supercell.frac_positions[p2s],
                                              primitive.crystal.lattice, symprec)
     n_p = len(p2s)
     image_atoms = np.stack([np.flatnonzero(s2pp == j) for j in range(n_p)])  # (n_p, n_t)
-    # vectors[k, i] -> [i, j, t]
+    to_primitive = np.rint(supercell.lattice @ np.linalg.inv(primitive.crystal.lattice))
+    x = supercell.frac_positions @ to_primitive  # (N, 3) primitive fractional
     v = np.transpose(vectors[image_atoms], (2, 0, 1, 3, 4))  # (n_p(i), n_p(j), n_t, M, 3)
     m = multiplicity[image_atoms].transpose(2, 0, 1)  # (n_p, n_p, n_t)
-    weights = np.where(np.arange(v.shape[3]) < m[..., None], 1.0 / m[..., None], 0.0)
-    return image_atoms, v, weights
+    valid = np.arange(v.shape[3]) < m[..., None]
+    weights = np.where(valid, 1.0 / m[..., None], 0.0)
+    shift = x[image_atoms][None, :, :, None, :] - x[p2s][:, None, None, None, :]
+    lattice = v - shift
+    lattice_int = np.rint(lattice)
+    if np.abs(np.where(valid[..., None], lattice - lattice_int, 0)).max() > 1e-8:
+        raise CrystalError("shortest vectors are not lattice translations of supercell atoms")
+    lattice_int = np.where(valid[..., None], lattice_int, 0).astype(np.int64)
+    vecs, inverse = np.unique(lattice_int.reshape(-1, 3), axis=0, return_inverse=True)
+    table = np.zeros((len(vecs),) + m.shape)
+    idx = np.nonzero(valid)
+    np.add.at(table, (inverse.reshape(valid.shape)[idx],) + idx[:3], weights[idx])
+    return image_atoms, (vecs.astype(float), table, x[image_atoms], x[p2s])
 
 
 def prepare(source: PhononDataset | Crystal, supercell_matrix=None, primitive_matrix=None, *,
@@ -173,7 +190,7 @@ def prepare(source: PhononDataset | Crystal, supercell_matrix=None, primitive_ma
     solved, solve = _solve_tables(supercell, group, atoms, symprec)
     solve = _with_pinv(solve, np.asarray(disps, float))
     distribute = _distribute_tables(supercell, group, solved, matcher)
-    image_atoms, image_vectors, image_weights = _image_tables(supercell, primitive, symprec)
+    image_atoms, phase_tables = _image_tables(supercell, primitive, symprec)
     rotations = (np.transpose(point_group_rotations(primitive.crystal, symprec), (0, 2, 1))
                  if mesh_symmetry else None)
     qmesh = irreducible_mesh(mesh, rotations, gamma_centered)
@@ -187,6 +204,6 @@ def prepare(source: PhononDataset | Crystal, supercell_matrix=None, primitive_ma
         id=id or "crystal", unitcell=unitcell, supercell_matrix=smat, primitive_matrix=pmat,
         supercell=supercell, primitive=primitive, group=group, displaced_atoms=atoms,
         displacements=disps, solve=solve, distribute=distribute, image_atoms=image_atoms,
-        image_vectors=image_vectors, image_weights=image_weights,
+        phase_tables=phase_tables,
         mesh=qmesh, commensurate=comm,
         info={"spacegroup": group.international, "spacegroup_number": group.number})

@@ -71,7 +71,7 @@ def test_dynamical_matrix_equals_phonopy_and_is_hermitian(kernel_cases):
         q = rng.uniform(-0.6, 0.6, size=(3, 3))
         blocks = mass_weighted_blocks(res.force_constants[s.primitive.p2s], s.image_atoms,
                                       s.primitive.crystal.masses)
-        d = np.asarray(dynamical_matrices(q, blocks, s.image_vectors, s.image_weights))
+        d = np.asarray(dynamical_matrices(q, blocks, *s.phase_tables))
         dm = ref["phonopy"].dynamical_matrix
         for qi, di in zip(q, d):
             dm.run(qi)

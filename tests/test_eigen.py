@@ -22,7 +22,7 @@ ds = phonjax.read_dataset("phonjax/data/sample/mp-3248.yaml.xz")
 s = phonjax.prepare(ds)
 r = phonjax.phonon_properties([s], [ds.forces], keep_force_constants=True)[0]
 blocks = mass_weighted_blocks(r.force_constants[s.primitive.p2s], s.image_atoms, s.primitive.crystal.masses)
-d = dynamical_matrices(jnp.asarray(s.mesh.qpoints), blocks, s.image_vectors, s.image_weights)
+d = dynamical_matrices(jnp.asarray(s.mesh.qpoints), blocks, *s.phase_tables)
 inside = np.asarray(jax.jit(lambda m: eigvalsh(m, "host"))(d))
 print(np.abs(inside - np.linalg.eigvalsh(np.asarray(d))).max())
 """

@@ -93,7 +93,7 @@ def main(argv=None) -> int:
         # floor: eigenvalues only, phonors, phonjax's irreducible q-set
         fc = phonjax.phonon_properties([s], [ds.forces], keep_force_constants=True)[0].force_constants
         blocks = mass_weighted_blocks(fc[s.primitive.p2s], s.image_atoms, s.primitive.crystal.masses)
-        d = np.asarray(dynamical_matrices(s.mesh.qpoints, blocks, s.image_vectors, s.image_weights))
+        d = np.asarray(dynamical_matrices(s.mesh.qpoints, blocks, *s.phase_tables))
         t0 = time.perf_counter()
         host_eigvalsh(d)
         floor = time.perf_counter() - t0
