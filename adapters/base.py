@@ -10,6 +10,10 @@ evaluates a :class:`~phonjax.structures.StructureBatch`:
   stresses  (B, 3, 3)  eV/Å³, ASE sign convention σ = (1/V) ∂E/∂ε
                        (negative under compression), full 3×3 tensor, not Voigt
 
+Each family runs in float64 where its package's own inference path supports
+it (MACE, matgl, ORB, fairchem; the default there) and in float32 otherwise
+(CHGNet, SevenNet and MatterSim build their inputs in float32).
+
 Families whose package can evaluate many structures in one model call set
 ``batched = True`` and get groups of at most ``max_atoms`` atoms; the others
 are called one structure at a time. Subclasses implement ``weight_files``,
@@ -36,7 +40,6 @@ if TYPE_CHECKING:
 # Hub clients read these when they are imported; set before any model package import
 # so that missing weights fail at once instead of waiting on the network.
 OFFLINE_SWITCHES = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-
 
 
 def go_offline() -> None:

@@ -59,7 +59,10 @@ def models_table() -> Table:
     """A rich table of every registered family and variant and whether it can run here."""
     table = Table(
         title="phonjax model adapters",
-        caption="* default variant; batch: many structures per model call; get_adapter(family, variant).load() says how to provide missing weights",
+        caption=(
+            "* default variant; batch: many structures per model call; "
+            "get_adapter(family, variant).load() says how to provide missing weights"
+        ),
     )
     table.add_column("family", no_wrap=True)
     table.add_column("variant", overflow="fold")

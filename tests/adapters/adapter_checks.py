@@ -23,10 +23,6 @@ def to_batch(atoms: Sequence[Atoms]) -> StructureBatch:
     return pad_structures((a.cell.array, a.positions, a.numbers) for a in atoms)
 
 
-def to_atoms(batch: StructureBatch) -> list[Atoms]:
-    return [Atoms(numbers=z, positions=r, cell=c, pbc=True) for c, r, z in map(batch.structure, range(len(batch)))]
-
-
 def phonondb_supercells(mp_id: str) -> list[Atoms]:
     """Displaced supercells of a phonondb material, as phonopy builds them."""
     import phonopy
@@ -46,7 +42,8 @@ def small_cells() -> list[Atoms]:
     rocksalt = bulk("NaCl", "rocksalt", a=5.4) * (2, 1, 1)
     rocksalt.rattle(0.08, seed=1)
     diamond = bulk("Si", "diamond", a=5.43)
-    diamond.set_cell(diamond.cell.array @ (np.eye(3) + [[0.02, 0.01, 0], [0.01, -0.01, 0.02], [0, 0.02, 0.01]]), scale_atoms=True)
+    shear = np.array([[0.02, 0.01, 0], [0.01, -0.01, 0.02], [0, 0.02, 0.01]])
+    diamond.set_cell(diamond.cell.array @ (np.eye(3) + shear), scale_atoms=True)
     diamond.rattle(0.08, seed=2)
     return [rocksalt, diamond]
 
@@ -117,7 +114,9 @@ def assert_batched_equals_sequential(adapter, batch: StructureBatch, atol: float
     np.testing.assert_allclose(together.stresses, alone.stresses, atol=atol, rtol=0)
 
 
-def assert_matches_calculator(adapter, calculator, atoms: Sequence[Atoms], f_atol: float, e_atol: float, s_atol: float) -> None:
+def assert_matches_calculator(
+    adapter, calculator, atoms: Sequence[Atoms], f_atol: float, e_atol: float, s_atol: float
+) -> None:
     """Adapter results equal the package's own ASE calculator, structure by structure."""
     out = adapter.evaluate(to_batch(atoms))
     for b, structure in enumerate(atoms):

@@ -51,7 +51,9 @@ def orb_checkpoint(directory: Path, conservative: bool) -> tuple[Path, dict]:
 
     torch.manual_seed(0)
     if conservative:
-        arguments = dict(latent_dim=32, base_mlp_hidden_dim=64, head_mlp_hidden_dim=32, num_message_passing_steps=2)
+        arguments = dict(
+            latent_dim=32, base_mlp_hidden_dim=64, head_mlp_hidden_dim=32, num_message_passing_steps=2
+        )
         build, neighbors = pretrained.orb_v3_conservative_architecture, 120
     else:
         arguments = dict(num_message_passing_steps=2)
@@ -90,12 +92,15 @@ def uma_checkpoint(directory: Path) -> Path:
         "backbone": backbone, "heads": heads, "pass_through_head_outputs": True, "otf_graph": True,
     }
 
+    unit = "fairchem.core.units.mlip_unit.mlip_unit"
+    normalization = "fairchem.core.modules.normalization.normalizer"
+
     def task(prop: str, level: str, dim: list[int]) -> dict:
         return {
-            "_target_": "fairchem.core.units.mlip_unit.mlip_unit.Task",
+            "_target_": f"{unit}.Task",
             "name": f"omat_{prop}", "level": level, "property": prop, "datasets": ["omat"],
-            "out_spec": {"_target_": "fairchem.core.units.mlip_unit.mlip_unit.OutputSpec", "dim": dim, "dtype": "float32"},
-            "normalizer": {"_target_": "fairchem.core.modules.normalization.normalizer.Normalizer", "mean": 0.0, "rmsd": 1.5},
+            "out_spec": {"_target_": f"{unit}.OutputSpec", "dim": dim, "dtype": "float32"},
+            "normalizer": {"_target_": f"{normalization}.Normalizer", "mean": 0.0, "rmsd": 1.5},
         }
 
     model = hydra.utils.instantiate(config)
@@ -103,7 +108,9 @@ def uma_checkpoint(directory: Path) -> Path:
         model_config=config,
         model_state_dict=model.state_dict(),
         ema_state_dict=torch.optim.swa_utils.AveragedModel(model).state_dict(),
-        tasks_config=[task("energy", "system", [1]), task("forces", "atom", [3]), task("stress", "system", [1, 9])],
+        tasks_config=[
+            task("energy", "system", [1]), task("forces", "atom", [3]), task("stress", "system", [1, 9])
+        ],
     )
     path = directory / "uma-random.pt"
     torch.save(checkpoint, path)

@@ -67,3 +67,12 @@ def test_float64_is_refused_with_a_reason():
 
     with pytest.raises(ModelUnavailable, match="float32"):
         CHGNetAdapter(dtype="float64").load()
+
+
+def test_explicit_checkpoint_path_loads_the_same_model(adapter, supercells):
+    from phonjax_adapters.chgnet import CHGNetAdapter
+
+    path = adapter.weight_files()[0]
+    from_path = CHGNetAdapter(checkpoint=path).load()
+    batch = to_batch(supercells[:1])
+    np.testing.assert_array_equal(from_path.evaluate(batch).forces, adapter.evaluate(batch).forces)

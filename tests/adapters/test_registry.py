@@ -111,6 +111,9 @@ def test_missing_explicit_checkpoint_is_named(tmp_path):
 
 
 def test_importing_adapters_switches_hubs_offline():
-    code = "import os; os.environ.pop('HF_HUB_OFFLINE', None); import phonjax_adapters; print(os.environ['HF_HUB_OFFLINE'])"
+    code = (
+        "import os; os.environ.pop('HF_HUB_OFFLINE', None); import phonjax_adapters; "
+        "print(os.environ['HF_HUB_OFFLINE'])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "1"
