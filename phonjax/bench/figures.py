@@ -49,7 +49,7 @@ def error_violins(comparisons: dict[str, pd.DataFrame], path: Path) -> list[Path
         keep = [(m, d) for m, d in zip(labels, data) if len(d)]
         if keep:
             drawn = True
-            ax.violinplot([d for _, d in keep], showmedians=True, vert=False)
+            ax.violinplot([d for _, d in keep], showmedians=True, orientation="horizontal")
             ax.set_yticks(range(1, len(keep) + 1), [m for m, _ in keep])
         ax.axvline(0, color="k", lw=0.6)
         ax.set_xlabel(f"error in {title}")
