@@ -12,6 +12,7 @@ Nothing here imports torch or a model package, so listing models stays fast.
 
 from __future__ import annotations
 
+import warnings
 from importlib.metadata import entry_points
 
 from rich.markup import escape
@@ -23,8 +24,18 @@ GROUP = "phonjax.adapters"
 
 
 def adapter_classes() -> dict[str, type[Adapter]]:
-    """Every registered adapter class by entry-point name, in name order."""
-    return {ep.name: ep.load() for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name)}
+    """Every registered adapter class by entry-point name, in name order.
+
+    A plug-in that fails to import is left out with a warning rather than
+    breaking every other family.
+    """
+    classes = {}
+    for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
+        try:
+            classes[ep.name] = ep.load()
+        except Exception as err:  # a third-party plug-in's bug must not hide the others
+            warnings.warn(f"phonjax adapter {ep.name!r} ({ep.value}) failed to load: {err}")
+    return classes
 
 
 def _find(name: str, variant: str | None) -> tuple[type[Adapter], str | None]:
