@@ -86,6 +86,25 @@ class StructureResult:
     stress: np.ndarray | None
 
 
+def split_results(
+    atoms: Sequence["ase.Atoms"],
+    energies: np.ndarray,
+    forces: np.ndarray,
+    stresses: np.ndarray | None,
+) -> list[StructureResult]:
+    """Per-structure results of one model call on ``atoms``.
+
+    ``energies`` (B,) eV, ``forces`` (sum of atoms, 3) eV/Å concatenated in
+    order, ``stresses`` (B, 3, 3) eV/Å³ or None.
+    """
+    per_structure = np.split(np.asarray(forces, float), np.cumsum([len(a) for a in atoms])[:-1])
+    stress = [None] * len(atoms) if stresses is None else np.asarray(stresses, float)
+    return [
+        StructureResult(float(e), f, s)
+        for e, f, s in zip(np.asarray(energies, float).reshape(-1), per_structure, stress, strict=True)
+    ]
+
+
 def package_version(distribution: str) -> str | None:
     try:
         return importlib.metadata.version(distribution)

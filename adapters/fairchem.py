@@ -19,9 +19,7 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
-
-from phonjax_adapters.base import Adapter, StructureResult
+from phonjax_adapters.base import Adapter, StructureResult, split_results
 
 _REPO = "facebook/UMA"
 _UMA = ("uma-s-1p1", "uma-m-1p1", "uma-s-1p2p1", "uma-s-1p2")
@@ -104,11 +102,10 @@ class FairChemAdapter(Adapter):
                 )
             )
         pred = predictor.predict(atomicdata_list_to_batch(data))
-        energies = pred["energy"].detach().cpu().numpy().astype(float).reshape(-1)
-        forces = pred["forces"].detach().cpu().numpy().astype(float)
-        stresses = pred["stress"].detach().cpu().numpy().astype(float).reshape(-1, 3, 3)
-        split = np.cumsum([len(a) for a in atoms])[:-1]
-        return [
-            StructureResult(float(e), f, s if compute_stress else None)
-            for e, f, s in zip(energies, np.split(forces, split), stresses, strict=True)
-        ]
+        stresses = pred["stress"].detach().cpu().numpy().reshape(-1, 3, 3)
+        return split_results(
+            atoms,
+            pred["energy"].detach().cpu().numpy(),
+            pred["forces"].detach().cpu().numpy(),
+            stresses if compute_stress else None,
+        )

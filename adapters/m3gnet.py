@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from phonjax_adapters.base import Adapter, StructureResult
+from phonjax_adapters.base import Adapter, StructureResult, split_results
 
 _MODEL_FILES = ("model.pt", "state.pt", "model.json")
 _HF_ORG = "materialyze"
@@ -106,15 +106,10 @@ class M3GNetAdapter(Adapter):
             lattices.to(self.device),
             torch.stack(states).to(self.device),
         )
-        energies = energies.detach().cpu().numpy().astype(float).reshape(-1)
-        forces = forces.detach().cpu().numpy().astype(float)
-        split = np.cumsum([len(a) for a in atoms])[:-1]
-        if compute_stress:
-            stress_gpa = stresses.detach().cpu().numpy().astype(float).reshape(-1, 3, 3)
-            stress = list(stress_gpa * units.GPa)
-        else:
-            stress = [None] * len(atoms)
-        return [
-            StructureResult(float(e), f, s)
-            for e, f, s in zip(energies, np.split(forces, split), stress, strict=True)
-        ]
+        stress_gpa = stresses.detach().cpu().numpy().reshape(-1, 3, 3) if compute_stress else None
+        return split_results(
+            atoms,
+            energies.detach().cpu().numpy(),
+            forces.detach().cpu().numpy(),
+            None if stress_gpa is None else stress_gpa * units.GPa,
+        )

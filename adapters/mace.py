@@ -16,9 +16,7 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
-
-from phonjax_adapters.base import Adapter, StructureResult, package_dir
+from phonjax_adapters.base import Adapter, StructureResult, package_dir, split_results
 
 _RELEASES = "https://github.com/ACEsuit/mace-mp/releases/download"
 _URLS = {
@@ -87,14 +85,9 @@ class MACEAdapter(Adapter):
         batch = torch_geometric.Batch.from_data_list(graphs).to(calc.device)
         model = calc.models[0]
         out = model(batch.to_dict(), compute_stress=compute_stress, training=False)
-        energies = out["energy"].detach().cpu().numpy().astype(float)
-        forces = out["forces"].detach().cpu().numpy().astype(float)
-        split = np.cumsum([len(a) for a in atoms])[:-1]
-        if compute_stress:
-            stress = list(out["stress"].detach().cpu().numpy().astype(float))
-        else:
-            stress = [None] * len(atoms)
-        return [
-            StructureResult(float(e), f, s)
-            for e, f, s in zip(energies, np.split(forces, split), stress, strict=True)
-        ]
+        return split_results(
+            atoms,
+            out["energy"].detach().cpu().numpy(),
+            out["forces"].detach().cpu().numpy(),
+            out["stress"].detach().cpu().numpy() if compute_stress else None,
+        )

@@ -12,9 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
-
-from phonjax_adapters.base import Adapter, StructureResult
+from phonjax_adapters.base import Adapter, StructureResult, split_results
 
 _CHECKPOINTS = {"v1.0.0-1M": "mattersim-v1.0.0-1M.pth", "v1.0.0-5M": "mattersim-v1.0.0-5M.pth"}
 _RAW = "https://raw.githubusercontent.com/microsoft/mattersim/main/pretrained_models"
@@ -70,14 +68,9 @@ class MatterSimAdapter(Adapter):
             include_forces=True,
             include_stresses=compute_stress,
         )
-        energies = output["total_energy"].detach().cpu().numpy().astype(float)
-        forces = output["forces"].detach().cpu().numpy().astype(float)
-        split = np.cumsum([len(a) for a in atoms])[:-1]
-        if compute_stress:
-            stress = list(output["stresses"].detach().cpu().numpy().astype(float) * units.GPa)
-        else:
-            stress = [None] * len(atoms)
-        return [
-            StructureResult(float(e), f, s)
-            for e, f, s in zip(energies, np.split(forces, split), stress, strict=True)
-        ]
+        return split_results(
+            atoms,
+            output["total_energy"].detach().cpu().numpy(),
+            output["forces"].detach().cpu().numpy(),
+            output["stresses"].detach().cpu().numpy() * units.GPa if compute_stress else None,
+        )

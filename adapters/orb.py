@@ -21,9 +21,7 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
-
-from phonjax_adapters.base import Adapter, StructureResult
+from phonjax_adapters.base import Adapter, StructureResult, split_results
 from phonjax_adapters.torch_utils import default_dtype
 
 _S3 = "https://orbitalmaterials-public-models.s3.us-west-1.amazonaws.com/forcefields"
@@ -144,11 +142,10 @@ class ORBAdapter(Adapter):
             out = model.predict(batch_graphs(graphs).to(self.device))
         forces_key = model.grad_forces_name if self.conservative else "forces"
         stress_key = model.grad_stress_name if self.conservative else "stress"
-        energies = out["energy"].detach().cpu().numpy().astype(float).reshape(-1)
-        forces = out[forces_key].detach().cpu().numpy().astype(float)
-        voigt = out[stress_key].detach().cpu().numpy().astype(float).reshape(-1, 6)
-        split = np.cumsum([len(a) for a in atoms])[:-1]
-        return [
-            StructureResult(float(e), f, voigt_6_to_full_3x3_stress(s) if compute_stress else None)
-            for e, f, s in zip(energies, np.split(forces, split), voigt, strict=True)
-        ]
+        voigt = out[stress_key].detach().cpu().numpy().reshape(-1, 6)
+        return split_results(
+            atoms,
+            out["energy"].detach().cpu().numpy(),
+            out[forces_key].detach().cpu().numpy(),
+            voigt_6_to_full_3x3_stress(voigt) if compute_stress else None,
+        )

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from phonjax_adapters.base import Adapter, StructureResult, package_dir
+from phonjax_adapters.base import Adapter, StructureResult, package_dir, split_results
 
 # Paths below sevenn/pretrained_potentials/ (or ~/.cache/sevennet/), as
 # sevenn.util.pretrained_name_to_path resolves them.
@@ -83,13 +83,12 @@ class SevenNetAdapter(Adapter):
                 graph[KEY.DATA_MODALITY] = self.modal
             graphs.append(graph)
         output = self.model(Batch.from_data_list(graphs).to(self.device))
-        energies = output[KEY.PRED_TOTAL_ENERGY].detach().cpu().numpy().astype(float)
-        forces = output[KEY.PRED_FORCE].detach().cpu().numpy().astype(float)
-        minus_stress = output[KEY.PRED_STRESS].detach().cpu().numpy().astype(float)
-        split = np.cumsum([len(a) for a in atoms])[:-1]
-        results = []
-        for e, f, s in zip(energies, np.split(forces, split), minus_stress, strict=True):
-            xx, yy, zz, xy, yz, zx = -s
-            stress = np.array([[xx, xy, zx], [xy, yy, yz], [zx, yz, zz]])
-            results.append(StructureResult(float(e), f, stress if compute_stress else None))
-        return results
+        # (xx, yy, zz, xy, yz, zx) of -σ, as SevenNetCalculator reads it
+        xx, yy, zz, xy, yz, zx = -output[KEY.PRED_STRESS].detach().cpu().numpy().T
+        stress = np.stack([[xx, xy, zx], [xy, yy, yz], [zx, yz, zz]]).transpose(2, 0, 1)
+        return split_results(
+            atoms,
+            output[KEY.PRED_TOTAL_ENERGY].detach().cpu().numpy(),
+            output[KEY.PRED_FORCE].detach().cpu().numpy(),
+            stress if compute_stress else None,
+        )
