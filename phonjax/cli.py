@@ -104,4 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    if args.command == "phonons":
+        from phonjax.compile_cache import enable_compilation_cache
+
+        enable_compilation_cache()
     return args.func(args)

@@ -46,7 +46,8 @@ def host_eigvalsh(matrices: np.ndarray) -> np.ndarray:
 def _consistent(matrices: np.ndarray, eigenvalues: np.ndarray) -> np.ndarray:
     """Σλ = Re tr D and Σλ² = ‖D‖²_F hold for the eigenvalues of Hermitian D (per matrix)."""
     trace = np.einsum("qii->q", matrices).real
-    frob2 = (matrices.real ** 2 + matrices.imag ** 2).sum(axis=(1, 2))
+    flat = matrices.view(np.float64).reshape(matrices.shape[0], -1)
+    frob2 = np.einsum("qk,qk->q", flat, flat)
     scale = np.sqrt(frob2) * matrices.shape[-1] + 1e-300
     ok1 = np.abs(eigenvalues.sum(axis=1) - trace) <= 1e-10 * scale
     ok2 = np.abs((eigenvalues ** 2).sum(axis=1) - frob2) <= 1e-10 * scale * np.sqrt(frob2)

@@ -63,9 +63,14 @@ def phonon_properties(systems: Sequence[HarmonicSystem], forces: Sequence[np.nda
                       temperatures=(300.0,), subtract_drift: bool = False,
                       gamma_acoustic_tolerance_K: float = 50.0, thz_to_k: float = THZ_TO_K,
                       keep_force_constants: bool = False, memory_bytes: float = 2e9,
+                      eigen_backend: str = "auto",
                       progress: Callable[[int], None] | None = None) -> list[PhononResult]:
     """Phonon properties of many materials; ``forces[i]`` (n_disp_i, N_i, 3) eV/Å
-    on the displaced supercells of ``systems[i]`` in their order."""
+    on the displaced supercells of ``systems[i]`` in their order.
+
+    ``eigen_backend``: "auto" (host solver on CPU, XLA on GPU), "host" or "xla"
+    (see ``phonjax.eigen``); ``memory_bytes`` bounds the arrays of one call.
+    """
     if len(systems) != len(forces):
         raise ValueError(f"{len(systems)} systems but {len(forces)} force arrays")
     for s, f in zip(systems, forces):
@@ -79,6 +84,7 @@ def phonon_properties(systems: Sequence[HarmonicSystem], forces: Sequence[np.nda
     for group in bucket(systems):
         outs = run_bucket([kernel_arrays(systems[i], forces[i]) for i in group], temps,
                           drift=subtract_drift, memory_bytes=memory_bytes,
+                          eigen_backend=eigen_backend,
                           keep_force_constants=keep_force_constants)
         for i, out in zip(group, outs):
             s = systems[i]

@@ -18,18 +18,19 @@ import jax.numpy as jnp
 from phonjax.units import EV_TO_KJMOL, KB_EV, THZ_TO_EV
 
 
-def thermal_properties(frequencies_thz, weights, temperatures, mode_mask=None, cutoff_thz=0.0):
-    """(free_energy kJ/mol, entropy J/K/mol, heat_capacity J/K/mol), each (n_T,).
+def thermal_sums(frequencies_thz, weights, temperatures, mode_mask=None, cutoff_thz=0.0):
+    """Weighted mode sums (3, n_T): F (eV, zero-point included), S and Cv (eV/K).
 
-    frequencies_thz (n_q, n_modes); weights (n_q,) (0 for padded q-points);
-    temperatures (n_T,) K; mode_mask (n_modes,) for padded modes.
+    Not yet divided by Σw, so sums over separate chunks of one mesh add up
+    (``normalize_thermal`` finishes them). frequencies_thz (n_q, n_modes);
+    weights (n_q,) (0 for padded q-points); temperatures (n_T,) K;
+    mode_mask (n_modes,) for padded modes.
     """
     e = frequencies_thz * THZ_TO_EV
     used = e > cutoff_thz * THZ_TO_EV
     if mode_mask is not None:
         used = used & mode_mask[None, :]
     w = jnp.where(used, weights[:, None], 0.0)
-    n_total = weights.sum()
     e_safe = jnp.where(used, e, 1.0)
     t = jnp.asarray(temperatures, e.dtype)
     kt = KB_EV * jnp.where(t > 0, t, 1.0)
@@ -38,12 +39,26 @@ def thermal_properties(frequencies_thz, weights, temperatures, mode_mask=None, c
     em = jnp.exp(-x)
     one_minus = -jnp.expm1(-x)  # 1 − e^{−x}
     ln_term = jnp.log(one_minus)
-    zpe = (w * e_safe / 2).sum() / n_total
-    free = ((w * (kt[:, None, None] * ln_term)).sum(axis=(1, 2))) / n_total + zpe
-    entropy = (w * KB_EV * (x * em / one_minus - ln_term)).sum(axis=(1, 2)) / n_total
-    cv = (w * KB_EV * x**2 * em / one_minus**2).sum(axis=(1, 2)) / n_total
+    zpe = (w * e_safe / 2).sum()
+    free = (w * (kt[:, None, None] * ln_term)).sum(axis=(1, 2))
+    entropy = (w * KB_EV * (x * em / one_minus - ln_term)).sum(axis=(1, 2))
+    cv = (w * KB_EV * x**2 * em / one_minus**2).sum(axis=(1, 2))
     positive = t > 0
-    free = jnp.where(positive, free, zpe) * EV_TO_KJMOL
-    entropy = jnp.where(positive, entropy, 0.0) * EV_TO_KJMOL * 1000
-    cv = jnp.where(positive, cv, 0.0) * EV_TO_KJMOL * 1000
-    return free, entropy, cv
+    return jnp.stack([jnp.where(positive, free, 0.0) + zpe, jnp.where(positive, entropy, 0.0),
+                      jnp.where(positive, cv, 0.0)])
+
+
+def normalize_thermal(sums, total_weight):
+    """(free_energy kJ/mol, entropy J/K/mol, heat_capacity J/K/mol) from ``thermal_sums``."""
+    per_cell = jnp.asarray(sums) / total_weight * EV_TO_KJMOL
+    return per_cell[0], per_cell[1] * 1000, per_cell[2] * 1000
+
+
+def thermal_properties(frequencies_thz, weights, temperatures, mode_mask=None, cutoff_thz=0.0):
+    """(free_energy kJ/mol, entropy J/K/mol, heat_capacity J/K/mol), each (n_T,).
+
+    frequencies_thz (n_q, n_modes); weights (n_q,) (0 for padded q-points);
+    temperatures (n_T,) K; mode_mask (n_modes,) for padded modes.
+    """
+    sums = thermal_sums(frequencies_thz, weights, temperatures, mode_mask, cutoff_thz)
+    return normalize_thermal(sums, weights.sum())

@@ -65,7 +65,13 @@ def main(argv=None) -> int:
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--stride", type=int, default=1, help="take every K-th file (by size)")
     ap.add_argument("--out", default="validation/results/speed.csv")
+    ap.add_argument("--jax-cache", default=None,
+                    help="persistent XLA cache folder (default: none, every shape compiled cold)")
     args = ap.parse_args(argv)
+    if args.jax_cache:
+        from phonjax.compile_cache import enable_compilation_cache
+
+        enable_compilation_cache(args.jax_cache)
     files = args.files or sorted(glob.glob(str(DATA / "*.yaml.xz")))
     files = files[:: args.stride][: args.limit]
     rows = []

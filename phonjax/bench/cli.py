@@ -124,26 +124,11 @@ def main_report(argv: list[str]) -> int:
     return 0
 
 
-def _jax_cache() -> None:
-    """Persistent XLA compilation cache: a resumed or repeated bench skips recompiling
-    the kernels (seconds per bucket shape). PHONJAX_JAX_CACHE=0 turns it off."""
-    import os
-
-    folder = os.environ.get("PHONJAX_JAX_CACHE", str(Path.home() / ".cache" / "phonjax" / "jax"))
-    if folder in ("0", ""):
-        return
-    try:
-        import jax
-
-        jax.config.update("jax_compilation_cache_dir", folder)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
-    except Exception:  # an older jax without the cache: just slower
-        pass
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    _jax_cache()
+    from phonjax.compile_cache import enable_compilation_cache
+
+    enable_compilation_cache()
     if argv and argv[0] == "report":
         return main_report(argv[1:])
     if argv and argv[0] == "run":

@@ -1,0 +1,88 @@
+"""Frequencies and thermal sums over a q-point set, chunk by chunk (CPU path).
+
+On CPU the eigenvalues come from a host solver (``phonjax.eigen``), so the
+jitted graph stops at D(q). Keeping the host step *outside* jit, instead of a
+callback inside it, buys three things:
+
+* the jitted pieces (D(q) of a chunk, thermal sums of a chunk) have one shape
+  per size bucket, contain no host callback and therefore land in JAX's
+  persistent compilation cache;
+* padding costs nothing where it matters: the host solver sees only the real
+  modes of the real q-points of each chunk (padded q-points and modes would
+  otherwise cost (m_pad/m)³ in eigen work);
+* chunks of a few MB keep XLA's passes over D(q) in cache.
+
+Chunks run one after the other: overlapping XLA's D(q) build with the solver
+(async dispatch) was measured slower on 2 cores, the two thread pools compete.
+
+The loop runs over chunks of hundreds of q-points, never over single q-points
+or atoms. On GPU ``phonjax.batch`` keeps everything in one graph instead.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from phonjax.dynamical_matrix import dynamical_matrices, eigenvalues_to_thz
+from phonjax.eigen import host_eigvalsh
+from phonjax.thermal import normalize_thermal, thermal_sums
+
+_dynamical_matrices = jax.jit(dynamical_matrices)
+_thermal_sums = jax.jit(thermal_sums)
+
+
+def _chunks(qpoints: np.ndarray, q_chunk: int) -> Iterator[tuple[np.ndarray, int]]:
+    """(q_chunk, 3) blocks of q-points, the last one padded with Γ; with the real count."""
+    for start in range(0, len(qpoints), q_chunk):
+        part = qpoints[start:start + q_chunk]
+        n = len(part)
+        if n < q_chunk:
+            part = np.concatenate([part, np.zeros((q_chunk - n, 3))])
+        yield part, n
+
+
+def chunk_frequencies(qpoints, blocks, phase_tables, n_modes: int,
+                      q_chunk: int) -> Iterator[tuple[np.ndarray, int]]:
+    """Frequencies (THz) of each chunk, padded to (q_chunk, 3n_p_padded) with zeros.
+
+    blocks and phase_tables as for ``dynamical_matrices`` (padded atoms allowed:
+    their rows are zero, and only the leading ``n_modes`` modes are solved).
+    Yields (frequencies, number of real q-points in the chunk).
+    """
+    chunks = list(_chunks(np.asarray(qpoints, float), q_chunk))
+    if not chunks:
+        return
+    width = 3 * blocks.shape[0]
+    for q, n_valid in chunks:
+        d = np.asarray(_dynamical_matrices(q, blocks, *phase_tables))
+        eigenvalues = host_eigvalsh(d[:n_valid, :n_modes, :n_modes])
+        freqs = np.zeros((q_chunk, width))
+        freqs[:n_valid, :n_modes] = eigenvalues_to_thz(eigenvalues)
+        yield freqs, n_valid
+
+
+def frequencies(qpoints, blocks, phase_tables, n_modes: int, q_chunk: int) -> np.ndarray:
+    """Frequencies (n_q, n_modes) THz, ascending per q-point."""
+    parts = [f[:n, :n_modes] for f, n in
+             chunk_frequencies(qpoints, blocks, phase_tables, n_modes, q_chunk)]
+    return np.concatenate(parts) if parts else np.zeros((0, n_modes))
+
+
+def mesh_thermal(qpoints, weights, blocks, phase_tables, n_modes: int, temperatures,
+                 q_chunk: int):
+    """(free_energy kJ/mol, entropy J/K/mol, heat_capacity J/K/mol) on a weighted q-set."""
+    weights = np.asarray(weights, float)
+    temps = jnp.asarray(np.atleast_1d(temperatures), float)
+    mode_mask = jnp.arange(3 * blocks.shape[0]) < n_modes
+    sums = []
+    for k, (freqs, n_valid) in enumerate(
+            chunk_frequencies(qpoints, blocks, phase_tables, n_modes, q_chunk)):
+        w = np.zeros(q_chunk)
+        w[:n_valid] = weights[k * q_chunk:k * q_chunk + n_valid]
+        sums.append(_thermal_sums(freqs, w, temps, mode_mask))
+    total = np.sum([np.asarray(s) for s in sums], axis=0)
+    return tuple(np.asarray(x) for x in normalize_thermal(total, weights.sum()))
