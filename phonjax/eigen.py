@@ -3,9 +3,11 @@
 On CPU, XLA's complex ``eigvalsh`` is slow to compile (a minute for a batch of
 30×30 matrices) and 10× slower to run than LAPACK; phonopy's own batched Rust
 solver (``phonors``, faer, threads over matrices) is faster still. So on CPU
-the eigenvalues leave the jitted graph through ``jax.pure_callback`` to
-phonors (numpy's LAPACK if phonors is missing); on GPU they stay in XLA
-(cuSOLVER). Both return ascending eigenvalues, numerically a drop-in for
+the eigenvalues are solved on the host by phonors (numpy's LAPACK if phonors
+is missing): ``host_eigvalsh`` between jitted D(q) chunks (``phonjax.spectra``,
+the default CPU path), or ``eigvalsh(..., "host")`` inside a jitted graph
+through ``jax.pure_callback``. On GPU they stay in XLA (cuSOLVER). Both
+return ascending eigenvalues, numerically a drop-in for
 ``numpy.linalg.eigvalsh``.
 """
 

@@ -19,7 +19,6 @@ Padding atoms (``atom_mask`` False) carry zero rows and columns.
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 
 
@@ -97,4 +96,3 @@ def acoustic_sum_rule_error(fc) -> jnp.ndarray:
     return jnp.abs(fc.sum(axis=1)).max()
 
 
-force_constants_jit = jax.jit(force_constants, static_argnames=("drift", "symmetrize_fc"))

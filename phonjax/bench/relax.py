@@ -5,6 +5,12 @@ As in the published benchmark: up to ``relax_rounds`` rounds of at most
 (atoms and cell, as the filter reports them) is ≤ fmax. Non-convergence,
 exploding forces (> max_force_eV_A), NaN and model exceptions become a
 ``RelaxResult`` with ``ok=False`` and a reason, never an exception.
+
+``relax_many`` relaxes many crystals together with unchanged ASE optimizers:
+each runs in its own thread, and their calculators meet at a barrier so that
+every energy/force/stress request of one step goes to the model as one batch
+(lock-step: a batch is exactly the materials still relaxing, so results do
+not depend on thread timing).
 """
 
 from __future__ import annotations
@@ -35,17 +41,115 @@ def _fmax(forces: np.ndarray) -> float:
     return float(np.sqrt((np.asarray(forces) ** 2).sum(axis=1).max()))
 
 
-def relax(atoms, calculator, protocol) -> RelaxResult:
-    """Relax a copy of ``atoms`` with ``calculator`` under ``protocol`` (see module doc)."""
+def _one_blas_thread():
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover
-        return _relax(atoms, calculator, protocol)
+        import contextlib
+
+        return contextlib.nullcontext()
     # The cell filter solves many 3×3/6×6 systems; with several BLAS libraries loaded
     # (numpy's and scipy's OpenBLAS) their threads spin against each other and each
     # tiny solve costs ~10 ms instead of ~20 µs. One thread is fastest for such sizes.
-    with threadpool_limits(1, user_api="blas"):
+    return threadpool_limits(1, user_api="blas")
+
+
+def relax(atoms, calculator, protocol) -> RelaxResult:
+    """Relax a copy of ``atoms`` with ``calculator`` under ``protocol`` (see module doc)."""
+    with _one_blas_thread():
         return _relax(atoms, calculator, protocol)
+
+
+def relax_many(atoms_list, adapter, protocol) -> list[RelaxResult]:
+    """``relax`` for every structure, with the model called once per lock-step for all."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not atoms_list:
+        return []
+    barrier = _Barrier(adapter, len(atoms_list))
+
+    def run(i):
+        try:
+            return _relax(atoms_list[i], _LockstepCalculator(barrier, i), protocol)
+        finally:
+            barrier.leave(i)
+
+    with _one_blas_thread(), ThreadPoolExecutor(len(atoms_list)) as pool:
+        return list(pool.map(run, range(len(atoms_list))))
+
+
+class _Barrier:
+    """Collects one request per relaxation still running; the last to arrive evaluates all."""
+
+    def __init__(self, adapter, n: int) -> None:
+        import threading
+
+        self.adapter, self.active = adapter, n
+        self.cond = threading.Condition()
+        self.pending: dict[int, tuple] = {}
+        self.results: dict[int, object] = {}
+
+    def request(self, i: int, atoms):
+        with self.cond:
+            self.pending[i] = atoms.copy()
+            self._maybe_evaluate()
+            while i not in self.results:
+                self.cond.wait()
+            out = self.results.pop(i)
+        if isinstance(out, Exception):
+            raise out
+        return out
+
+    def leave(self, i: int) -> None:
+        with self.cond:
+            self.active -= 1
+            self._maybe_evaluate()
+
+    def _maybe_evaluate(self) -> None:
+        if not self.pending or len(self.pending) < self.active:
+            return
+        order = sorted(self.pending)
+        items = [self.pending.pop(i) for i in order]
+        try:
+            out = self.adapter.evaluate_atoms(items, compute_stress=True)
+        except Exception:  # isolate the culprit: one call per structure
+            out = []
+            for a in items:
+                try:
+                    out.append(self.adapter.evaluate_atoms([a], compute_stress=True)[0])
+                except Exception as exc:
+                    out.append(exc)
+        self.results.update(zip(order, out))
+        self.cond.notify_all()
+
+
+def _lockstep_calculator_class():
+    from ase.calculators.calculator import Calculator, all_changes
+    from ase.stress import full_3x3_to_voigt_6_stress
+
+    class LockstepCalculator(Calculator):
+        """Always returns the stress too: the cell filter asks for forces, then stress,
+        and a second model call for the same positions would be wasted."""
+
+        implemented_properties = ["energy", "free_energy", "forces", "stress"]
+
+        def __init__(self, barrier: _Barrier, index: int) -> None:
+            super().__init__()
+            self.barrier, self.index = barrier, index
+
+        def calculate(self, atoms=None, properties=None, system_changes=all_changes):
+            super().calculate(atoms, properties, system_changes)
+            r = self.barrier.request(self.index, self.atoms)
+            self.results = {"energy": r.energy, "free_energy": r.energy,
+                            "forces": np.array(r.forces, float)}
+            if r.stress is not None:
+                self.results["stress"] = full_3x3_to_voigt_6_stress(r.stress)
+
+    return LockstepCalculator
+
+
+def _LockstepCalculator(barrier: _Barrier, index: int):
+    return _lockstep_calculator_class()(barrier, index)
 
 
 def _relax(atoms, calculator, protocol) -> RelaxResult:

@@ -1,0 +1,145 @@
+"""End to end with a real uMLIP: phonjax's bench pipeline vs the published loop.
+
+For the same materials and model, in one process:
+
+  published  the loop of the paper's benchmark code (hyllios/utils benchmark_ph):
+             per material, relax with the model package's own ASE calculator
+             (FIRE on FrechetCellFilter + FixSymmetry, the protocol's rounds),
+             phonopy displacements of the relaxed cell with the reference S and P,
+             one ``atoms.get_forces()`` per displaced supercell, then phonopy:
+             produce + symmetrize force constants, 20³ mesh, 300 K, frequencies
+             at the commensurate q-points;
+  phonjax    ``phonjax.bench.compute.model_rows``: all unit cells relaxed
+             together (one model call per lock-step), all displaced supercells in
+             batched model calls, then the batched kernel.
+
+Both use the same relaxation settings (loew2024 protocol unless --set), the
+same model weights, and load the model before timing. Printed: wall and CPU
+seconds per side, the ratio, and the largest differences in ω_max, F, S, Cv
+between the sides (float32 models: batching changes forces at the 1e-6 eV/Å
+level, so agreement is expected to ~1e-4 relative, not to phonopy's 1e-8).
+
+    .venv/bin/python validation/e2e_speed.py --model chgnet --limit 6
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+import warnings
+
+import numpy as np
+
+
+def native_calculator(family: str, adapter):
+    if family == "chgnet":
+        from chgnet.model.dynamics import CHGNetCalculator
+
+        return CHGNetCalculator(model=adapter.model, use_device="cpu")
+    from sevenn.calculator import SevenNetCalculator
+
+    return SevenNetCalculator("7net-0", device="cpu")
+
+
+def published(material, calculator, protocol) -> dict:
+    import phonopy
+    from ase import Atoms
+    from phonopy.harmonic.dynmat_to_fc import get_commensurate_points
+    from phonopy.structure.atoms import PhonopyAtoms
+
+    from phonjax.bench.inputs import load
+    from phonjax.bench.relax import relax
+
+    ds = load(material)
+    r = relax(ds.unitcell.to_ase(), calculator, protocol)
+    if not r.ok:
+        return {"id": material.material_id, "failed": r.reason}
+    a = r.atoms
+    unit = PhonopyAtoms(symbols=a.get_chemical_symbols(), cell=a.cell.array,
+                        scaled_positions=a.get_scaled_positions(), masses=ds.unitcell.masses)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ph = phonopy.Phonopy(unit, supercell_matrix=ds.supercell_matrix,
+                             primitive_matrix=ds.primitive_matrix)
+        ph.generate_displacements(distance=protocol.distance_A, is_diagonal=protocol.is_diagonal)
+        forces = []
+        for sc in ph.supercells_with_displacements:
+            atoms = Atoms(numbers=sc.numbers, positions=sc.positions, cell=sc.cell, pbc=True)
+            atoms.calc = calculator
+            forces.append(atoms.get_forces())
+        ph.forces = np.array(forces)
+        ph.produce_force_constants()
+        ph.symmetrize_force_constants()
+        ph.run_mesh(list(protocol.mesh))
+        ph.run_thermal_properties(temperatures=[protocol.temperature_K])
+        tp = ph.get_thermal_properties_dict()
+        m = np.rint(np.linalg.inv(ds.primitive_matrix) @ ds.supercell_matrix).astype(int)
+        ph.run_qpoints(get_commensurate_points(m))
+        f = ph.get_qpoints_dict()["frequencies"]
+    from phonjax.units import THZ_TO_K
+
+    return {"id": material.material_id, "free_energy_kJmol": tp["free_energy"][0],
+            "entropy_JKmol": tp["entropy"][0], "heat_capacity_JKmol": tp["heat_capacity"][0],
+            "omega_max_K": float(f.max() * THZ_TO_K), "relax_steps": r.steps}
+
+
+def timed(fn):
+    wall, cpu = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", choices=("chgnet", "sevennet"), default="chgnet")
+    ap.add_argument("--limit", type=int, default=6, help="first N materials of the bundled sample")
+    ap.add_argument("--dataset", nargs="*", default=None, help="files/folders (default: sample)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="protocol override, e.g. --set fmax_eV_A=0.01")
+    ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from phonjax.bench import models, protocols
+    from phonjax.bench.compute import model_rows
+    from phonjax.bench.inputs import list_materials
+
+    overrides = dict(kv.split("=", 1) for kv in args.set)
+    protocol = protocols.resolve("loew2024", overrides)
+    _, materials, problems = list_materials(args.dataset)
+    materials = sorted(materials, key=lambda m: m.material_id)[: args.limit]
+    name = {"chgnet": "chgnet:0.3.0", "sevennet": "sevennet:7net-0"}[args.model]
+    adapter = models.adapter(name, "cpu", 4096)
+    calculator = native_calculator(args.model, adapter)
+    print(f"{len(materials)} materials: {' '.join(m.material_id for m in materials)}")
+    print(f"model {name}, protocol {protocol.key} {overrides or ''}, torch {torch.__version__} "
+          f"({args.threads} threads), {platform.machine()}, load {os.getloadavg()[0]:.1f}")
+    ours, w_ours, c_ours = timed(lambda: model_rows(materials, name, protocol))
+    ref, w_ref, c_ref = timed(lambda: [published(m, calculator, protocol) for m in materials])
+    by_id = {r["material_id"]: r for r in ours}
+    keys = ("omega_max_K", "free_energy_kJmol", "entropy_JKmol", "heat_capacity_JKmol")
+    dev = {k: 0.0 for k in keys}
+    failed = 0
+    for r in ref:
+        o = by_id.get(r["id"], {})
+        if "failed" in r or o.get("status") != "ok":
+            failed += 1
+            continue
+        for k in keys:
+            dev[k] = max(dev[k], abs(o[k] - r[k]) / max(abs(r[k]), 1e-12))
+    print(f"| side | wall s | CPU s |\n|---|---|---|\n| published loop | {w_ref:.1f} | {c_ref:.1f} |\n"
+          f"| phonjax | {w_ours:.1f} | {c_ours:.1f} |")
+    print(f"speed-up: wall {w_ref / w_ours:.2f}x, CPU {c_ref / c_ours:.2f}x; "
+          f"{failed} material(s) failed on either side")
+    print("largest relative difference between the sides: "
+          + ", ".join(f"{k} {v:.1e}" for k, v in dev.items()))
+    print(f"load after {os.getloadavg()[0]:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
