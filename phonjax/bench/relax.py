@@ -66,6 +66,11 @@ def relax_many(atoms_list, adapter, protocol) -> list[RelaxResult]:
 
     if not atoms_list:
         return []
+    import warnings
+
+    # FrechetCellFilter's matrix logarithm warns at ~1e-13 accuracy on every step; catching
+    # it per thread is not thread-safe, so the (process-wide) filter is set once here
+    warnings.filterwarnings("ignore", message="logm result may be inaccurate")
     barrier = _Barrier(adapter, len(atoms_list))
 
     def run(i):
