@@ -13,7 +13,7 @@ from adapter_checks import (
 )
 
 # Small phonondb materials: rock salt BaTe (64-atom supercells) and a 40-atom elpasolite.
-MATERIALS = ("mp-1000", "mp-13799")
+MATERIALS = ("mp-1000", "mp-3248")  # both in the bundled sample
 
 
 @pytest.fixture(scope="module")

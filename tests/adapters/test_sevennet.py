@@ -11,7 +11,7 @@ from adapter_checks import (
     to_batch,
 )
 
-MATERIALS = ("mp-1000", "mp-13799")
+MATERIALS = ("mp-1000", "mp-3248")  # both in the bundled sample
 
 
 @pytest.fixture(scope="module")
