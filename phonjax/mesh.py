@@ -9,6 +9,13 @@ Irreducible reduction uses every rotation of the crystal's point group that
 maps the (possibly shifted) grid onto itself, plus time reversal. phonopy 4
 keeps time reversal only when any rotation breaks the shift; sums over the grid
 are equal either way because frequencies are invariant under those rotations.
+
+Given the primitive lattice, each representative is moved to its image q+G
+closest to Γ, as phonopy's ``BZGrid`` does (same search, through phonors, the
+code phonopy 4 itself calls). Eigenvalues are periodic in G only up to the
+~1e-8 Å noise of the atom positions, and with many near-zero modes that noise
+reaches F at ~1e-7 relative: the q-points must be phonopy's, not just
+equivalent to them.
 """
 
 from __future__ import annotations
@@ -36,13 +43,44 @@ def mesh_shift(mesh, gamma_centered: bool = False) -> np.ndarray:
     return (mesh % 2 == 0).astype(np.int64)
 
 
+def brillouin_zone_addresses(mesh, shift, lattice: np.ndarray) -> np.ndarray:
+    """(prod(mesh), 3) integer addresses a + D·m whose q = (2a + s)/(2D) is closest to Γ.
+
+    ``lattice``: primitive lattice vectors as rows (Å). Grid point order is
+    a₀ + D₀(a₁ + D₁a₂). On the zone surface the first image of phonopy's search
+    in the Niggli-reduced reciprocal basis is taken, as phonopy's mesh does.
+    """
+    import phonors
+    import spglib
+
+    mesh = np.asarray(mesh, np.int64)
+    reciprocal_rows = np.linalg.inv(np.asarray(lattice, float)).T
+    reduced = spglib.niggli_reduce(reciprocal_rows, eps=1e-5)
+    if reduced is None:
+        raise ValueError("Niggli reduction of the reciprocal lattice failed")
+    # reduced columns = columns · M with M = (reduced rows · rows⁻¹)ᵀ; a q-point's
+    # coordinates go to the reduced basis by M⁻¹, which is what phonors wants, with columns
+    to_reduced = np.rint(np.linalg.inv((reduced @ np.linalg.inv(reciprocal_rows)).T)).astype(np.int64)
+    if abs(round(np.linalg.det(to_reduced))) != 1:
+        raise ValueError("Niggli reduction gave a non-unimodular transformation")
+    addresses, first_image, _ = phonors.bz_grid_addresses(
+        mesh, np.ascontiguousarray(to_reduced), np.asarray(shift, np.int64),
+        np.ascontiguousarray(np.asarray(reduced, float).T), 2)
+    return np.asarray(addresses, np.int64)[np.asarray(first_image, np.int64)[:-1]]
+
+
 def irreducible_mesh(mesh, reciprocal_rotations: np.ndarray | None = None,
-                     gamma_centered: bool = False) -> QMesh:
+                     gamma_centered: bool = False, lattice: np.ndarray | None = None,
+                     time_reversal_fallback: bool = False) -> QMesh:
     """Irreducible q-points and integer weights of a regular mesh.
 
     ``reciprocal_rotations``: integer matrices R acting as q' = R q (the transposes
     of the real-space point-group rotations in the primitive basis). ``None``:
     no symmetry at all (every grid point, weight 1, no time reversal).
+    ``lattice``: primitive lattice rows (Å); given, each q-point is its image
+    closest to Γ (``brillouin_zone_addresses``), otherwise it lies in [0, 1).
+    ``time_reversal_fallback``: where any rotation breaks the shifted grid, reduce
+    by time reversal alone, as phonopy 4 does (its exact q-set; up to 2× the points).
     """
     mesh = np.asarray(mesh, np.int64).reshape(-1)
     if mesh.shape != (3,) or (mesh < 1).any():
@@ -62,22 +100,29 @@ def irreducible_mesh(mesh, reciprocal_rotations: np.ndarray | None = None,
         # scaling by lcm(D) keeps the arithmetic in integers
         lcm = int(np.lcm.reduce(mesh))
         scaled = doubled * (lcm // mesh)[None, :]
-        maps = []
+        maps, broken = [], False
         for r in rots:
             num = (mesh[:, None] * r) @ scaled.T
-            if (num % lcm).any():
-                continue
             new = num // lcm
-            if ((new - shift[:, None]) % 2).any():
+            if (num % lcm).any() or ((new - shift[:, None]) % 2).any():
+                broken = True
                 continue
+            if time_reversal_fallback and not (np.abs(np.trace(r)) == 3 and
+                                               (np.abs(r) == np.eye(3, dtype=np.int64)).all()):
+                continue  # kept aside until we know whether the grid breaks the group
             addr = ((new - shift[:, None]) // 2) % mesh[:, None]
             maps.append(addr[0] + mesh[0] * (addr[1] + mesh[1] * addr[2]))
+        if time_reversal_fallback and not broken:
+            return irreducible_mesh(mesh, reciprocal_rotations, gamma_centered, lattice)
         images = np.asarray(maps)
         n_ops = len(maps)
     rep = images.min(axis=0)
     reps, weights = np.unique(rep, return_counts=True)
     pos = np.empty(n_grid, np.int64)
     pos[index] = np.arange(n_grid)
+    if lattice is not None:
+        doubled = 2 * brillouin_zone_addresses(mesh, shift, lattice) + shift
+        pos = np.arange(n_grid)  # rows of brillouin_zone_addresses are in grid-index order
     q = doubled[pos[reps]] / (2.0 * mesh)
     return QMesh(q, weights.astype(np.int64), tuple(int(m) for m in mesh),
                  tuple(int(s) for s in shift), n_ops)

@@ -63,6 +63,28 @@ def test_thermal_properties(kernel_cases):
             assert abs(ours - theirs) <= 1e-8 * abs(theirs), (ref["dataset"].id, key, ours, theirs)
 
 
+def test_mesh_qpoints_are_phonopys(kernel_cases):
+    """phonopy's irreducible q-points (BZ-relocated), point for point, and its weights.
+
+    By default phonjax keeps every rotation the shifted grid allows, fewer points where
+    phonopy falls back to time reversal; ``phonopy_mesh_fallback=True`` gives its exact set.
+    """
+    n_fewer = 0
+    for ref, system, res in kernel_cases:
+        theirs = ref["phonopy"].mesh
+        exact = phonjax.prepare(ref["dataset"], phonopy_mesh_fallback=True)
+        np.testing.assert_allclose(exact.mesh.qpoints, theirs.qpoints, atol=1e-12, rtol=0)
+        np.testing.assert_array_equal(exact.mesh.weights, theirs.weights)
+        if len(system.mesh.qpoints) == len(theirs.qpoints):
+            np.testing.assert_allclose(system.mesh.qpoints, theirs.qpoints, atol=1e-12, rtol=0)
+        else:
+            n_fewer += 1
+            assert len(system.mesh.qpoints) < len(theirs.qpoints)
+            [r] = phonjax.phonon_properties([exact], [ref["dataset"].forces])
+            assert abs(r.free_energy_kJmol[0] - ref["free_energy"]) <= 1e-8 * abs(ref["free_energy"])
+    assert n_fewer > 0  # the dozen include cells where phonopy falls back
+
+
 def test_dynamical_matrix_equals_phonopy_and_is_hermitian(kernel_cases):
     from phonjax.dynamical_matrix import dynamical_matrices, mass_weighted_blocks
 

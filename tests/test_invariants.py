@@ -97,3 +97,32 @@ def test_commensurate_points_count(matrix):
     assert len(q) == round(abs(np.linalg.det(matrix)))
     assert np.allclose(q[0], 0)
     assert np.allclose((q @ matrix) - np.rint(q @ matrix), 0)  # exp(2πi q·R) = 1
+
+
+def test_mesh_points_are_their_images_closest_to_gamma(kernel_cases):
+    """Each irreducible q is no longer (Cartesian) than any q + G, G over 5³ lattice vectors,
+    within phonopy's tolerance: a shorter image replaces the first one found only when its
+    squared length is smaller by more than 1 % of the largest squared grid step."""
+    import itertools
+
+    shifts = np.array(list(itertools.product(range(-2, 3), repeat=3)))
+    for _, s, _ in kernel_cases:
+        reciprocal = np.linalg.inv(s.primitive.crystal.lattice).T  # rows b_i (no 2π)
+        q = s.mesh.qpoints
+        length2 = ((q @ reciprocal) ** 2).sum(axis=1)
+        images2 = (((q[:, None, :] + shifts[None]) @ reciprocal) ** 2).sum(axis=2).min(axis=1)
+        tau = 0.01 * ((np.linalg.norm(reciprocal, axis=1) / np.array(s.mesh.mesh)) ** 2).max()
+        assert (length2 <= images2 + tau).all(), s.id
+        assert (length2 <= images2 + 1e-12).mean() > 0.9  # ties on the zone surface are few
+        frac = q * 2 * np.array(s.mesh.mesh)  # still on the shifted grid
+        assert np.allclose(frac, np.rint(frac))
+
+
+def test_time_reversal_fallback_only_where_the_grid_breaks_a_rotation(kernel_cases):
+    for ref, s, _ in kernel_cases:
+        fallback = phonjax.prepare(ref["dataset"], phonopy_mesh_fallback=True).mesh
+        assert fallback.weights.sum() == 8000
+        if fallback.n_rotations == s.mesh.n_rotations:
+            np.testing.assert_array_equal(fallback.qpoints, s.mesh.qpoints)
+        else:  # time reversal alone: {q, -q} pairs, none of them equal on a half-shifted grid
+            assert fallback.n_rotations == 2 and (fallback.weights == 2).all()
