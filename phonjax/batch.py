@@ -42,6 +42,13 @@ def ladder(n: int) -> int:
     return int(2 ** math.ceil(math.log2(n)))
 
 
+def batch_size(n_materials: int, bytes_per_material: float, memory_bytes: float) -> int:
+    """Materials per compiled call: a ladder size (calls with 3 or 4 materials share one
+    compilation; the stack is filled up with copies) that fits ``memory_bytes``."""
+    fits = max(1, int(memory_bytes // max(bytes_per_material, 1)))
+    return max(size for size in _LADDER if size <= min(ladder(n_materials), fits))
+
+
 def kernel_arrays(system: HarmonicSystem, forces: np.ndarray) -> dict[str, np.ndarray]:
     """The unpadded per-material inputs of the kernel."""
     rot, disp_index, atom_map, op_mask, u_pinv = system.solve
@@ -163,7 +170,7 @@ def run_bucket(arrays: list[dict[str, np.ndarray]], temperatures, *, drift: bool
     target = _target(arrays)
     modes, n = target["modes"], target["N"]
     per_material = 8 * 3 * target["nd"] * target["K"] * n * 4 + 8 * 9 * n * n * 4
-    batch = int(max(1, min(len(arrays), memory_bytes // max(per_material, 1))))
+    batch = batch_size(len(arrays), per_material, memory_bytes)
     # D(q) chunks of ~6 MB: XLA's passes over a chunk then stay in cache (measured
     # 2-3x faster on CPU than 64 MB chunks for 180-480 modes); small matrices get
     # up to 256 q-points per chunk to amortize the per-call dispatch
@@ -180,8 +187,8 @@ def run_bucket(arrays: list[dict[str, np.ndarray]], temperatures, *, drift: bool
             n_modes = len(a["mode_mask"])
             free, entropy, cv = spectra.mesh_thermal(a["qpoints"], a["qweights"], blocks[b], tables,
                                                      n_modes, temps, q_chunk)
-            comm = spectra.frequencies(a["commensurate"], blocks[b], tables, n_modes,
-                                       min(q_chunk, ladder(len(a["commensurate"]))))
+            # the mesh's chunk size: one compiled D(q) serves both q-sets
+            comm = spectra.frequencies(a["commensurate"], blocks[b], tables, n_modes, q_chunk)
             item = {"free_energy": free, "entropy": entropy, "heat_capacity": cv,
                     "commensurate_frequencies": comm}
             if keep_force_constants:
@@ -199,7 +206,7 @@ def _run_bucket_in_graph(arrays, temperatures, *, drift, memory_bytes, keep_forc
     q_chunk = min(q_chunk, target["nq"])
     target["nq"] = -(-target["nq"] // q_chunk) * q_chunk
     per_material = (per_q * q_chunk + 8 * 3 * target["nd"] * target["K"] * n * 4 + 8 * 9 * n * n * 4)
-    batch = int(max(1, min(len(arrays), memory_bytes // max(per_material, 1))))
+    batch = batch_size(len(arrays), per_material, memory_bytes)
     temps = jnp.asarray(np.atleast_1d(np.asarray(temperatures, float)))
     out: list[dict] = []
     for start in range(0, len(arrays), batch):

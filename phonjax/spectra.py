@@ -24,7 +24,6 @@ from __future__ import annotations
 from typing import Iterator
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from phonjax.dynamical_matrix import dynamical_matrices, eigenvalues_to_thz
@@ -32,7 +31,6 @@ from phonjax.eigen import host_eigvalsh
 from phonjax.thermal import normalize_thermal, thermal_sums
 
 _dynamical_matrices = jax.jit(dynamical_matrices)
-_thermal_sums = jax.jit(thermal_sums)
 
 
 def _chunks(qpoints: np.ndarray, q_chunk: int) -> Iterator[tuple[np.ndarray, int]]:
@@ -76,13 +74,9 @@ def mesh_thermal(qpoints, weights, blocks, phase_tables, n_modes: int, temperatu
                  q_chunk: int):
     """(free_energy kJ/mol, entropy J/K/mol, heat_capacity J/K/mol) on a weighted q-set."""
     weights = np.asarray(weights, float)
-    temps = jnp.asarray(np.atleast_1d(temperatures), float)
-    mode_mask = jnp.arange(3 * blocks.shape[0]) < n_modes
-    sums = []
-    for k, (freqs, n_valid) in enumerate(
-            chunk_frequencies(qpoints, blocks, phase_tables, n_modes, q_chunk)):
-        w = np.zeros(q_chunk)
-        w[:n_valid] = weights[k * q_chunk:k * q_chunk + n_valid]
-        sums.append(_thermal_sums(freqs, w, temps, mode_mask))
-    total = np.sum([np.asarray(s) for s in sums], axis=0)
-    return tuple(np.asarray(x) for x in normalize_thermal(total, weights.sum()))
+    temps = np.atleast_1d(np.asarray(temperatures, float))
+    # summed on the host: a few exp/log per mode cost less than compiling them per shape
+    sums = [thermal_sums(freqs[:n_valid, :n_modes], weights[k * q_chunk:k * q_chunk + n_valid], temps)
+            for k, (freqs, n_valid) in enumerate(
+                chunk_frequencies(qpoints, blocks, phase_tables, n_modes, q_chunk))]
+    return normalize_thermal(np.sum(sums, axis=0), weights.sum())

@@ -14,6 +14,7 @@ At T = 0: F is the zero-point energy, S = Cv = 0.
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 
 from phonjax.units import EV_TO_KJMOL, KB_EV, THZ_TO_EV
 
@@ -24,33 +25,35 @@ def thermal_sums(frequencies_thz, weights, temperatures, mode_mask=None, cutoff_
     Not yet divided by Σw, so sums over separate chunks of one mesh add up
     (``normalize_thermal`` finishes them). frequencies_thz (n_q, n_modes);
     weights (n_q,) (0 for padded q-points); temperatures (n_T,) K;
-    mode_mask (n_modes,) for padded modes.
+    mode_mask (n_modes,) for padded modes. NumPy in, NumPy out (the CPU path
+    sums on the host, nothing to compile); JAX arrays stay in JAX.
     """
+    xp = np if isinstance(frequencies_thz, np.ndarray) else jnp
     e = frequencies_thz * THZ_TO_EV
     used = e > cutoff_thz * THZ_TO_EV
     if mode_mask is not None:
         used = used & mode_mask[None, :]
-    w = jnp.where(used, weights[:, None], 0.0)
-    e_safe = jnp.where(used, e, 1.0)
-    t = jnp.asarray(temperatures, e.dtype)
-    kt = KB_EV * jnp.where(t > 0, t, 1.0)
+    w = xp.where(used, weights[:, None], 0.0)
+    e_safe = xp.where(used, e, 1.0)
+    t = xp.asarray(temperatures, e.dtype)
+    kt = KB_EV * xp.where(t > 0, t, 1.0)
     x = e_safe[None] / kt[:, None, None]  # (n_T, n_q, n_modes)
     # written with e^{−x} so that large x (cold, stiff modes) cannot overflow
-    em = jnp.exp(-x)
-    one_minus = -jnp.expm1(-x)  # 1 − e^{−x}
-    ln_term = jnp.log(one_minus)
+    em = xp.exp(-x)
+    one_minus = -xp.expm1(-x)  # 1 − e^{−x}
+    ln_term = xp.log(one_minus)
     zpe = (w * e_safe / 2).sum()
     free = (w * (kt[:, None, None] * ln_term)).sum(axis=(1, 2))
     entropy = (w * KB_EV * (x * em / one_minus - ln_term)).sum(axis=(1, 2))
     cv = (w * KB_EV * x**2 * em / one_minus**2).sum(axis=(1, 2))
     positive = t > 0
-    return jnp.stack([jnp.where(positive, free, 0.0) + zpe, jnp.where(positive, entropy, 0.0),
-                      jnp.where(positive, cv, 0.0)])
+    return xp.stack([xp.where(positive, free, 0.0) + zpe, xp.where(positive, entropy, 0.0),
+                      xp.where(positive, cv, 0.0)])
 
 
 def normalize_thermal(sums, total_weight):
     """(free_energy kJ/mol, entropy J/K/mol, heat_capacity J/K/mol) from ``thermal_sums``."""
-    per_cell = jnp.asarray(sums) / total_weight * EV_TO_KJMOL
+    per_cell = sums / total_weight * EV_TO_KJMOL
     return per_cell[0], per_cell[1] * 1000, per_cell[2] * 1000
 
 
