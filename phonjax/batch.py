@@ -27,6 +27,7 @@ from phonjax import spectra
 from phonjax.dynamical_matrix import frequencies, mass_weighted_blocks
 from phonjax.eigen import resolve
 from phonjax.force_constants import force_constants
+from phonjax.inversion import PairBasis
 from phonjax.prepare import HarmonicSystem
 from phonjax.thermal import thermal_properties
 
@@ -64,6 +65,8 @@ def kernel_arrays(system: HarmonicSystem, forces: np.ndarray) -> dict[str, np.nd
         "image_positions": system.phase_tables[2], "primitive_positions": system.phase_tables[3],
         "mode_mask": np.ones(3 * n_p, bool), "qpoints": system.mesh.qpoints,
         "qweights": system.mesh.weights.astype(float), "commensurate": system.commensurate,
+        "inversion_partners": (np.zeros(0, np.int64) if system.inversion_partners is None
+                               else system.inversion_partners),
     }
 
 
@@ -101,6 +104,10 @@ def pad(arrays: dict[str, np.ndarray], target: dict[str, int]) -> dict[str, np.n
 
 _TABLES = ("lattice_vectors", "lattice_weights", "image_positions", "primitive_positions")
 _Q_ARRAYS = ("qpoints", "qweights", "commensurate")
+_HOST_ONLY = ("inversion_partners",)  # for the host-solver path, never padded
+# smallest matrices worth the real solve: below, its O(m²) basis change costs about
+# what the real eigensolver saves over the complex one (measured on 2 cores)
+REAL_SOLVE_MIN_MODES = 48
 
 
 def _force_constant_blocks(a, drift: bool):
@@ -162,8 +169,11 @@ def _stack(padded: list[dict[str, np.ndarray]], batch: int, names) -> dict:
 
 def run_bucket(arrays: list[dict[str, np.ndarray]], temperatures, *, drift: bool = False,
                memory_bytes: float = 2e9, keep_force_constants: bool = False,
-               eigen_backend: str = "auto") -> list[dict]:
-    """Evaluate materials of one bucket; splits it into sub-batches that fit ``memory_bytes``."""
+               eigen_backend: str = "auto", use_inversion: bool = True) -> list[dict]:
+    """Evaluate materials of one bucket; splits it into sub-batches that fit ``memory_bytes``.
+
+    ``use_inversion``: on the host-solver path, the mesh of a centrosymmetric crystal
+    is solved as real symmetric matrices (``phonjax.inversion``)."""
     if resolve(eigen_backend) == "xla":
         return _run_bucket_in_graph(arrays, temperatures, drift=drift, memory_bytes=memory_bytes,
                                     keep_force_constants=keep_force_constants)
@@ -176,7 +186,7 @@ def run_bucket(arrays: list[dict[str, np.ndarray]], temperatures, *, drift: bool
     # up to 256 q-points per chunk to amortize the per-call dispatch
     q_chunk = 2 ** int(np.log2(np.clip(6e6 / (16 * modes * modes), 8, 256)))
     temps = np.atleast_1d(np.asarray(temperatures, float))
-    names = [k for k in arrays[0] if k not in _Q_ARRAYS]
+    names = [k for k in arrays[0] if k not in _Q_ARRAYS + _HOST_ONLY]
     out: list[dict] = []
     for start in range(0, len(arrays), batch):
         group = arrays[start:start + batch]
@@ -185,8 +195,11 @@ def run_bucket(arrays: list[dict[str, np.ndarray]], temperatures, *, drift: bool
         for b, a in enumerate(group):
             tables = tuple(jnp.asarray(padded[b][k]) for k in _TABLES)
             n_modes = len(a["mode_mask"])
+            basis = (PairBasis.from_partners(a["inversion_partners"])
+                     if use_inversion and len(a["inversion_partners"])
+                     and n_modes >= REAL_SOLVE_MIN_MODES else None)
             free, entropy, cv = spectra.mesh_thermal(a["qpoints"], a["qweights"], blocks[b], tables,
-                                                     n_modes, temps, q_chunk)
+                                                     n_modes, temps, q_chunk, basis)
             # the mesh's chunk size: one compiled D(q) serves both q-sets
             comm = spectra.frequencies(a["commensurate"], blocks[b], tables, n_modes, q_chunk)
             item = {"free_energy": free, "entropy": entropy, "heat_capacity": cv,
@@ -211,7 +224,8 @@ def _run_bucket_in_graph(arrays, temperatures, *, drift, memory_bytes, keep_forc
     out: list[dict] = []
     for start in range(0, len(arrays), batch):
         group = arrays[start:start + batch]
-        stacked = _stack([pad(a, target) for a in group], batch, list(arrays[0]))
+        names = [k for k in arrays[0] if k not in _HOST_ONLY]
+        stacked = _stack([pad({k: a[k] for k in names}, target) for a in group], batch, names)
         res = jax.device_get(_batched_jit(stacked, temps, drift, q_chunk))
         for b, a in enumerate(group):
             item = {k: v[b] for k, v in res.items()

@@ -13,11 +13,12 @@ return ascending eigenvalues, numerically a drop-in for
 
 from __future__ import annotations
 
+import os
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
-
-import warnings
 
 try:
     import phonors as _phonors
@@ -43,6 +44,41 @@ def host_eigvalsh(matrices: np.ndarray) -> np.ndarray:
                       "recomputed with LAPACK", RuntimeWarning, stacklevel=2)
         out[bad] = np.linalg.eigvalsh(flat[bad])
     return out.reshape(d.shape[:-1])
+
+
+def host_eigvalsh_real(matrices: np.ndarray) -> np.ndarray:
+    """Ascending eigenvalues of real symmetric matrices (n, m, m): LAPACK with one BLAS
+    thread, the batch split over one Python thread per core (numpy's linalg releases
+    the GIL; BLAS threads on top of them would oversubscribe the cores)."""
+    d = np.ascontiguousarray(matrices, dtype=np.float64)
+    parts = np.array_split(np.arange(len(d)), max(1, min(_N_THREADS, len(d) // 4)))
+    with _blas_limit():
+        if len(parts) == 1:
+            return np.linalg.eigvalsh(d)
+        return np.concatenate(list(_pool().map(lambda i: np.linalg.eigvalsh(d[i]), parts)))
+
+
+_N_THREADS = os.cpu_count() or 1
+_POOL = None
+_CONTROLLER = None
+
+
+def _pool():
+    global _POOL
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(_N_THREADS, thread_name_prefix="phonjax-eigh")
+    return _POOL
+
+
+def _blas_limit():
+    global _CONTROLLER
+    from threadpoolctl import ThreadpoolController
+
+    if _CONTROLLER is None:
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1, user_api="blas")
 
 
 def _consistent(matrices: np.ndarray, eigenvalues: np.ndarray) -> np.ndarray:

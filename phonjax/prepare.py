@@ -18,6 +18,7 @@ import numpy as np
 from phonjax.cells import SYMPREC, Primitive, build_primitive, build_supercell
 from phonjax.crystal import Crystal, CrystalError
 from phonjax.displacements import generate_displacements
+from phonjax.inversion import inversion_partners
 from phonjax.io.dataset import PhononDataset
 from phonjax.mesh import QMesh, commensurate_qpoints, irreducible_mesh
 from phonjax.shortest_vectors import shortest_vectors
@@ -44,6 +45,7 @@ class HarmonicSystem:
     #                      image positions x_k(j,t) (n_p, n_t, 3), primitive positions (n_p, 3)
     mesh: QMesh
     commensurate: np.ndarray  # (n_c, 3) q-points, Γ first
+    inversion_partners: np.ndarray | None = None  # (n_p,) σ(i) under an inversion, if any
     info: dict = field(default_factory=dict)
 
     @property
@@ -195,6 +197,10 @@ def prepare(source: PhononDataset | Crystal, supercell_matrix=None, primitive_ma
     solve = _with_pinv(solve, np.asarray(disps, float))
     distribute = _distribute_tables(supercell, group, solved, matcher)
     image_atoms, phase_tables = _image_tables(supercell, primitive, symprec)
+    p2s = primitive.p2s
+    partners = inversion_partners(
+        group.rotations, group.translations, supercell.frac_positions[p2s],
+        lambda frac: primitive.s2pp[matcher.match(frac, supercell.numbers[p2s])])
     rotations = (np.transpose(point_group_rotations(primitive.crystal, symprec), (0, 2, 1))
                  if mesh_symmetry else None)
     qmesh = irreducible_mesh(mesh, rotations, gamma_centered, primitive.crystal.lattice,
@@ -210,5 +216,5 @@ def prepare(source: PhononDataset | Crystal, supercell_matrix=None, primitive_ma
         supercell=supercell, primitive=primitive, group=group, displaced_atoms=atoms,
         displacements=disps, solve=solve, distribute=distribute, image_atoms=image_atoms,
         phase_tables=phase_tables,
-        mesh=qmesh, commensurate=comm,
+        mesh=qmesh, commensurate=comm, inversion_partners=partners,
         info={"spacegroup": group.international, "spacegroup_number": group.number})

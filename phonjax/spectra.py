@@ -27,7 +27,8 @@ import jax
 import numpy as np
 
 from phonjax.dynamical_matrix import dynamical_matrices, eigenvalues_to_thz
-from phonjax.eigen import host_eigvalsh
+from phonjax.eigen import host_eigvalsh, host_eigvalsh_real
+from phonjax.inversion import MAX_RESIDUAL, PairBasis
 from phonjax.thermal import normalize_thermal, thermal_sums
 
 _dynamical_matrices = jax.jit(dynamical_matrices)
@@ -43,13 +44,25 @@ def _chunks(qpoints: np.ndarray, q_chunk: int) -> Iterator[tuple[np.ndarray, int
         yield part, n
 
 
-def chunk_frequencies(qpoints, blocks, phase_tables, n_modes: int,
-                      q_chunk: int) -> Iterator[tuple[np.ndarray, int]]:
+def _eigenvalues(d: np.ndarray, basis: PairBasis | None) -> np.ndarray:
+    """Eigenvalues of Hermitian D(q) (n_q, n, n): through the real pair-basis matrices
+    where inversion makes them real to within ``MAX_RESIDUAL``, else complex."""
+    if basis is not None:
+        real, residual = basis.real_matrices(d)
+        if (residual <= MAX_RESIDUAL).all():
+            return host_eigvalsh_real(real)
+    return host_eigvalsh(d)
+
+
+def chunk_frequencies(qpoints, blocks, phase_tables, n_modes: int, q_chunk: int,
+                      basis: PairBasis | None = None) -> Iterator[tuple[np.ndarray, int]]:
     """Frequencies (THz) of each chunk, padded to (q_chunk, 3n_p_padded) with zeros.
 
     blocks and phase_tables as for ``dynamical_matrices`` (padded atoms allowed:
     their rows are zero, and only the leading ``n_modes`` modes are solved).
-    Yields (frequencies, number of real q-points in the chunk).
+    ``basis``: the inversion pair basis of the real modes (``phonjax.inversion``),
+    for eigenvalues that only enter sums over modes. Yields (frequencies, number
+    of real q-points in the chunk).
     """
     chunks = list(_chunks(np.asarray(qpoints, float), q_chunk))
     if not chunks:
@@ -57,7 +70,7 @@ def chunk_frequencies(qpoints, blocks, phase_tables, n_modes: int,
     width = 3 * blocks.shape[0]
     for q, n_valid in chunks:
         d = np.asarray(_dynamical_matrices(q, blocks, *phase_tables))
-        eigenvalues = host_eigvalsh(d[:n_valid, :n_modes, :n_modes])
+        eigenvalues = _eigenvalues(d[:n_valid, :n_modes, :n_modes], basis)
         freqs = np.zeros((q_chunk, width))
         freqs[:n_valid, :n_modes] = eigenvalues_to_thz(eigenvalues)
         yield freqs, n_valid
@@ -71,12 +84,15 @@ def frequencies(qpoints, blocks, phase_tables, n_modes: int, q_chunk: int) -> np
 
 
 def mesh_thermal(qpoints, weights, blocks, phase_tables, n_modes: int, temperatures,
-                 q_chunk: int):
-    """(free_energy kJ/mol, entropy J/K/mol, heat_capacity J/K/mol) on a weighted q-set."""
+                 q_chunk: int, basis: PairBasis | None = None):
+    """(free_energy kJ/mol, entropy J/K/mol, heat_capacity J/K/mol) on a weighted q-set.
+
+    ``basis`` (inversion, see ``phonjax.inversion``): sums over modes are what the
+    real solve leaves unchanged, so it may be used here."""
     weights = np.asarray(weights, float)
     temps = np.atleast_1d(np.asarray(temperatures, float))
     # summed on the host: a few exp/log per mode cost less than compiling them per shape
     sums = [thermal_sums(freqs[:n_valid, :n_modes], weights[k * q_chunk:k * q_chunk + n_valid], temps)
             for k, (freqs, n_valid) in enumerate(
-                chunk_frequencies(qpoints, blocks, phase_tables, n_modes, q_chunk))]
+                chunk_frequencies(qpoints, blocks, phase_tables, n_modes, q_chunk, basis))]
     return normalize_thermal(np.sum(sums, axis=0), weights.sum())
