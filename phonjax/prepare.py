@@ -108,13 +108,17 @@ def _distribute_tables(supercell: Crystal, group: SpaceGroup, solved: np.ndarray
                        matcher: PositionMatcher):
     """For each atom, the first operation (spglib order) that sends it onto a solved atom,
     as phonopy's full-force-constant distribution chooses it."""
-    n = supercell.n_atoms
+    n, n_ops = supercell.n_atoms, len(group.rotations)
     frac = supercell.frac_positions
-    is_solved = np.zeros(n, bool)
-    is_solved[solved] = True
-    img = np.einsum("sab,nb->sna", group.rotations, frac) + group.translations[:, None, :]
-    img_idx = matcher.match(img, np.broadcast_to(supercell.numbers, img.shape[:-1]))
-    hit = is_solved[img_idx]
+    # the atoms that operation s sends onto solved atom d are g_s⁻¹(x_d): matching those
+    # n_ops·n_d points instead of the images of all N atoms
+    inverse_rotations = np.rint(np.linalg.inv(group.rotations)).astype(np.int64)
+    pre = np.einsum("sab,sdb->sda", inverse_rotations,
+                    frac[solved][None, :, :] - group.translations[:, None, :])
+    pre_idx = matcher.match(pre, np.broadcast_to(supercell.numbers[solved], pre.shape[:-1]))
+    target = np.full((n_ops, n), -1)  # target[s, i]: index in ``solved`` of g_s(i), or -1
+    target[np.arange(n_ops)[:, None], pre_idx] = np.arange(len(solved))[None, :]
+    hit = target >= 0
     if not hit.any(axis=0).all():
         raise CrystalError("the displacements do not determine the force constants of every atom "
                            "(not enough displaced atoms for this symmetry)")
@@ -122,7 +126,7 @@ def _distribute_tables(supercell: Crystal, group: SpaceGroup, solved: np.ndarray
     ops, inverse = np.unique(op, return_inverse=True)
     perms = permutations(matcher, group.rotations[ops], group.translations[ops])
     rots = cartesian_rotations(supercell.lattice, group.rotations[ops])
-    source = np.searchsorted(solved, img_idx[op, np.arange(n)])
+    source = target[op, np.arange(n)]
     return source, rots[inverse], perms[inverse]
 
 
