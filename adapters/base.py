@@ -23,12 +23,13 @@ are called one structure at a time. Subclasses implement ``weight_files``,
 from __future__ import annotations
 
 import abc
+import contextlib
 import importlib.metadata
 import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Sequence
 
 import numpy as np
 
@@ -128,6 +129,25 @@ def batch_to_atoms(batch: StructureBatch) -> list["ase.Atoms"]:
         ase.Atoms(numbers=z, positions=r, cell=c, pbc=True)
         for c, r, z in (batch.structure(b) for b in range(len(batch)))
     ]
+
+
+@contextlib.contextmanager
+def intra_op_threads(n: int) -> Iterator[None]:
+    """Run a block with ``n`` torch intra-op threads (process-wide), then restore the count.
+
+    On a small CPU, several model calls side by side with one thread each (see
+    ``Adapter.evaluate(workers=...)``) beat one call using all cores: the tensors of
+    a few small crystals are too small to split well, and OpenMP threads that wait
+    for a core held by another process stall every operation (10-50x slower under load).
+    """
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 class Adapter(abc.ABC):
@@ -256,8 +276,17 @@ class Adapter(abc.ABC):
     ) -> list[StructureResult]:
         """Evaluate ``atoms`` in one model call (one structure when not ``batched``)."""
 
-    def evaluate(self, batch: StructureBatch, *, compute_stress: bool = True) -> Evaluation:
-        """Energies, forces and (optionally) stresses of every structure in ``batch``."""
+    def evaluate(
+        self, batch: StructureBatch, *, compute_stress: bool = True, workers: int = 1
+    ) -> Evaluation:
+        """Energies, forces and (optionally) stresses of every structure in ``batch``.
+
+        ``workers`` > 1 runs that many model calls (groups of ≤ ``max_atoms`` atoms)
+        at once in threads; each call sees the same structures as with one worker,
+        so results do not change. Meant for CPUs with one intra-op thread per call
+        (see ``intra_op_threads``); the family must be thread-safe in
+        inference (CHGNet is).
+        """
         self.load()
         if self.batched:
             groups = batch.split(self.max_atoms)
@@ -267,8 +296,18 @@ class Adapter(abc.ABC):
         energies = np.zeros(n_batch)
         forces = np.zeros((n_batch, n_max, 3))
         stresses = np.zeros((n_batch, 3, 3)) if compute_stress else None
-        for group in groups:
-            results = self._evaluate(batch_to_atoms(batch.take(group)), compute_stress)
+
+        def run(group):
+            return self._evaluate(batch_to_atoms(batch.take(group)), compute_stress)
+
+        if workers > 1 and len(groups) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(min(workers, len(groups))) as pool:
+                evaluated = list(pool.map(run, groups))
+        else:
+            evaluated = map(run, groups)
+        for group, results in zip(groups, evaluated):
             for b, result in zip(group, results, strict=True):
                 energies[b] = result.energy
                 forces[b, : len(result.forces)] = result.forces

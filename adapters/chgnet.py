@@ -1,15 +1,17 @@
-"""CHGNet (chgnet package): weights ship inside the wheel, batched through ``predict_graph``.
+"""CHGNet (chgnet package): weights ship inside the wheel, batched like ``predict_graph``.
 
 CHGNet's graph converter and batching hard-code float32, so only float32 is
-offered. The model predicts energy per atom and stress in GPa; both are
-converted here to eV per structure and eV/Å³ exactly as ``CHGNetCalculator``
-does.
+offered. The model predicts energy per atom, converted here to eV per
+structure as ``CHGNetCalculator`` does; forces (eV/Å) and stress (eV/Å³) come
+from one backward pass through the same network (``energy_forces_stress``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Sequence
+
+import numpy as np
 
 from phonjax_adapters.base import Adapter, StructureResult, package_dir
 
@@ -51,23 +53,56 @@ class CHGNetAdapter(Adapter):
         return model
 
     def _evaluate(self, atoms: Sequence[Any], compute_stress: bool) -> list[StructureResult]:
-        from ase import units
         from pymatgen.io.ase import AseAtomsAdaptor
 
         model = self.model
         graphs = [
             model.graph_converter(AseAtomsAdaptor.get_structure(a)).to(self.device) for a in atoms
         ]
-        predictions = model.predict_graph(
-            graphs, task="efs" if compute_stress else "ef", batch_size=len(graphs)
-        )
-        if isinstance(predictions, dict):  # predict_graph unwraps single results
-            predictions = [predictions]
+        energies, forces, stresses = energy_forces_stress(model, graphs, compute_stress)
+        per_structure = np.split(forces, np.cumsum([len(a) for a in atoms])[:-1])
+        stress_list = [None] * len(atoms) if stresses is None else list(stresses)
         return [
-            StructureResult(
-                energy=float(p["e"]) * (len(a) if model.is_intensive else 1),
-                forces=p["f"].astype(float),
-                stress=p["s"].astype(float) * units.GPa if compute_stress else None,
-            )
-            for p, a in zip(predictions, atoms, strict=True)
+            StructureResult(energy=float(e), forces=f, stress=s)
+            for e, f, s in zip(energies, per_structure, stress_list, strict=True)
         ]
+
+
+def energy_forces_stress(model, graphs, compute_stress: bool):
+    """Total energies (B,) eV, forces (sum of atoms, 3) eV/Å and stresses (B, 3, 3) eV/Å³
+    (or None) of CHGNet ``graphs`` in one forward and one backward pass.
+
+    The same network evaluation as ``CHGNet.predict_graph``, minus its inference
+    overheads: predict_graph differentiates the energy twice (once for forces, once
+    more for the strain derivative) and keeps double-backward graphs
+    (``create_graph=True``, needed for training only). Here forces −∂E/∂r and
+    stresses (1/V) ∂E/∂ε come from one gradient call.
+    """
+    import torch
+    from chgnet.model.model import BatchedGraph
+
+    batched = BatchedGraph.from_graphs(
+        graphs,
+        bond_basis_expansion=model.bond_basis_expansion,
+        angle_basis_expansion=model.angle_basis_expansion,
+        compute_stress=compute_stress,
+    )
+    out = model._compute(batched, compute_force=False, compute_stress=False)
+    atoms_per_graph = out["atoms_per_graph"]
+    # _compute returns eV/atom for intensive models (divided in place at its end);
+    # multiplying back gives the extensive energy whose gradient predict_graph takes
+    # (the division's backward then cancels exactly: n/n = 1).
+    network_energy = out["e"] * atoms_per_graph if model.is_intensive else out["e"]
+    inputs = list(batched.atom_positions) + (list(batched.strains) if compute_stress else [])
+    grads = torch.autograd.grad(network_energy.sum(), inputs)
+    n = len(graphs)
+    composition = 0 if model.composition_model is None else model.composition_model(graphs)
+    energies = (out["e"] + composition).detach().double().cpu().numpy()
+    if model.is_intensive:  # eV/atom → eV per structure, in float64 as CHGNetCalculator does
+        energies = energies * atoms_per_graph.cpu().numpy()
+    forces = -torch.cat(grads[: len(batched.atom_positions)]).double().cpu().numpy()
+    if not compute_stress:
+        return energies, forces, None
+    volumes_A3 = batched.volumes.detach().double().cpu().numpy()
+    strain_derivative = torch.stack(grads[len(batched.atom_positions):]).double().cpu().numpy()
+    return energies, forces, strain_derivative / volumes_A3.reshape(n, 1, 1)

@@ -52,6 +52,9 @@ def run_parser() -> argparse.ArgumentParser:
                    help="atoms per model call (default 256 on CPU, where bigger calls were "
                         "measured slower and CHGNet needs ~8 MB per atom; 2048 on GPUs)")
     p.add_argument("--chunk-size", type=int, default=8, help="materials per unit of work")
+    p.add_argument("--lanes", type=int, default=None,
+                   help="model calls side by side, one torch thread each (default: one per "
+                        "CPU core, at most 4, on CPU; 1 on GPUs)")
     p.add_argument("--executor", choices=("inprocess", "dask"), default="inprocess")
     p.add_argument("--scheduler", default=None, help="dask scheduler address")
     p.add_argument("--shard", default=None, metavar="i/n", help="only shard i of n (0 ≤ i < n)")
@@ -161,8 +164,9 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError("--limit must be ≥ 1")
         if args.max_atoms is None:
             args.max_atoms = 256 if args.device == "cpu" else 2048
-        if args.chunk_size < 1 or args.max_atoms < 1:
-            raise ValueError("--chunk-size and --max-atoms must be ≥ 1")
+        if args.chunk_size < 1 or args.max_atoms < 1 or (args.lanes is not None
+                                                         and args.lanes < 1):
+            raise ValueError("--chunk-size, --max-atoms and --lanes must be ≥ 1")
         label, materials, problems = list_materials(args.dataset, args.dataset_label)
         materials = shard(sorted(materials, key=lambda m: m.material_id), args.shard)
         if args.limit:
@@ -181,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             tallies = run(materials, models, protocol, store, executor,
                           chunk_size=args.chunk_size, device=args.device,
-                          max_atoms=args.max_atoms, retry_failed=args.retry_failed,
+                          max_atoms=args.max_atoms, lanes=args.lanes,
+                          retry_failed=args.retry_failed,
                           progress=None if args.no_progress else RichProgress(err))
         except BenchError as exc:
             err.print(f"[red]error[/red]: {exc}", highlight=False)

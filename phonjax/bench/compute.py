@@ -12,6 +12,9 @@ the dataset's own forces. Any failure of one material becomes its row with
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import time
 import traceback
 
@@ -126,13 +129,15 @@ def reference_rows(materials: list[Material], protocol: Protocol) -> list[dict]:
     return rows
 
 
-def _evaluate_forces(adapter, systems) -> list[np.ndarray | Exception]:
-    """Forces (n_disp, N, 3) per system from one batched call; per system on error."""
+def _evaluate_forces(adapter, systems, lanes: int = 1) -> list[np.ndarray | Exception]:
+    """Forces (n_disp, N, 3) per system from one batched call (``lanes`` model calls at
+    a time); per system on error."""
     from phonjax.structures import pad_structures
 
     def run(group):
         cells = [c for s in group for c in s.displaced_supercells()]
-        out = adapter.evaluate(pad_structures(cells), compute_stress=False).forces
+        out = adapter.evaluate(pad_structures(cells), compute_stress=False,
+                               workers=lanes).forces
         res, start = [], 0
         for s in group:
             n = len(s.displacements)
@@ -152,13 +157,45 @@ def _evaluate_forces(adapter, systems) -> list[np.ndarray | Exception]:
         return out
 
 
+def default_lanes(device: str = "cpu") -> int:
+    """Model calls side by side: one per usable CPU core (at most 4: each CHGNet call of
+    256 atoms holds ~2 GB) on CPU; one on an accelerator, which batches instead."""
+    if device != "cpu":
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover (not Linux)
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 4))
+
+
+def _lane_threads(lanes: int):
+    """One torch intra-op thread per lane while lanes run side by side (torch models)."""
+    if lanes > 1 and "torch" in sys.modules:
+        from phonjax_adapters.base import intra_op_threads
+
+        return intra_op_threads(1)
+    return contextlib.nullcontext()
+
+
 def model_rows(materials: list[Material], model: str, protocol: Protocol, device: str = "cpu",
-               max_atoms: int = 4096) -> list[dict]:
+               max_atoms: int = 4096, lanes: int | None = None) -> list[dict]:
+    """Rows of ``materials`` under ``model``; ``lanes`` concurrent model calls (None: as
+    many as ``default_lanes``)."""
     from phonjax.bench import models
+
+    adapter = models.adapter(model, device, max_atoms)
+    if hasattr(adapter, "load"):
+        adapter.load()  # imports the model's framework, so that its threads can be set
+    lanes = default_lanes(device) if lanes is None else max(1, int(lanes))
+    with _lane_threads(lanes):
+        return _model_rows(materials, model, protocol, adapter, lanes)
+
+
+def _model_rows(materials, model, protocol, adapter, lanes) -> list[dict]:
     from phonjax.bench.relax import relax_many
     from phonjax.crystal import Crystal
 
-    adapter = models.adapter(model, device, max_atoms)
     rows, systems, pending, loaded = [], [], [], []
     for m in materials:
         t0 = time.perf_counter()
@@ -170,7 +207,8 @@ def model_rows(materials: list[Material], model: str, protocol: Protocol, device
                              error=f"{type(exc).__name__}: {exc}"))
     relaxed: list = [None] * len(loaded)
     if protocol.relax:  # all unit cells of the chunk together, one model call per step
-        relaxed = relax_many([ds.unitcell.to_ase() for _, ds, _, _ in loaded], adapter, protocol)
+        relaxed = relax_many([ds.unitcell.to_ase() for _, ds, _, _ in loaded], adapter, protocol,
+                             lanes=lanes)
     for (m, ds, info, load_s), r in zip(loaded, relaxed):
         t0 = time.perf_counter()
         atoms = ds.unitcell.to_ase()
@@ -199,7 +237,7 @@ def model_rows(materials: list[Material], model: str, protocol: Protocol, device
     if not systems:
         return rows
     t0 = time.perf_counter()
-    forces = _evaluate_forces(adapter, systems)
+    forces = _evaluate_forces(adapter, systems, lanes)
     atoms_total = sum(len(s.displacements) * s.n_supercell for s in systems)
     forces_s = time.perf_counter() - t0
     good = [i for i, f in enumerate(forces)
@@ -227,12 +265,14 @@ def model_rows(materials: list[Material], model: str, protocol: Protocol, device
 
 
 def compute_chunk(materials: list[Material], model: str, protocol: Protocol,
-                  device: str = "cpu", max_atoms: int = 4096) -> list[dict]:
-    """Rows for ``materials`` under ``model`` (``"dft"``: the reference); never raises."""
+                  device: str = "cpu", max_atoms: int = 4096,
+                  lanes: int | None = None) -> list[dict]:
+    """Rows for ``materials`` under ``model`` (``"dft"``: the reference); never raises.
+    ``lanes``: concurrent model calls (None: ``default_lanes`` of the machine it runs on)."""
     try:
         if model == REFERENCE_MODEL:
             return reference_rows(materials, protocol)
-        return model_rows(materials, model, protocol, device, max_atoms)
+        return model_rows(materials, model, protocol, device, max_atoms, lanes)
     except Exception as exc:  # e.g. the model cannot load: not the materials' fault, not stored
         err = f"{type(exc).__name__}: {exc}"
         return [_row(m, model, protocol, status="model_error", stage="model", error=err,

@@ -10,11 +10,13 @@ exploding forces (> max_force_eV_A), NaN and model exceptions become a
 each runs in its own thread, and their calculators meet at a barrier so that
 every energy/force/stress request of one step goes to the model as one batch
 (lock-step: a batch is exactly the materials still relaxing, so results do
-not depend on thread timing).
+not depend on thread timing). With ``lanes`` > 1 there is one such barrier per
+fixed group of crystals, and the groups' model calls run concurrently.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 
@@ -54,14 +56,25 @@ def _one_blas_thread():
     return threadpool_limits(1, user_api="blas")
 
 
-def relax(atoms, calculator, protocol) -> RelaxResult:
-    """Relax a copy of ``atoms`` with ``calculator`` under ``protocol`` (see module doc)."""
+def relax(atoms, calculator, protocol, cell_filter=None) -> RelaxResult:
+    """Relax a copy of ``atoms`` with ``calculator`` under ``protocol`` (see module doc).
+
+    ``cell_filter``: the filter class (default: FrechetCellFilter computing its forces
+    once per configuration; ASE's own class gives the same relaxation, more slowly).
+    """
     with _one_blas_thread():
-        return _relax(atoms, calculator, protocol)
+        return _relax(atoms, calculator, protocol, cell_filter or _cell_filter)
 
 
-def relax_many(atoms_list, adapter, protocol) -> list[RelaxResult]:
-    """``relax`` for every structure, with the model called once per lock-step for all."""
+def relax_many(atoms_list, adapter, protocol, lanes: int = 1) -> list[RelaxResult]:
+    """``relax`` for every structure, with the model called once per lock-step for all.
+
+    ``lanes`` > 1 splits the structures into that many lock-step groups (balanced by
+    atom count, fixed in advance so that results do not depend on thread timing).
+    Each group's model call runs in its own thread: with one intra-op torch thread
+    per call, ``lanes`` CPU cores work at once, and one group's ASE work overlaps the
+    other groups' model calls.
+    """
     from concurrent.futures import ThreadPoolExecutor
 
     if not atoms_list:
@@ -71,16 +84,31 @@ def relax_many(atoms_list, adapter, protocol) -> list[RelaxResult]:
     # FrechetCellFilter's matrix logarithm warns at ~1e-13 accuracy on every step; catching
     # it per thread is not thread-safe, so the (process-wide) filter is set once here
     warnings.filterwarnings("ignore", message="logm result may be inaccurate")
-    barrier = _Barrier(adapter, len(atoms_list))
+    lane_of = balanced_lanes([len(a) for a in atoms_list], lanes)
+    barriers = [_Barrier(adapter, lane_of.count(k)) for k in range(max(lane_of) + 1)]
 
     def run(i):
+        barrier = barriers[lane_of[i]]
         try:
-            return _relax(atoms_list[i], _LockstepCalculator(barrier, i), protocol)
+            return _relax(atoms_list[i], _LockstepCalculator(barrier, i), protocol, _cell_filter)
         finally:
             barrier.leave(i)
 
     with _one_blas_thread(), ThreadPoolExecutor(len(atoms_list)) as pool:
         return list(pool.map(run, range(len(atoms_list))))
+
+
+def balanced_lanes(n_atoms: list[int], lanes: int) -> list[int]:
+    """Lane of each structure: largest first, each to the lane with the fewest atoms so
+    far (ties: lowest lane), so that the lanes' model calls take about equally long."""
+    lanes = max(1, min(lanes, len(n_atoms)))
+    load = [0] * lanes
+    lane_of = [0] * len(n_atoms)
+    for i in sorted(range(len(n_atoms)), key=lambda i: (-n_atoms[i], i)):
+        k = min(range(lanes), key=lambda k: (load[k], k))
+        lane_of[i] = k
+        load[k] += n_atoms[i]
+    return lane_of
 
 
 class _Barrier:
@@ -157,9 +185,40 @@ def _LockstepCalculator(barrier: _Barrier, index: int):
     return _lockstep_calculator_class()(barrier, index)
 
 
-def _relax(atoms, calculator, protocol) -> RelaxResult:
-    from ase.constraints import FixSymmetry
+def _cell_filter(atoms):
+    """FrechetCellFilter whose get_forces is computed once per atomic configuration.
+
+    ASE's optimizer loop asks the filter for its forces four times per FIRE step
+    (step, log, observers, convergence test) at the same positions and cell; each
+    call re-applies FixSymmetry to forces and stress and takes a 3×3 matrix
+    logarithm (~25 % of a CHGNet step on CPU). The filter's forces are a function
+    of positions and cell only (the calculator caches its results on the same
+    state), so the last result is returned again while neither has changed.
+    """
+    return _state_cached_filter_class()(atoms)
+
+
+@functools.cache
+def _state_cached_filter_class():
     from ase.filters import FrechetCellFilter
+
+    class StateCachedFrechetCellFilter(FrechetCellFilter):
+        _state = None
+
+        def get_forces(self, **kwargs):
+            state = (self.atoms.positions.tobytes(), self.atoms.cell.array.tobytes(),
+                     tuple(sorted(kwargs.items())))
+            if state != self._state:
+                self._forces = super().get_forces(**kwargs)
+                self._filter_stress, self._state = self.stress, state
+            self.stress = self._filter_stress.copy()  # get_forces' side effect, as in ASE
+            return self._forces.copy()
+
+    return StateCachedFrechetCellFilter
+
+
+def _relax(atoms, calculator, protocol, cell_filter) -> RelaxResult:
+    from ase.constraints import FixSymmetry
     from ase.optimize import FIRE
 
     t0 = time.perf_counter()
@@ -183,7 +242,7 @@ def _relax(atoms, calculator, protocol) -> RelaxResult:
 
     try:
         for _ in range(protocol.relax_rounds):
-            filtered = FrechetCellFilter(atoms)
+            filtered = cell_filter(atoms)
             opt = FIRE(filtered, logfile=None)
             opt.insert_observer(guard, filtered=filtered)
             opt.run(fmax=protocol.fmax_eV_A / 2, steps=protocol.relax_steps)
@@ -193,7 +252,7 @@ def _relax(atoms, calculator, protocol) -> RelaxResult:
                 return failed("NaN forces")
             if fmax < protocol.fmax_eV_A / 2:
                 break
-        fmax = _fmax(FrechetCellFilter(atoms).get_forces())
+        fmax = _fmax(cell_filter(atoms).get_forces())
         if not np.isfinite(fmax):
             return failed("NaN forces")
         if fmax > protocol.fmax_eV_A:

@@ -66,8 +66,10 @@ def chunks(items: list, size: int) -> list[list]:
 
 def run(materials: list[Material], models: list[str], protocol: Protocol, store: Store,
         executor, *, chunk_size: int = 8, device: str = "cpu", max_atoms: int = 4096,
-        retry_failed: bool = False, progress=None) -> dict[str, Tally]:
-    """Compute every missing row; ``progress(model, row)`` is called per finished material."""
+        lanes: int | None = None, retry_failed: bool = False,
+        progress=None) -> dict[str, Tally]:
+    """Compute every missing row; ``progress(model, row)`` is called per finished material.
+    ``lanes``: concurrent model calls per chunk (None: one per core of the worker, ≤ 4)."""
     tallies: dict[str, Tally] = {}
     plan = []
     for model in [REFERENCE_MODEL] + [m for m in models if m != REFERENCE_MODEL]:
@@ -90,7 +92,8 @@ def run(materials: list[Material], models: list[str], protocol: Protocol, store:
             tally = tallies[model]
             # The reference is cheap per material: bigger chunks mean fewer compilations.
             size = chunk_size * 4 if model == REFERENCE_MODEL else chunk_size
-            tasks = [(c, model, protocol, device, max_atoms) for c in chunks(pending, size)]
+            tasks = [(c, model, protocol, device, max_atoms, lanes)
+                     for c in chunks(pending, size)]
             for rows in executor.map(compute_chunk, tasks):
                 for row in rows:
                     if row["status"] == "model_error":

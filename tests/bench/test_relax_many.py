@@ -40,3 +40,33 @@ def test_relax_many_isolates_a_failing_material(small_files):
     cells[1].positions[0] = cells[1].positions[1] + 0.05  # two atoms on top of each other
     out = relax_many(cells, ToyAdapter("morse").load(), protocol)
     assert len(out) == 2 and out[1].ok is False and out[1].reason
+
+
+def test_cached_cell_filter_relaxes_exactly_like_ases_filter(small_files, monkeypatch):
+    """The filter that computes its forces once per configuration takes the same FIRE steps
+    as ASE's FrechetCellFilter, bit for bit, with a quarter of the symmetrizations."""
+    from ase.constraints import FixSymmetry
+    from ase.filters import FrechetCellFilter
+
+    protocol = protocols.resolve("loew2024", {"relax_steps": "60", "relax_rounds": "2"})
+    adapter = ToyAdapter("morse").load()
+    calls = {"n": 0}
+    adjust = FixSymmetry.adjust_forces
+
+    def counted(self, *args, **kwargs):
+        calls["n"] += 1
+        return adjust(self, *args, **kwargs)
+
+    monkeypatch.setattr(FixSymmetry, "adjust_forces", counted)
+    for f in small_files[:2]:
+        cell = phonjax.read_dataset(f).unitcell.to_ase()
+        cell.set_cell(cell.cell.array * 1.02, scale_atoms=True)
+        calls["n"] = 0
+        cached = relax(cell, adapter.calculator(), protocol)
+        cached_calls, calls["n"] = calls["n"], 0
+        plain = relax(cell, adapter.calculator(), protocol, cell_filter=FrechetCellFilter)
+        assert cached.ok and plain.ok and cached.steps == plain.steps > 0
+        np.testing.assert_array_equal(cached.atoms.positions, plain.atoms.positions)
+        np.testing.assert_array_equal(cached.atoms.cell.array, plain.atoms.cell.array)
+        assert cached.fmax_eV_A == plain.fmax_eV_A
+        assert cached_calls <= calls["n"] / 3
