@@ -178,7 +178,7 @@ def _stack(padded: list[dict[str, np.ndarray]], batch: int, names) -> dict:
 
 def run_bucket(arrays: list[dict[str, np.ndarray]], temperatures, *, drift: bool = False,
                memory_bytes: float = 2e9, keep_force_constants: bool = False,
-               eigen_backend: str = "auto", use_inversion: bool = True) -> list[dict]:
+               eigen_backend: str = "auto", use_inversion: bool = False) -> list[dict]:
     """Evaluate materials of one bucket; splits it into sub-batches that fit ``memory_bytes``.
 
     ``use_inversion``: on the host-solver path, the mesh of a centrosymmetric crystal
