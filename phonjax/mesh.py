@@ -101,14 +101,14 @@ def irreducible_mesh(mesh, reciprocal_rotations: np.ndarray | None = None,
         lcm = int(np.lcm.reduce(mesh))
         scaled = doubled * (lcm // mesh)[None, :]
         maps, broken = [], False
+        eye = np.eye(3, dtype=np.int64)
         for r in rots:
             num = (mesh[:, None] * r) @ scaled.T
             new = num // lcm
             if (num % lcm).any() or ((new - shift[:, None]) % 2).any():
                 broken = True
                 continue
-            if time_reversal_fallback and not (np.abs(np.trace(r)) == 3 and
-                                               (np.abs(r) == np.eye(3, dtype=np.int64)).all()):
+            if time_reversal_fallback and not ((r == eye).all() or (r == -eye).all()):
                 continue  # kept aside until we know whether the grid breaks the group
             addr = ((new - shift[:, None]) // 2) % mesh[:, None]
             maps.append(addr[0] + mesh[0] * (addr[1] + mesh[1] * addr[2]))
@@ -118,11 +118,12 @@ def irreducible_mesh(mesh, reciprocal_rotations: np.ndarray | None = None,
         n_ops = len(maps)
     rep = images.min(axis=0)
     reps, weights = np.unique(rep, return_counts=True)
-    pos = np.empty(n_grid, np.int64)
-    pos[index] = np.arange(n_grid)
     if lattice is not None:
         doubled = 2 * brillouin_zone_addresses(mesh, shift, lattice) + shift
         pos = np.arange(n_grid)  # rows of brillouin_zone_addresses are in grid-index order
+    else:
+        pos = np.empty(n_grid, np.int64)
+        pos[index] = np.arange(n_grid)
     q = doubled[pos[reps]] / (2.0 * mesh)
     return QMesh(q, weights.astype(np.int64), tuple(int(m) for m in mesh),
                  tuple(int(s) for s in shift), n_ops)
