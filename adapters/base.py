@@ -23,7 +23,6 @@ are called one structure at a time. Subclasses implement ``weight_files``,
 from __future__ import annotations
 
 import abc
-import contextlib
 import importlib.metadata
 import importlib.util
 import os
@@ -129,25 +128,6 @@ def batch_to_atoms(batch: StructureBatch) -> list["ase.Atoms"]:
         ase.Atoms(numbers=z, positions=r, cell=c, pbc=True)
         for c, r, z in (batch.structure(b) for b in range(len(batch)))
     ]
-
-
-@contextlib.contextmanager
-def intra_op_threads(n: int) -> Iterator[None]:
-    """Run a block with ``n`` torch intra-op threads (process-wide), then restore the count.
-
-    On a small CPU, several model calls side by side with one thread each (see
-    ``Adapter.evaluate(workers=...)``) beat one call using all cores: the tensors of
-    a few small crystals are too small to split well, and OpenMP threads that wait
-    for a core held by another process stall every operation (10-50x slower under load).
-    """
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 class Adapter(abc.ABC):
@@ -284,7 +264,7 @@ class Adapter(abc.ABC):
         ``workers`` > 1 runs that many model calls (groups of ≤ ``max_atoms`` atoms)
         at once in threads; each call sees the same structures as with one worker,
         so results do not change. Meant for CPUs with one intra-op thread per call
-        (see ``intra_op_threads``); the family must be thread-safe in
+        (see ``torch_utils.intra_op_threads``); the family must be thread-safe in
         inference (CHGNet is).
         """
         self.load()

@@ -172,7 +172,7 @@ def default_lanes(device: str = "cpu") -> int:
 def _lane_threads(lanes: int):
     """One torch intra-op thread per lane while lanes run side by side (torch models)."""
     if lanes > 1 and "torch" in sys.modules:
-        from phonjax_adapters.base import intra_op_threads
+        from phonjax_adapters.torch_utils import intra_op_threads
 
         return intra_op_threads(1)
     return contextlib.nullcontext()

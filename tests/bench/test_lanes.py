@@ -79,7 +79,7 @@ def test_model_rows_do_not_depend_on_lanes(small_files):
 
 def test_intra_op_threads_is_restored():
     torch = pytest.importorskip("torch")
-    from phonjax_adapters.base import intra_op_threads
+    from phonjax_adapters.torch_utils import intra_op_threads
 
     before = torch.get_num_threads()
     with intra_op_threads(1):
