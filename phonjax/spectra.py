@@ -4,9 +4,12 @@ On CPU the eigenvalues come from a host solver (``phonjax.eigen``), so the
 jitted graph stops at D(q). Keeping the host step *outside* jit, instead of a
 callback inside it, buys three things:
 
-* the jitted pieces (D(q) of a chunk, thermal sums of a chunk) have one shape
-  per size bucket, contain no host callback and therefore land in JAX's
-  persistent compilation cache;
+* the one jitted piece, the contraction of a chunk's phase factors with the
+  force constants (``dynamical_matrices_from_phases``), has one shape per
+  material size (its own n_p, n_t on a fine ladder: D(q) costs n_p²·n_t, so the
+  FC bucket's coarser padding is not paid here), contains no host callback and
+  therefore lands in JAX's persistent compilation cache; the phase factors
+  themselves (N + n_I + n_p sines per q) and the thermal sums are NumPy;
 * padding costs nothing where it matters: the host solver sees only the real
   modes of the real q-points of each chunk (padded q-points and modes would
   otherwise cost (m_pad/m)³ in eigen work);
@@ -26,12 +29,13 @@ from typing import Iterator
 import jax
 import numpy as np
 
-from phonjax.dynamical_matrix import dynamical_matrices, eigenvalues_to_thz
+from phonjax.dynamical_matrix import (dynamical_matrices_from_phases, eigenvalues_to_thz,
+                                      phase_factors)
 from phonjax.eigen import host_eigvalsh, host_eigvalsh_real
 from phonjax.inversion import MAX_RESIDUAL, PairBasis
 from phonjax.thermal import normalize_thermal, thermal_sums
 
-_dynamical_matrices = jax.jit(dynamical_matrices)
+_from_phases = jax.jit(dynamical_matrices_from_phases)
 
 
 def _chunks(qpoints: np.ndarray, q_chunk: int) -> Iterator[tuple[np.ndarray, int]]:
@@ -68,8 +72,13 @@ def chunk_frequencies(qpoints, blocks, phase_tables, n_modes: int, q_chunk: int,
     if not chunks:
         return
     width = 3 * blocks.shape[0]
+    lattice_vectors, weights, image_positions, primitive_positions = (np.asarray(t) for t in phase_tables)
+    weights = jax.device_put(weights)  # once, not per chunk
     for q, n_valid in chunks:
-        d = np.asarray(_dynamical_matrices(q, blocks, *phase_tables))
+        # phase factors on the host (a few sines per atom, nothing to compile per shape),
+        # their contraction with the force constants compiled
+        phases = phase_factors(q, lattice_vectors, image_positions, primitive_positions)
+        d = np.asarray(_from_phases(phases, blocks, weights))
         eigenvalues = _eigenvalues(d[:n_valid, :n_modes, :n_modes], basis)
         freqs = np.zeros((q_chunk, width))
         freqs[:n_valid, :n_modes] = eigenvalues_to_thz(eigenvalues)

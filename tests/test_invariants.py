@@ -126,3 +126,24 @@ def test_time_reversal_fallback_only_where_the_grid_breaks_a_rotation(kernel_cas
             np.testing.assert_array_equal(fallback.qpoints, s.mesh.qpoints)
         else:  # time reversal alone: {q, -q} pairs, none of them equal on a half-shifted grid
             assert fallback.n_rotations == 2 and (fallback.weights == 2).all()
+
+
+def test_unique_rows_equals_numpys_row_unique():
+    from phonjax.prepare import _unique_rows
+
+    rng = np.random.default_rng(3)
+    for n in (1, 7, 2000):
+        rows = rng.integers(-4, 5, size=(n, 3))
+        expected, expected_inverse = np.unique(rows, axis=0, return_inverse=True)
+        got, inverse = _unique_rows(rows)
+        np.testing.assert_array_equal(got, expected)
+        np.testing.assert_array_equal(inverse.ravel(), expected_inverse.ravel())
+
+
+def test_fine_padding_never_exceeds_the_bucket_padding():
+    """Per-material D(q) slices the bucket's padded force constants: fine(n) ≤ ladder(n)."""
+    from phonjax.batch import fine, ladder
+
+    sizes = np.arange(1, 5000)
+    assert all(n <= fine(n) <= ladder(n) for n in sizes)
+    assert max(fine(n) / n for n in range(8, 257)) <= 1.25

@@ -63,6 +63,24 @@ def phonopy_side(path, ds):
     return t, (tp["free_energy"][0], tp["entropy"][0], tp["heat_capacity"][0])
 
 
+def _cell(x: float, fmt: str, unit: str = "") -> str:
+    return "—" if np.isnan(x) else f"{x:{fmt}}{unit}"
+
+
+def eigen_floor(system, force_constants) -> float:
+    """Seconds of phonors' batched eigensolver alone on the system's irreducible q-set."""
+    blocks = mass_weighted_blocks(force_constants[system.primitive.p2s], system.image_atoms,
+                                  system.primitive.crystal.masses)
+    floor = 0.0
+    for start in range(0, len(system.mesh.qpoints), 256):  # chunks: D of 2,000 q can take GBs
+        d = np.asarray(dynamical_matrices(system.mesh.qpoints[start:start + 256], blocks,
+                                          *system.phase_tables))
+        t0 = time.perf_counter()
+        host_eigvalsh(d)
+        floor += time.perf_counter() - t0
+    return floor
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--files", nargs="*")
@@ -71,6 +89,9 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="validation/results/speed.csv")
     ap.add_argument("--jax-cache", default=None,
                     help="persistent XLA cache folder (default: none, every shape compiled cold)")
+    ap.add_argument("--cold-only", action="store_true",
+                    help="time only the cold pass against phonopy (no compiled pass, no floor): "
+                         "what a run over all 815 affords")
     ap.add_argument("--inversion", action="store_true",
                     help="solve centrosymmetric meshes as real symmetric matrices (phonjax.inversion); "
                          "a second compiled pass without it gives the 'real-solve gain' column")
@@ -124,22 +145,18 @@ def main(argv=None) -> int:
                     force_constants[i] = r.force_constants
         return per_material
 
-    # (keeping the force constants for the floor below costs a copy, inside the timing)
-    warm_time = compiled_pass(**options, keep_force_constants=True)
-    # the same with every mesh solved complex: what the real pair-basis solve saves
-    complex_time = compiled_pass(use_inversion=False) if options["use_inversion"] else warm_time
+    nan = {i: float("nan") for i in range(len(systems))}
+    if args.cold_only:
+        warm_time = complex_time = nan
+    else:
+        # (keeping the force constants for the floor below costs a copy, inside the timing)
+        warm_time = compiled_pass(**options, keep_force_constants=True)
+        # the same with every mesh solved complex: what the real pair-basis solve saves
+        complex_time = compiled_pass(use_inversion=False) if options["use_inversion"] else warm_time
     for i, (f, ds, s, r) in enumerate(zip(files, datasets, systems, results)):
         tp, ref = phonopy_side(f, ds)
         # floor: eigenvalues only, phonors, phonjax's irreducible q-set
-        fc = force_constants[i]
-        blocks = mass_weighted_blocks(fc[s.primitive.p2s], s.image_atoms, s.primitive.crystal.masses)
-        floor = 0.0
-        for start in range(0, len(s.mesh.qpoints), 256):  # chunks: D of 2,000 q can take GBs
-            d = np.asarray(dynamical_matrices(s.mesh.qpoints[start:start + 256], blocks,
-                                              *s.phase_tables))
-            t0 = time.perf_counter()
-            host_eigvalsh(d)
-            floor += time.perf_counter() - t0
+        floor = float("nan") if args.cold_only else eigen_floor(s, force_constants[i])
         ours = (r.free_energy_kJmol[0], r.entropy_JKmol[0], r.heat_capacity_JKmol[0])
         dev = max(abs(a - b) / max(abs(b), 1e-300) for a, b in zip(ours, ref))
         phonjax_time = (t_read + t_prep) / len(files) + kernel_time[i]
@@ -174,9 +191,9 @@ def main(argv=None) -> int:
         fl = sum(r["eigen_floor_s"] for r in sel)
         c = sum(r["phonjax_compiled_complex_s"] for r in sel)
         label = "all" if (lo, hi) == (0, 10_000) else f"{lo}–{hi}"
-        table.add_row(label, str(len(sel)), f"{p:.1f}", f"{j:.1f}", f"{p / j:.2f}×", f"{w:.1f}",
-                      f"{p / w:.2f}×", f"{fl:.1f}", f"{w / fl:.1f}×", f"{c / w:.2f}×",
-                      f"{max(r['max_rel_dev_FSCv'] for r in sel):.1e}")
+        table.add_row(label, str(len(sel)), f"{p:.1f}", f"{j:.1f}", f"{p / j:.2f}×", _cell(w, ".1f"),
+                      _cell(p / w, ".2f", "×"), _cell(fl, ".1f"), _cell(w / fl, ".1f", "×"),
+                      _cell(c / w, ".2f", "×"), f"{max(r['max_rel_dev_FSCv'] for r in sel):.1e}")
     Console(width=200).print(table)
     print(f"phonjax stages: read {t_read:.1f} s, prepare {t_prep:.1f} s, kernel {t_kernel:.1f} s "
           f"(compilation included); real pair-basis solve {'on' if args.inversion else 'off'}; "
