@@ -42,6 +42,9 @@ def run_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=None, help="first N materials (by id)")
     p.add_argument("--model", action="append", default=None, metavar="NAME[:VARIANT]",
                    help=f"model to benchmark, repeatable (default {DEFAULT_MODEL})")
+    p.add_argument("--reference-only", action="store_true",
+                   help="compute only the dataset's DFT reference (no model), e.g. for "
+                        "--compare-to between two references")
     p.add_argument("--protocol", default=DEFAULT_PROTOCOL, choices=sorted(PRESETS))
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a protocol setting, e.g. --set mesh=8x8x8 --set "
@@ -159,7 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _plugins(args.plugin)
         protocol = protocols.resolve(args.protocol, _overrides(args.set))
-        models = [model_registry.check_spec(m) for m in (args.model or [DEFAULT_MODEL])]
+        if args.reference_only and args.model:
+            raise ValueError("--reference-only takes no --model")
+        models = ([] if args.reference_only else
+                  [model_registry.check_spec(m) for m in (args.model or [DEFAULT_MODEL])])
         if args.limit is not None and args.limit < 1:
             raise ValueError("--limit must be ≥ 1")
         if args.max_atoms is None:
@@ -179,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"[yellow]skipped[/yellow] {problem}", highlight=False)
     out = Path(args.out)
     err.print(f"dataset [bold]{label}[/bold]: {len(materials)} materials · models "
-              f"{', '.join(models)} · protocol {protocol.key} · store {out / STORE_NAME}")
+              f"{', '.join(models) or 'none (reference only)'} · protocol {protocol.key} · store {out / STORE_NAME}")
     status = 0
     with Store(out / STORE_NAME) as store:
         try:

@@ -70,6 +70,9 @@ def summary(cmp: pd.DataFrame, label: str) -> dict:
     for name, title, scale, _ in PROPERTIES:
         row[f"MAE {title}"] = _mae(cmp[f"{name}_err"]) * scale
         row[f"n {name}"] = int(cmp[f"{name}_err"].notna().sum())
+    # Table II's n: materials with any property compared (a Cv-only reference has no ω_max)
+    row["n properties"] = int(cmp[[f"{name}_err" for name, _, _, _ in PROPERTIES]].notna()
+                              .any(axis=1).sum())
     both = cmp[cmp["stable_pred"].notna() & cmp["stable_ref"].notna()]
     sp, sr = both["stable_pred"].astype(bool), both["stable_ref"].astype(bool)
     m = len(both)
@@ -85,8 +88,8 @@ def tables(summaries: list[dict]) -> dict[str, pd.DataFrame]:
         return {"table1": df, "table2": df, "table3": df}
     t1 = df[["model", "n", "failed_pct"] + [t for _, t, _ in STRUCTURE]].rename(
         columns={"failed_pct": "Failed (%)"})
-    t2 = df[["model"] + [f"MAE {t}" for _, t, _, _ in PROPERTIES]
-            + [f"n {n}" for n, _, _, _ in PROPERTIES[:1]]].rename(columns={"n omega_max_K": "n"})
+    t2 = df[["model"] + [f"MAE {t}" for _, t, _, _ in PROPERTIES] + ["n properties"]].rename(
+        columns={"n properties": "n"})
     t3 = df[["model", "TS (%)", "FU (%)", "TU (%)", "FS (%)", "n stability"]].rename(
         columns={"n stability": "n"})
     return {"table1": t1, "table2": t2, "table3": t3}

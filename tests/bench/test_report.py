@@ -50,3 +50,32 @@ def test_report_from_store_and_bad_inputs(small_files, tmp_path, capsys):
 def test_bad_options_exit_2(bad, tmp_path, capsys):
     assert main(["--out", str(tmp_path), "--plugin", "tests.bench.fakes", *bad]) == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_reference_against_another_reference(small_files, tmp_path, capsys):
+    """The paper's PBEsol-vs-PBE row: phonondb (PBEsol) Cv scored against the PBE binaries'
+    Cv for the materials both have (--reference-only, then --compare-to)."""
+    import gzip
+    import json
+
+    from tests.bench.conftest import ROOT, SMALL
+
+    binaries = json.load(gzip.open(ROOT.parent / "shared" / "data" / "alexandria-pbe"
+                                   / "binaries-cv300.json.gz"))
+    few = [e for e in binaries if e["mp_id"] in SMALL[:2]]
+    assert len(few) == 2
+    pbe = tmp_path / "pbe-few.json"
+    pbe.write_text(json.dumps(few))
+    out = str(tmp_path / "r")
+    common = ["--reference-only", "--out", out, "--no-progress", "--no-figures", *FAST_ARGS]
+    assert main(["--dataset", *small_files, "--dataset-label", "pbesol", *common]) == 0
+    assert main(["--dataset", str(pbe), "--dataset-label", "pbe", *common]) == 0
+    assert main(["report", "--out", out, "--dataset-label", "pbesol", "--compare-to", "pbe",
+                 "--no-figures"]) == 0
+    t2 = pd.read_csv(next((tmp_path / "r" / "tables").glob("pbesol.*.table2.csv")))
+    row = t2[t2["model"] == "pbesol vs pbe"].iloc[0]
+    cv = row[[c for c in t2.columns if c.startswith("MAE C_V")][0]]
+    # two DFT functionals near Dulong-Petit at 300 K: close, not equal; a per-cell vs
+    # per-primitive-cell mix-up would be off by tens of J/K/mol
+    assert 0 < cv < 2.0 and row["n"] == 2
+    assert main(["--reference-only", "--model", "toy:morse", "--out", out]) == 2
