@@ -12,7 +12,7 @@ second pass (what later runs pay with phonjax's persistent cache).
 Prints per-stage times, ratios per size class (supercell atoms), and the
 largest F/S/Cv deviation. Usage:
 
-    python validation/speed.py [--limit N] [--stride K] [--files ...] [--out results.csv]
+    python validation/speed.py [--limit N] [--stride K] [--files ...] [--cold-only] [--out results.csv]
 """
 
 from __future__ import annotations
