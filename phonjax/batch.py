@@ -203,7 +203,8 @@ def run_bucket(arrays: list[dict[str, np.ndarray]], temperatures, *, drift: bool
             # cost grows as n_p²·n_t, and the bucket's ladder sizes cost 1.4× on average
             own = _spectral_sizes(a)
             tables = tuple(pad({k: a[k] for k in _TABLES}, own).values())  # host arrays
-            own_blocks = jax.device_put(np.ascontiguousarray(blocks[b, :own["np"], :own["np"], :own["nt"]]))
+            own_blocks = jax.device_put(
+                np.ascontiguousarray(blocks[b, :own["np"], :own["np"], :own["nt"]]))
             n_modes = len(a["mode_mask"])
             basis = (PairBasis.from_partners(a["inversion_partners"])
                      if use_inversion and len(a["inversion_partners"])

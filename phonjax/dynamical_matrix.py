@@ -13,9 +13,10 @@ an integer lattice vector from a small set, so
     exp(2πi q·v) = exp(2πi q·x_k) · exp(−2πi q·x_i) · exp(2πi q·I)
 
 exactly (to rounding): the image sum is one real matrix product
-cos/sin(2π q·I) @ W_I, and as few as N + n_I + n_p sines and cosines are needed
-per q (``phase_factors``) instead of n_p·N·M. Positions are kept as they are (not snapped to ideal
-sites): real datasets carry 1e-8-level position noise that phonopy keeps.
+cos/sin(2π q·I) @ W_I, and as few as N + n_I + n_p sines and cosines are
+needed per q (``phase_factors``) instead of n_p·N·M. Positions are kept as they
+are (not snapped to ideal sites): real datasets carry 1e-8-level position noise
+that phonopy keeps.
 """
 
 from __future__ import annotations
@@ -38,17 +39,26 @@ def mass_weighted_blocks(fc_rows, image_atoms, masses):
     return blocks * scale[:, :, None, None, None]
 
 
+def _phase_angles(qpoints, lattice_vectors, image_positions, primitive_positions):
+    """2π q·I (n_q, n_I), 2π q·x_k(j,t) (n_q, n_p, n_t), 2π q·x_i (n_q, n_p); NumPy or JAX."""
+    xp = np if isinstance(qpoints, np.ndarray) else jnp
+    return (2 * np.pi * qpoints @ lattice_vectors.T,
+            2 * np.pi * xp.einsum("qc,jtc->qjt", qpoints, image_positions),
+            2 * np.pi * qpoints @ primitive_positions.T)
+
+
 def phase_factors(qpoints, lattice_vectors, image_positions, primitive_positions):
-    """cos and sin of 2π q·I (n_q, n_I), of 2π q·x_k(j,t) (n_q, n_p, n_t) and of 2π q·x_i (n_q, n_p).
+    """cos and sin of 2π q·I (n_q, n_I), of 2π q·x_k(j,t) (n_q, n_p, n_t) and of 2π q·x_i
+    (n_q, n_p).
 
     The only transcendentals D(q) needs: N + n_I + n_p per q-point. NumPy in, NumPy
     out (the CPU path evaluates them on the host: nothing to compile per shape).
     """
     xp = np if isinstance(qpoints, np.ndarray) else jnp
-    angle = 2 * np.pi * qpoints @ lattice_vectors.T
-    to_k = 2 * np.pi * xp.einsum("qc,jtc->qjt", qpoints, image_positions)
-    from_i = 2 * np.pi * qpoints @ primitive_positions.T
-    return (xp.cos(angle), xp.sin(angle), xp.cos(to_k), xp.sin(to_k), xp.cos(from_i), xp.sin(from_i))
+    angle, to_k, from_i = _phase_angles(qpoints, lattice_vectors, image_positions,
+                                        primitive_positions)
+    return (xp.cos(angle), xp.sin(angle), xp.cos(to_k), xp.sin(to_k), xp.cos(from_i),
+            xp.sin(from_i))
 
 
 def dynamical_matrices_from_phases(phases, blocks, lattice_weights, hermitize: bool = True):
@@ -78,9 +88,8 @@ def dynamical_matrices(qpoints, blocks, lattice_vectors, lattice_weights, image_
     (n_I, n_p, n_p, n_t) = Σ 1/M over images with that I, image_positions x_k(j,t)
     (n_p, n_t, 3), primitive_positions x_i (n_p, 3).
     """
-    angle = 2 * jnp.pi * qpoints @ lattice_vectors.T  # (n_q, n_I)
-    to_k = 2 * jnp.pi * jnp.einsum("qc,jtc->qjt", qpoints, image_positions)
-    from_i = 2 * jnp.pi * qpoints @ primitive_positions.T  # (n_q, n_p)
+    angle, to_k, from_i = _phase_angles(qpoints, lattice_vectors, image_positions,
+                                        primitive_positions)
     position = to_k[:, None, :, :] - from_i[:, :, None, None]
     return _assemble(jnp.cos(angle), jnp.sin(angle), jnp.cos(position), jnp.sin(position),
                      blocks, lattice_weights, hermitize)

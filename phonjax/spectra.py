@@ -72,7 +72,8 @@ def chunk_frequencies(qpoints, blocks, phase_tables, n_modes: int, q_chunk: int,
     if not chunks:
         return
     width = 3 * blocks.shape[0]
-    lattice_vectors, weights, image_positions, primitive_positions = (np.asarray(t) for t in phase_tables)
+    lattice_vectors, weights, image_positions, primitive_positions = (
+        np.asarray(t) for t in phase_tables)
     weights = jax.device_put(weights)  # once, not per chunk
     for q, n_valid in chunks:
         # phase factors on the host (a few sines per atom, nothing to compile per shape),

@@ -185,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"[yellow]skipped[/yellow] {problem}", highlight=False)
     out = Path(args.out)
     err.print(f"dataset [bold]{label}[/bold]: {len(materials)} materials · models "
-              f"{', '.join(models) or 'none (reference only)'} · protocol {protocol.key} · store {out / STORE_NAME}")
+              f"{', '.join(models) or 'none (reference only)'} · protocol {protocol.key} · "
+              f"store {out / STORE_NAME}")
     status = 0
     with Store(out / STORE_NAME) as store:
         try:
