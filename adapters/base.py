@@ -16,7 +16,10 @@ it (MACE, matgl, ORB, fairchem; the default there) and in float32 otherwise
 
 Families whose package can evaluate many structures in one model call set
 ``batched = True`` and get groups of at most ``max_atoms`` atoms; the others
-are called one structure at a time. Subclasses implement ``weight_files``,
+are called one structure at a time. A family whose batched calls were measured
+slower than one call per structure on CPU sets ``batch_on_cpu = False`` and is
+then called per structure there (its batching is kept for accelerators).
+Subclasses implement ``weight_files``,
 ``_load`` and ``_evaluate``; everything else lives here.
 """
 
@@ -146,6 +149,7 @@ class Adapter(abc.ABC):
     aliases: ClassVar[dict[str, str]] = {}
     dtypes: ClassVar[tuple[str, ...]]  # supported; the first one is the default
     batched: ClassVar[bool]  # True when the package evaluates many structures per call
+    batch_on_cpu: ClassVar[bool] = True  # False: one structure per call on CPU (measured faster)
     conservative: ClassVar[bool] = True  # forces are -dE/dx (False for direct-force heads)
 
     def __init__(
@@ -256,6 +260,11 @@ class Adapter(abc.ABC):
     ) -> list[StructureResult]:
         """Evaluate ``atoms`` in one model call (one structure when not ``batched``)."""
 
+    @property
+    def batches_here(self) -> bool:
+        """Whether calls on this device take many structures at once."""
+        return self.batched and (self.batch_on_cpu or self.device != "cpu")
+
     def evaluate(
         self, batch: StructureBatch, *, compute_stress: bool = True, workers: int = 1
     ) -> Evaluation:
@@ -268,7 +277,7 @@ class Adapter(abc.ABC):
         inference (CHGNet is).
         """
         self.load()
-        if self.batched:
+        if self.batches_here:
             groups = batch.split(self.max_atoms)
         else:
             groups = [np.array([b]) for b in range(len(batch))]

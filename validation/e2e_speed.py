@@ -44,7 +44,7 @@ def native_calculator(family: str, adapter):
     return SevenNetCalculator("7net-0", device="cpu")
 
 
-def published(material, calculator, protocol) -> dict:
+def published(material, calculator, protocol, stages: dict) -> dict:
     import phonopy
     from ase import Atoms
     from phonopy.harmonic.dynmat_to_fc import get_commensurate_points
@@ -56,9 +56,12 @@ def published(material, calculator, protocol) -> dict:
     from ase.filters import FrechetCellFilter
 
     ds = load(material)
+    t0 = time.perf_counter()
     # ASE's own filter, as the published code uses it (phonjax's default filter skips
     # ASE's repeated force symmetrizations; same steps, less work)
     r = relax(ds.unitcell.to_ase(), calculator, protocol, cell_filter=FrechetCellFilter)
+    t1 = time.perf_counter()
+    stages["relax"] += t1 - t0
     if not r.ok:
         return {"id": material.material_id, "failed": r.reason}
     a = r.atoms
@@ -74,6 +77,8 @@ def published(material, calculator, protocol) -> dict:
             atoms = Atoms(numbers=sc.numbers, positions=sc.positions, cell=sc.cell, pbc=True)
             atoms.calc = calculator
             forces.append(atoms.get_forces())
+        t2 = time.perf_counter()
+        stages["forces"] += t2 - t1
         ph.forces = np.array(forces)
         ph.produce_force_constants()
         ph.symmetrize_force_constants()
@@ -88,6 +93,27 @@ def published(material, calculator, protocol) -> dict:
     return {"id": material.material_id, "free_energy_kJmol": tp["free_energy"][0],
             "entropy_JKmol": tp["entropy"][0], "heat_capacity_JKmol": tp["heat_capacity"][0],
             "omega_max_K": float(f.max() * THZ_TO_K), "relax_steps": r.steps}
+
+
+def _time_phonjax_stages() -> dict:
+    """Wall seconds of phonjax's relaxation and force stages (wraps the two calls)."""
+    import phonjax.bench.compute as compute
+    import phonjax.bench.relax as relax_module
+
+    spent = {"relax": 0.0, "forces": 0.0}
+
+    def timing(name, fn):
+        def wrapped(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[name] += time.perf_counter() - t0
+        return wrapped
+
+    relax_module.relax_many = timing("relax", relax_module.relax_many)
+    compute._evaluate_forces = timing("forces", compute._evaluate_forces)
+    return spent
 
 
 def timed(fn):
@@ -133,9 +159,12 @@ def main(argv=None) -> int:
     print(f"model {name}, protocol {protocol.key} {overrides or ''}, torch {torch.__version__} "
           f"(published: {args.threads} threads; phonjax: {lanes} lane(s) of 1 thread), "
           f"{platform.machine()}, load {os.getloadavg()[0]:.1f}")
+    stage_timer = _time_phonjax_stages()
     ours, w_ours, c_ours = timed(lambda: model_rows(materials, name, protocol, "cpu", max_atoms,
                                                       lanes=lanes))
-    ref, w_ref, c_ref = timed(lambda: [published(m, calculator, protocol) for m in materials])
+    stages = {"relax": 0.0, "forces": 0.0}
+    ref, w_ref, c_ref = timed(lambda: [published(m, calculator, protocol, stages)
+                                       for m in materials])
     by_id = {r["material_id"]: r for r in ours}
     keys = ("omega_max_K", "free_energy_kJmol", "entropy_JKmol", "heat_capacity_JKmol")
     dev = {k: 0.0 for k in keys}
@@ -149,6 +178,13 @@ def main(argv=None) -> int:
             dev[k] = max(dev[k], abs(o[k] - r[k]) / max(abs(r[k]), 1e-12))
     print(f"| side | wall s | CPU s |\n|---|---|---|\n| published loop | {w_ref:.1f} | {c_ref:.1f} |\n"
           f"| phonjax | {w_ours:.1f} | {c_ours:.1f} |")
+    relax_ours, forces_ours = stage_timer["relax"], stage_timer["forces"]
+    print("| stage (wall s) | published loop | phonjax | ratio |\n|---|---|---|---|")
+    rest_ref = w_ref - stages["relax"] - stages["forces"]
+    for name, ours_s, theirs in (
+            ("relax", relax_ours, stages["relax"]), ("forces", forces_ours, stages["forces"]),
+            ("loading + phonons", w_ours - relax_ours - forces_ours, rest_ref)):
+        print(f"| {name} | {theirs:.1f} | {ours_s:.1f} | {theirs / max(ours_s, 1e-9):.2f}x |")
     print(f"speed-up: wall {w_ref / w_ours:.2f}x, CPU {c_ref / c_ours:.2f}x; "
           f"{failed} material(s) failed on either side")
     print("largest relative difference between the sides: "

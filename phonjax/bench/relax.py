@@ -73,7 +73,10 @@ def relax_many(atoms_list, adapter, protocol, lanes: int = 1) -> list[RelaxResul
     atom count, fixed in advance so that results do not depend on thread timing).
     Each group's model call runs in its own thread: with one intra-op torch thread
     per call, ``lanes`` CPU cores work at once, and one group's ASE work overlaps the
-    other groups' model calls.
+    other groups' model calls. An adapter that does not batch on its device
+    (``batches_here`` false) gains nothing from lock-steps; its crystals are relaxed
+    one by one instead, ``lanes`` at a time, each lane taking the next crystal when it
+    is free (results again independent of timing).
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -84,8 +87,14 @@ def relax_many(atoms_list, adapter, protocol, lanes: int = 1) -> list[RelaxResul
     # FrechetCellFilter's matrix logarithm warns at ~1e-13 accuracy on every step; catching
     # it per thread is not thread-safe, so the (process-wide) filter is set once here
     warnings.filterwarnings("ignore", message="logm result may be inaccurate")
-    lane_of = balanced_lanes([len(a) for a in atoms_list], lanes)
-    barriers = [_Barrier(adapter, lane_of.count(k)) for k in range(max(lane_of) + 1)]
+    if getattr(adapter, "batches_here", True):
+        lane_of = balanced_lanes([len(a) for a in atoms_list], lanes)
+        barriers = [_Barrier(adapter, lane_of.count(k)) for k in range(max(lane_of) + 1)]
+        workers = len(atoms_list)
+    else:  # no batching gain: each crystal alone, ``lanes`` at a time, the next to a free lane
+        lane_of = list(range(len(atoms_list)))
+        barriers = [_Barrier(adapter, 1) for _ in atoms_list]
+        workers = max(1, min(lanes, len(atoms_list)))
 
     def run(i):
         barrier = barriers[lane_of[i]]
@@ -94,8 +103,11 @@ def relax_many(atoms_list, adapter, protocol, lanes: int = 1) -> list[RelaxResul
         finally:
             barrier.leave(i)
 
-    with _one_blas_thread(), ThreadPoolExecutor(len(atoms_list)) as pool:
-        return list(pool.map(run, range(len(atoms_list))))
+    # largest first, so that the last crystals to start are the short ones
+    order = sorted(range(len(atoms_list)), key=lambda i: (-len(atoms_list[i]), i))
+    with _one_blas_thread(), ThreadPoolExecutor(workers) as pool:
+        futures = {i: pool.submit(run, i) for i in order}
+        return [futures[i].result() for i in range(len(atoms_list))]
 
 
 def balanced_lanes(n_atoms: list[int], lanes: int) -> list[int]:

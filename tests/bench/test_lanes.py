@@ -85,3 +85,37 @@ def test_intra_op_threads_is_restored():
     with intra_op_threads(1):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+
+
+class _OneAtATimeToy(ToyAdapter):
+    """A family that batches on accelerators only (like SevenNet on CPU)."""
+
+    batch_on_cpu = False
+    sizes: list = []
+
+    def _evaluate(self, atoms, compute_stress):
+        _OneAtATimeToy.sizes.append(len(atoms))
+        return super()._evaluate(atoms, compute_stress)
+
+
+def test_family_that_does_not_batch_on_cpu_gets_one_structure_per_call(small_files):
+    protocol = protocols.resolve("loew2024", {"relax_steps": "60", "relax_rounds": "2"})
+    cells = [phonjax.read_dataset(f).unitcell.to_ase() for f in small_files]
+    for a in cells:
+        a.set_cell(a.cell.array * 1.02, scale_atoms=True)
+    batched = relax_many(cells, ToyAdapter("morse").load(), protocol, lanes=1)
+    adapter = _OneAtATimeToy("morse").load()
+    assert not adapter.batches_here and _OneAtATimeToy("morse", device="cuda").batches_here
+    for lanes in (1, 2):
+        _OneAtATimeToy.sizes = []
+        alone = relax_many(cells, adapter, protocol, lanes=lanes)
+        assert set(_OneAtATimeToy.sizes) == {1}
+        # each crystal on its own or in a lock-step: the same FIRE trajectory
+        for a, b in zip(batched, alone):
+            assert a.ok and b.ok and a.steps == b.steps > 0
+            np.testing.assert_array_equal(a.atoms.positions, b.atoms.positions)
+            np.testing.assert_array_equal(a.atoms.cell.array, b.atoms.cell.array)
+    _OneAtATimeToy.sizes = []
+    system = phonjax.prepare(phonjax.read_dataset(small_files[0]))
+    adapter.evaluate(pad_structures(system.displaced_supercells()), compute_stress=False)
+    assert _OneAtATimeToy.sizes == [1] * len(system.displacements)
