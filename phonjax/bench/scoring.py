@@ -5,7 +5,8 @@ rows by material id; extensive phonon quantities (F, S, Cv) are per mole of
 the row's ``n_primitive`` atoms-cell, so the reference is rescaled by
 n_primitive(pred)/n_primitive(ref) when the two cells differ (e.g. the PBE
 binaries JSON is per mole of its own structure). Table I counts failures over
-all attempted materials; Tables II/III use materials where both succeeded.
+all attempted materials and gives their mean compute time; Tables II/III use
+materials where both succeeded.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def compare(pred: pd.DataFrame, ref: pd.DataFrame) -> pd.DataFrame:
     r = ref[ref["status"] == "ok"].set_index("material_id").reindex(p.index)
     out = pd.DataFrame(index=p.index)
     out["status"] = p["status"]
+    out["seconds"] = _col(p, "seconds")  # this row's compute time (wall s)
     out["has_ref"] = r["status"].eq("ok")
     for extra in ("formula", "crystal_system", "elements", "n_atoms_unitcell"):
         out[extra] = p[extra] if extra in p else (r[extra] if extra in r else None)
@@ -65,6 +67,9 @@ def summary(cmp: pd.DataFrame, label: str) -> dict:
     n = len(cmp)
     failed = int((cmp["status"] == "failed").sum())
     row = {"model": label, "n": n, "failed_pct": 100.0 * failed / n if n else float("nan")}
+    # wall seconds per attempted material (a row's share of its batched calls)
+    row["time (s/material)"] = float(cmp["seconds"].mean()) if cmp["seconds"].notna().any() \
+        else float("nan")
     for name, title, scale in STRUCTURE:
         row[title] = _mae(cmp[f"{name}_err"]) * scale
     for name, title, scale, _ in PROPERTIES:
@@ -86,7 +91,8 @@ def tables(summaries: list[dict]) -> dict[str, pd.DataFrame]:
     df = pd.DataFrame(summaries)
     if df.empty:
         return {"table1": df, "table2": df, "table3": df}
-    t1 = df[["model", "n", "failed_pct"] + [t for _, t, _ in STRUCTURE]].rename(
+    t1 = df[["model", "n", "failed_pct"] + [t for _, t, _ in STRUCTURE]
+            + ["time (s/material)"]].rename(
         columns={"failed_pct": "Failed (%)"})
     t2 = df[["model"] + [f"MAE {t}" for _, t, _, _ in PROPERTIES] + ["n properties"]].rename(
         columns={"n properties": "n"})

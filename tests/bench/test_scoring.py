@@ -28,14 +28,14 @@ def _pred():
     return pd.DataFrame([
         dict(material_id="a", status="ok", n_primitive=2, omega_max_K=110.0, entropy_JKmol=12.0,
              free_energy_kJmol=-1.5, heat_capacity_JKmol=41.0, stable=False,
-             energy_eV_per_atom=-3.01, volume_A3_per_atom=10.5),
+             energy_eV_per_atom=-3.01, volume_A3_per_atom=10.5, seconds=3.0),
         # same material in a cell twice as large: extensive properties scale by 2
         dict(material_id="b", status="ok", n_primitive=8, omega_max_K=190.0, entropy_JKmol=44.0,
              free_energy_kJmol=-3.0, heat_capacity_JKmol=164.0, stable=False,
-             energy_eV_per_atom=-5.0, volume_A3_per_atom=19.0),
+             energy_eV_per_atom=-5.0, volume_A3_per_atom=19.0, seconds=5.0),
         dict(material_id="c", status="failed", n_primitive=None, omega_max_K=None,
              entropy_JKmol=None, free_energy_kJmol=None, heat_capacity_JKmol=None, stable=None,
-             energy_eV_per_atom=None, volume_A3_per_atom=None),
+             energy_eV_per_atom=None, volume_A3_per_atom=None, seconds=1.0),
     ])
 
 
@@ -51,7 +51,9 @@ def test_tables_by_hand():
     assert s["MAE V (Å³/atom)"] == pytest.approx((0.5 + 1.0) / 2)
     # a: stable→unstable (FU), b: unstable both (TU); c failed: not counted
     assert (s["TS (%)"], s["FU (%)"], s["TU (%)"], s["FS (%)"]) == (0, 50, 50, 0)
+    assert s["time (s/material)"] == pytest.approx((3 + 5 + 1) / 3)  # failures count too
     t = tables([s])
+    assert t["table1"].columns[-1] == "time (s/material)"
     assert list(t["table3"].columns) == ["model", "TS (%)", "FU (%)", "TU (%)", "FS (%)", "n"]
 
 
