@@ -28,14 +28,16 @@ def _pred():
     return pd.DataFrame([
         dict(material_id="a", status="ok", n_primitive=2, omega_max_K=110.0, entropy_JKmol=12.0,
              free_energy_kJmol=-1.5, heat_capacity_JKmol=41.0, stable=False,
-             energy_eV_per_atom=-3.01, volume_A3_per_atom=10.5, seconds=3.0),
+             energy_eV_per_atom=-3.01, volume_A3_per_atom=10.5, seconds=3.0,
+             wall_seconds=2.0),
         # same material in a cell twice as large: extensive properties scale by 2
         dict(material_id="b", status="ok", n_primitive=8, omega_max_K=190.0, entropy_JKmol=44.0,
              free_energy_kJmol=-3.0, heat_capacity_JKmol=164.0, stable=False,
              energy_eV_per_atom=-5.0, volume_A3_per_atom=19.0, seconds=5.0),
         dict(material_id="c", status="failed", n_primitive=None, omega_max_K=None,
              entropy_JKmol=None, free_energy_kJmol=None, heat_capacity_JKmol=None, stable=None,
-             energy_eV_per_atom=None, volume_A3_per_atom=None, seconds=1.0),
+             energy_eV_per_atom=None, volume_A3_per_atom=None, seconds=1.0,
+             wall_seconds=1.5),
     ])
 
 
@@ -51,7 +53,8 @@ def test_tables_by_hand():
     assert s["MAE V (Å³/atom)"] == pytest.approx((0.5 + 1.0) / 2)
     # a: stable→unstable (FU), b: unstable both (TU); c failed: not counted
     assert (s["TS (%)"], s["FU (%)"], s["TU (%)"], s["FS (%)"]) == (0, 50, 50, 0)
-    assert s["time (s/material)"] == pytest.approx((3 + 5 + 1) / 3)  # failures count too
+    # the chunk's wall share where stored (a, c), else the row's own seconds (b); failures count
+    assert s["time (s/material)"] == pytest.approx((2.0 + 5.0 + 1.5) / 3)
     t = tables([s])
     assert t["table1"].columns[-1] == "time (s/material)"
     assert list(t["table3"].columns) == ["model", "TS (%)", "FU (%)", "TU (%)", "FS (%)", "n"]
@@ -62,3 +65,20 @@ def test_missing_reference_is_not_scored():
     s = summary(compare(_pred(), ref), "m")
     assert s["n omega_max_K"] == 1
     assert math.isnan(s["MAE E (meV/atom)"])
+
+
+def test_wall_seconds_add_up_to_the_chunk(small_files):
+    import time
+
+    from phonjax.bench import protocols
+    from phonjax.bench.compute import compute_chunk
+    from phonjax.bench.inputs import list_materials
+    from tests.bench.conftest import FAST
+
+    _, materials, _ = list_materials(small_files[:2], "small")
+    t0 = time.perf_counter()
+    rows = compute_chunk(materials, "toy:morse", protocols.resolve("loew2024", FAST))
+    elapsed = time.perf_counter() - t0
+    shares = [r["wall_seconds"] for r in rows]
+    assert len(rows) == 2 and shares[0] == shares[1] > 0
+    assert 0.5 * elapsed < sum(shares) <= elapsed
