@@ -19,8 +19,8 @@ Families whose package can evaluate many structures in one model call set
 are called one structure at a time. A family whose batched calls were measured
 slower than one call per structure on CPU sets ``batch_on_cpu = False`` and is
 then called per structure there (its batching is kept for accelerators).
-Subclasses implement ``weight_files``,
-``_load`` and ``_evaluate``; everything else lives here.
+Subclasses implement ``weight_files``, ``_load`` and ``_evaluate``; everything
+else lives here.
 """
 
 from __future__ import annotations
