@@ -3,7 +3,8 @@
 `bench report` scores each model on its own rows; while a run is still going (or was
 stopped), models have finished different numbers of materials. This prints Tables I–III
 columns on the common subset, the median and mean signed errors, and each model's wall
-time from the store's row timestamps (a model's span from the end of the model before it).
+time per material (from the rows' ``wall_seconds``, and from the store's row timestamps:
+a model's span from the end of the model before it).
 
     .venv/bin/python validation/common_subset.py runs/phonondb phonondb-pbesol
 """
@@ -41,6 +42,13 @@ def main(folder: str, dataset: str, protocol: str = "loew2024@v1") -> None:
         x = d[d.model == m]
         print(f"{m}: omega_max too low in {100 * (x.omega_max_K_err < 0).mean():.0f} % "
               f"of its {len(x)} materials")
+    for m in models:
+        w = pd.to_numeric(d[d.model == m].get("wall_seconds"), errors="coerce").dropna()
+        if len(w):
+            print(f"{m}: {w.mean():.1f} s wall per material over the {len(w)} rows that store "
+                  f"their chunk's wall time")
+    # rows stored before wall_seconds existed: a model's span from the end of the model before
+    # it (right only for one uninterrupted run of one shard)
     with sqlite3.connect(Path(folder) / "bench.sqlite") as db:
         spans = db.execute("select model, count(*), min(created_unix), max(created_unix) from "
                            "results where dataset = ? and protocol = ? group by model "

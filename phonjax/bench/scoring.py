@@ -35,9 +35,10 @@ def compare(pred: pd.DataFrame, ref: pd.DataFrame) -> pd.DataFrame:
     r = ref[ref["status"] == "ok"].set_index("material_id").reindex(p.index)
     out = pd.DataFrame(index=p.index)
     out["status"] = p["status"]
-    # the material's share of its chunk's wall time; rows stored before it existed: their
-    # own seconds, which overlap between lanes and lock-steps (an upper bound)
-    out["seconds"] = _col(p, "wall_seconds").fillna(_col(p, "seconds"))
+    # the material's share of its chunk's wall time (rows stored before 44159ae lack it)
+    # and its own seconds, which overlap between lanes and lock-steps (an upper bound)
+    out["wall_seconds"] = _col(p, "wall_seconds")
+    out["seconds"] = _col(p, "seconds")
     out["has_ref"] = r["status"].eq("ok")
     for extra in ("formula", "crystal_system", "elements", "n_atoms_unitcell"):
         out[extra] = p[extra] if extra in p else (r[extra] if extra in r else None)
@@ -69,8 +70,11 @@ def summary(cmp: pd.DataFrame, label: str) -> dict:
     n = len(cmp)
     failed = int((cmp["status"] == "failed").sum())
     row = {"model": label, "n": n, "failed_pct": 100.0 * failed / n if n else float("nan")}
-    # wall seconds per attempted material: a run of n materials took about n times this
-    row["time (s/material)"] = float(cmp["seconds"].mean())  # NaN when none is recorded
+    # wall seconds per attempted material (a run of n materials took about n times this),
+    # over the rows that carry it; a store with none of them falls back to the rows' own
+    # seconds, since mixing the two would let the overlapping ones inflate the mean
+    wall = cmp["wall_seconds"] if "wall_seconds" in cmp else pd.Series(dtype=float)
+    row["time (s/material)"] = float(wall.mean() if wall.notna().any() else cmp["seconds"].mean())
     for name, title, scale in STRUCTURE:
         row[title] = _mae(cmp[f"{name}_err"]) * scale
     for name, title, scale, _ in PROPERTIES:

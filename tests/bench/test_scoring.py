@@ -53,8 +53,11 @@ def test_tables_by_hand():
     assert s["MAE V (Å³/atom)"] == pytest.approx((0.5 + 1.0) / 2)
     # a: stable→unstable (FU), b: unstable both (TU); c failed: not counted
     assert (s["TS (%)"], s["FU (%)"], s["TU (%)"], s["FS (%)"]) == (0, 50, 50, 0)
-    # the chunk's wall share where stored (a, c), else the row's own seconds (b); failures count
-    assert s["time (s/material)"] == pytest.approx((2.0 + 5.0 + 1.5) / 3)
+    # the chunk's wall share over the rows that store it (a, c; failures count), not b's
+    # own overlapping seconds
+    assert s["time (s/material)"] == pytest.approx((2.0 + 1.5) / 2)
+    legacy = _pred().drop(columns="wall_seconds")  # a store from before wall_seconds
+    assert summary(compare(legacy, _ref()), "m")["time (s/material)"] == pytest.approx(3.0)
     t = tables([s])
     assert t["table1"].columns[-1] == "time (s/material)"
     assert list(t["table3"].columns) == ["model", "TS (%)", "FU (%)", "TU (%)", "FS (%)", "n"]
