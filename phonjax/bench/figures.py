@@ -42,17 +42,22 @@ def error_violins(comparisons: dict[str, pd.DataFrame], path: Path) -> list[Path
     labels = list(comparisons)
     if not labels:
         return []
-    fig, axes = plt.subplots(1, len(PROPERTIES), figsize=(4 * len(PROPERTIES), 3.5 + 0.1 * len(labels)))
+    # one row per model in every panel (shared y, labelled once), so that panels line up and
+    # a long model name does not run into the panel on its left
+    fig, axes = plt.subplots(1, len(PROPERTIES), sharey=True,
+                             figsize=(4 * len(PROPERTIES), 1.5 + 0.6 * len(labels)))
     drawn = False
     for ax, (name, title, _, _) in zip(axes, PROPERTIES):
         data = [comparisons[m][f"{name}_err"].dropna().to_numpy(float) for m in labels]
-        keep = [(m, d) for m, d in zip(labels, data) if len(d)]
+        keep = [(i + 1, d) for i, d in enumerate(data) if len(d)]
         if keep:
             drawn = True
-            ax.violinplot([d for _, d in keep], showmedians=True, orientation="horizontal")
-            ax.set_yticks(range(1, len(keep) + 1), [m for m, _ in keep])
+            ax.violinplot([d for _, d in keep], positions=[i for i, _ in keep], showmedians=True,
+                          orientation="horizontal")
         ax.axvline(0, color="k", lw=0.6)
         ax.set_xlabel(f"error in {title}")
+    axes[0].set_yticks(range(1, len(labels) + 1), labels)
+    axes[0].set_ylim(0.4, len(labels) + 0.6)
     return [_save(fig, path)] if drawn else []
 
 
@@ -91,7 +96,9 @@ def parity(comparisons: dict[str, pd.DataFrame], folder: Path, stem: str) -> lis
                 lo, hi = float(min(x[ok].min(), y[ok].min())), float(max(x[ok].max(), y[ok].max()))
                 ax.plot([lo, hi], [lo, hi], "k--", lw=0.7)
             ax.set_xlabel(f"reference {title}")
-            ax.set_ylabel(f"{label} {title}")
+            ax.set_ylabel(f"predicted {title}")
+        fig.suptitle(label)
+        fig.tight_layout()
         safe = "".join(ch if ch.isalnum() or ch in "-._" else "_" for ch in label)
         out.append(_save(fig, folder / f"{stem}.parity.{safe}.png"))
     return out
@@ -145,14 +152,21 @@ def dataset_figures(reference: pd.DataFrame, folder: Path, stem: str) -> list[Pa
         out.append(_save(fig, folder / f"{stem}.dataset.cell_sizes.png"))
         freq = Counter(e for els in elements for e in els)
         grid = np.full((9, 18), np.nan)
-        fig, ax = plt.subplots(figsize=(12, 6))
+        cells = []
         for symbol, z in atomic_numbers.items():
-            if not 1 <= z <= 118 or symbol == "X":
-                continue
-            r, c = table_position(z)
-            grid[r, c] = freq.get(symbol, 0)
-            ax.text(c, r, symbol, ha="center", va="center", fontsize=7)
-        im = ax.imshow(np.ma.masked_invalid(grid), cmap="viridis_r", aspect="equal")
+            if 1 <= z <= 118 and symbol != "X":
+                cells.append((symbol, *table_position(z)))
+                grid[cells[-1][1], cells[-1][2]] = freq.get(symbol, 0)
+        top = max(freq.values(), default=1)
+        cmap = plt.get_cmap("viridis_r").copy()
+        cmap.set_under("0.92")  # elements absent from the dataset: grey, not the lowest colour
+        fig, ax = plt.subplots(figsize=(12, 6))
+        im = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=0.5, vmax=max(top, 1),
+                       aspect="equal")
+        for symbol, r, c in cells:
+            dark = grid[r, c] > 0.6 * top  # white text on the dark end of the map
+            ax.text(c, r, symbol, ha="center", va="center", fontsize=7,
+                    color="white" if dark else "black")
         ax.set_axis_off()
         fig.colorbar(im, ax=ax, shrink=0.6, label="materials containing the element")
         out.append(_save(fig, folder / f"{stem}.dataset.periodic_table.png"))
