@@ -42,19 +42,23 @@ def main(folder: str, dataset: str, protocol: str = "loew2024@v1") -> None:
         x = d[d.model == m]
         print(f"{m}: omega_max too low in {100 * (x.omega_max_K_err < 0).mean():.0f} % "
               f"of its {len(x)} materials")
+    timed = set()
     for m in models:
         w = pd.to_numeric(d[d.model == m].get("wall_seconds"), errors="coerce").dropna()
         if len(w):
+            timed.add(m)
             print(f"{m}: {w.mean():.1f} s wall per material over the {len(w)} rows that store "
                   f"their chunk's wall time")
-    # rows stored before wall_seconds existed: a model's span from the end of the model before
-    # it (right only for one uninterrupted run of one shard)
+    # models whose rows all predate wall_seconds: a model's span from the end of the model
+    # before it (right only for one uninterrupted run)
     with sqlite3.connect(Path(folder) / "bench.sqlite") as db:
         spans = db.execute("select model, count(*), min(created_unix), max(created_unix) from "
                            "results where dataset = ? and protocol = ? group by model "
                            "order by max(created_unix)", (dataset, protocol)).fetchall()
     for (model, n, _, end), (_, _, _, before) in zip(spans[1:], spans[:-1]):
-        print(f"{model}: {n} materials, {end - before:.0f} s wall, {(end - before) / n:.1f} s each")
+        if model not in timed:
+            print(f"{model}: {n} materials, {end - before:.0f} s wall, "
+                  f"{(end - before) / n:.1f} s each")
 
 
 if __name__ == "__main__":

@@ -40,7 +40,10 @@ def rich_table(df: pd.DataFrame, title: str):
 
     t = Table(title=title)
     for c in df.columns:
-        t.add_column(str(c), justify="left" if c == "model" else "right")
+        if c == "model":  # names are the rows' identity: never cut them, wrap the numbers' titles
+            t.add_column(str(c), justify="left", no_wrap=True, min_width=len(str(c)))
+        else:
+            t.add_column(str(c), justify="right")
     for row in df.itertuples(index=False):
         t.add_row(*(_fmt(v) for v in row))
     return t
