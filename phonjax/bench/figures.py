@@ -159,8 +159,8 @@ def dataset_figures(reference: pd.DataFrame, folder: Path, stem: str) -> list[Pa
                 cells.append((symbol, *table_position(z)))
                 grid[cells[-1][1], cells[-1][2]] = freq.get(symbol, 0)
         top = max(freq.values(), default=1)
-        cmap = plt.get_cmap("viridis_r").copy()
-        cmap.set_under("0.92")  # elements absent from the dataset: grey, not the lowest colour
+        # elements absent from the dataset: grey, not the lowest colour
+        cmap = plt.get_cmap("viridis_r").with_extremes(under="0.92")
         fig, ax = plt.subplots(figsize=(12, 6))
         im = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=0.5, vmax=max(top, 1),
                        aspect="equal")
