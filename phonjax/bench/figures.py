@@ -153,16 +153,15 @@ def dataset_figures(reference: pd.DataFrame, folder: Path, stem: str) -> list[Pa
         out.append(_save(fig, folder / f"{stem}.dataset.cell_sizes.png"))
         freq = Counter(e for els in elements for e in els)
         grid = np.full((9, 18), np.nan)
-        cells = []
-        for symbol, z in atomic_numbers.items():
-            if 1 <= z <= 118 and symbol != "X":
-                cells.append((symbol, *table_position(z)))
-                grid[cells[-1][1], cells[-1][2]] = freq.get(symbol, 0)
-        top = max(freq.values(), default=1)
+        cells = [(symbol, *table_position(z)) for symbol, z in atomic_numbers.items()
+                 if 1 <= z <= 118 and symbol != "X"]
+        for symbol, r, c in cells:
+            grid[r, c] = freq.get(symbol, 0)
+        top = max(freq.values(), default=1)  # counts are ≥ 1
         # elements absent from the dataset: grey, not the lowest colour
         cmap = plt.get_cmap("viridis_r").with_extremes(under="0.92")
         fig, ax = plt.subplots(figsize=(12, 6))
-        im = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=0.5, vmax=max(top, 1),
+        im = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=0.5, vmax=top,
                        aspect="equal")
         for symbol, r, c in cells:
             dark = grid[r, c] > 0.6 * top  # white text on the dark end of the map
