@@ -31,7 +31,7 @@ def _run_phonons(args) -> int:
 
     from phonjax.data import sample_files
     from phonjax.io import read_dataset
-    from phonjax.phonons import phonon_properties
+    from phonjax.phonons import PhononSettings, phonon_properties
     from phonjax.prepare import prepare
 
     err = Console(stderr=True)
@@ -52,13 +52,13 @@ def _run_phonons(args) -> int:
     results = []
     if systems:
         with err.status(f"computing {len(systems)} material(s)…"):
-            results = phonon_properties(systems, forces, temperatures=args.temperature,
-                                        subtract_drift=args.subtract_drift,
-                                        gamma_acoustic_tolerance_K=args.gamma_acoustic_tolerance)
+            results = phonon_properties(systems, forces, PhononSettings(
+                temperatures_K=tuple(args.temperature), subtract_drift=args.subtract_drift,
+                gamma_acoustic_tolerance_K=args.gamma_acoustic_tolerance))
     if args.json:
         for r in results:
             for i in range(len(r.temperatures_K)):
-                print(json.dumps(r.summary(i)))
+                print(json.dumps(r.record(i)))
     else:
         table = Table(title=f"phonjax phonons — mesh {args.mesh}, per mole of primitive cells")
         for col in ("id", "n_p", "T (K)", "F (kJ/mol)", "S (J/K/mol)", "Cv (J/K/mol)",

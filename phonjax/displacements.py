@@ -70,6 +70,10 @@ def generate_displacements(supercell: Crystal, group: SpaceGroup, distance: floa
     if not distance > 0:
         raise ValueError(f"displacement distance must be positive, got {distance}")
     atoms, directions = displacement_directions(supercell, group, is_plusminus, is_diagonal)
-    cart = directions @ supercell.lattice
-    cart = cart * (distance / np.linalg.norm(cart, axis=1))[:, None]
-    return atoms, cart
+    # row by row, as phonopy does: the batched product and norm round differently (other
+    # BLAS kernels and reductions), and the contract is identical displacements
+    cart = []
+    for d in directions:
+        u = np.dot(d, supercell.lattice)
+        cart.append(u * (distance / np.linalg.norm(u)))
+    return atoms, np.array(cart, float).reshape(-1, 3)

@@ -1,26 +1,54 @@
-"""From datasets and forces to phonon properties, many materials per call.
+"""From prepared materials and their forces to phonon properties, many per call.
 
 The public workflow API: ``prepare`` each material (host side, once), then
-``phonon_properties`` for any number of (system, forces) pairs at once:
+``phonon_properties(systems, forces, settings, plan)`` for any number of them:
 force constants → frequencies on the irreducible mesh → F, S, Cv at the
-requested temperatures, and frequencies at the commensurate q-points → ω_max
-and stability. Materials are bucketed by size and evaluated in jitted, vmapped
-batches; nothing loops over q-points or atoms in Python.
+settings' temperatures, and frequencies at the commensurate q-points → ω_max and
+stability. ``PhononSettings`` is the physics (what is computed);
+``phonjax.execution.Plan`` is how (runner, eigensolver, sizes), by default chosen
+from JAX's backend. Results are the same for every plan to within the contract
+with phonopy.
 """
 
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import asdict, dataclass, field
-from typing import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Callable, Literal, Sequence
 
 import numpy as np
 
-from phonjax.batch import bucket, kernel_arrays, run_bucket
 from phonjax.io import PhononDataset, read_dataset
 from phonjax.prepare import HarmonicSystem, prepare
 from phonjax.stability import stability
 from phonjax.units import THZ_TO_K
+
+
+@dataclass(frozen=True)
+class PhononSettings:
+    """The physics of ``phonon_properties`` (validated: a nonsense value fails here)."""
+
+    temperatures_K: tuple[float, ...] = (300.0,)
+    subtract_drift: bool = False  # remove each displaced supercell's mean force first
+    gamma_acoustic_tolerance_K: float = 50.0  # Γ acoustic modes may go down to −this
+    acoustic_modes: Literal["smallest", "lowest"] = "smallest"  # which three Γ modes are acoustic
+    thz_to_k: float = THZ_TO_K  # K per THz for ω (phonopy's; a protocol may fix another)
+
+    def __post_init__(self):
+        temps = tuple(float(t) for t in np.atleast_1d(self.temperatures_K))
+        object.__setattr__(self, "temperatures_K", temps)
+        if not temps or not all(math.isfinite(t) and t >= 0 for t in temps):
+            raise ValueError(f"temperatures must be finite and ≥ 0 K, got {list(temps)}")
+        if not (math.isfinite(self.gamma_acoustic_tolerance_K)
+                and self.gamma_acoustic_tolerance_K >= 0):
+            raise ValueError("gamma_acoustic_tolerance_K must be finite and ≥ 0, "
+                             f"got {self.gamma_acoustic_tolerance_K}")
+        if not (math.isfinite(self.thz_to_k) and self.thz_to_k > 0):
+            raise ValueError(f"thz_to_k must be finite and > 0, got {self.thz_to_k}")
+        if self.acoustic_modes not in ("smallest", "lowest"):
+            raise ValueError(f"acoustic_modes must be 'smallest' or 'lowest', "
+                             f"got {self.acoustic_modes!r}")
 
 
 @dataclass
@@ -36,16 +64,19 @@ class PhononResult:
     gamma_acoustic_min_K: float
     stable: bool
     gamma_acoustic_tolerance_K: float
+    acoustic_modes: str
     mesh: list[int]
     n_irreducible_q: int
     n_commensurate_q: int
     n_displacements: int
+    n_supercell: int
     spacegroup: str
     commensurate_frequencies_THz: np.ndarray | None = field(default=None, repr=False)
     force_constants: np.ndarray | None = field(default=None, repr=False)
 
-    def summary(self, temperature_index: int = -1) -> dict:
-        """Flat record at one temperature (the JSON line of ``phonjax phonons``)."""
+    def record(self, temperature_index: int = 0) -> dict:
+        """The flat record of one temperature: the JSON line of ``phonjax phonons``, the
+        bench's phonon columns and the validation's phonjax side."""
         i = temperature_index
         return {"id": self.id, "n_primitive": self.n_primitive,
                 "temperature_K": self.temperatures_K[i],
@@ -55,26 +86,14 @@ class PhononResult:
                 "omega_max_K": self.omega_max_K, "omega_min_K": self.omega_min_K,
                 "gamma_acoustic_min_K": self.gamma_acoustic_min_K, "stable": self.stable,
                 "gamma_acoustic_tolerance_K": self.gamma_acoustic_tolerance_K,
-                "mesh": self.mesh, "n_irreducible_q": self.n_irreducible_q,
-                "n_displacements": self.n_displacements, "spacegroup": self.spacegroup}
+                "acoustic_modes": self.acoustic_modes, "mesh": self.mesh,
+                "n_irreducible_q": self.n_irreducible_q, "n_commensurate_q": self.n_commensurate_q,
+                "n_displacements": self.n_displacements, "n_supercell": self.n_supercell,
+                "spacegroup": self.spacegroup}
 
 
-def phonon_properties(systems: Sequence[HarmonicSystem], forces: Sequence[np.ndarray], *,
-                      temperatures=(300.0,), subtract_drift: bool = False,
-                      gamma_acoustic_tolerance_K: float = 50.0, thz_to_k: float = THZ_TO_K,
-                      keep_force_constants: bool = False, memory_bytes: float = 2e9,
-                      eigen_backend: str = "auto", use_inversion: bool = False,
-                      progress: Callable[[int], None] | None = None) -> list[PhononResult]:
-    """Phonon properties of many materials; ``forces[i]`` (n_disp_i, N_i, 3) eV/Å
-    on the displaced supercells of ``systems[i]`` in their order.
-
-    ``eigen_backend``: "auto" (host solver on CPU, XLA on GPU), "host" or "xla"
-    (see ``phonjax.eigen``); ``memory_bytes`` bounds the arrays of one call.
-    ``use_inversion``: for crystals with inversion symmetry the host path solves
-    the mesh as real symmetric matrices (``phonjax.inversion``: same F, S, Cv to
-    ~1e-13; commensurate frequencies stay complex). Off by default: with numpy's
-    LAPACK it was measured 3 % slower than phonors' complex solver on 2 cores.
-    """
+def check_forces(systems: Sequence[HarmonicSystem], forces: Sequence[np.ndarray]) -> None:
+    """One line naming the material for forces of the wrong shape or not finite."""
     if len(systems) != len(forces):
         raise ValueError(f"{len(systems)} systems but {len(forces)} force arrays")
     for s, f in zip(systems, forces):
@@ -83,38 +102,60 @@ def phonon_properties(systems: Sequence[HarmonicSystem], forces: Sequence[np.nda
             raise ValueError(f"{s.id}: forces have shape {np.shape(f)}, expected {expected}")
         if not np.isfinite(f).all():
             raise ValueError(f"{s.id}: forces contain NaN or infinite values")
-    temps = [float(t) for t in np.atleast_1d(temperatures)]
+
+
+def phonon_properties(systems: Sequence[HarmonicSystem], forces: Sequence[np.ndarray],
+                      settings: PhononSettings | None = None, plan=None, *,
+                      keep_force_constants: bool = False,
+                      progress: Callable[[int], None] | None = None) -> list[PhononResult]:
+    """Phonon properties of many materials; ``forces[i]`` (n_disp_i, N_i, 3) eV/Å on the
+    displaced supercells of ``systems[i]`` in their order.
+
+    ``settings``: the physics (default ``PhononSettings()``: 300 K, no drift removal,
+    the smallest-|ν| Γ acoustic rule at 50 K). ``plan``: a ``phonjax.execution.Plan``
+    (default: by JAX's backend). ``progress(n)`` is called as materials finish.
+    """
+    from phonjax import execution
+
+    settings = settings or PhononSettings()
+    check_forces(systems, forces)
+    temps = list(settings.temperatures_K)
     results: list[PhononResult | None] = [None] * len(systems)
-    for group in bucket(systems):
-        outs = run_bucket([kernel_arrays(systems[i], forces[i]) for i in group], temps,
-                          drift=subtract_drift, memory_bytes=memory_bytes,
-                          eigen_backend=eigen_backend, use_inversion=use_inversion,
-                          keep_force_constants=keep_force_constants)
-        for i, out in zip(group, outs):
-            s = systems[i]
-            n = s.n_supercell
-            comm = out["commensurate_frequencies"][: len(s.commensurate), : 3 * s.n_primitive]
-            st = stability(s.commensurate, comm, gamma_acoustic_tolerance_K, thz_to_k)
-            results[i] = PhononResult(
-                id=s.id, n_primitive=s.n_primitive, temperatures_K=temps,
-                free_energy_kJmol=out["free_energy"].tolist(), entropy_JKmol=out["entropy"].tolist(),
-                heat_capacity_JKmol=out["heat_capacity"].tolist(), omega_max_K=st.omega_max_K,
-                omega_min_K=st.omega_min_K, gamma_acoustic_min_K=st.gamma_acoustic_min_K,
-                stable=st.stable, gamma_acoustic_tolerance_K=st.gamma_acoustic_tolerance_K,
-                mesh=list(s.mesh.mesh), n_irreducible_q=len(s.mesh.qpoints),
-                n_commensurate_q=len(s.commensurate), n_displacements=len(s.displacements),
-                spacegroup=s.info.get("spacegroup", ""), commensurate_frequencies_THz=comm,
-                force_constants=(out["force_constants"][:n, :n] if keep_force_constants else None))
-            if progress:
-                progress(1)
+
+    def done(indices, outputs):
+        for i, out in zip(indices, outputs):
+            results[i] = _result(systems[i], out, settings)
+        if progress:
+            progress(len(indices))
+
+    execution.run(forces, [s.tables for s in systems], temps, settings.subtract_drift, plan,
+                  keep_force_constants, on_bucket_done=done)
     return results  # type: ignore[return-value]
 
 
-def from_dataset(dataset: PhononDataset | str | os.PathLike, *, temperatures=(300.0,),
-                 mesh=(20, 20, 20), **kwargs) -> PhononResult:
+def _result(s: HarmonicSystem, out, settings: PhononSettings) -> PhononResult:
+    comm = out.commensurate_frequencies_THz
+    st = stability(s.commensurate, comm, settings.gamma_acoustic_tolerance_K, settings.thz_to_k,
+                   settings.acoustic_modes)
+    return PhononResult(
+        id=s.id, n_primitive=s.n_primitive, temperatures_K=list(settings.temperatures_K),
+        free_energy_kJmol=out.free_energy_kJmol.tolist(), entropy_JKmol=out.entropy_JKmol.tolist(),
+        heat_capacity_JKmol=out.heat_capacity_JKmol.tolist(), omega_max_K=st.omega_max_K, omega_min_K=st.omega_min_K,
+        gamma_acoustic_min_K=st.gamma_acoustic_min_K, stable=st.stable,
+        gamma_acoustic_tolerance_K=st.gamma_acoustic_tolerance_K,
+        acoustic_modes=settings.acoustic_modes, mesh=list(s.mesh.mesh),
+        n_irreducible_q=len(s.mesh.qpoints), n_commensurate_q=len(s.commensurate),
+        n_displacements=len(s.displacements), n_supercell=s.n_supercell,
+        spacegroup=s.group.international, commensurate_frequencies_THz=comm,
+        force_constants=out.force_constants)
+
+
+def from_dataset(dataset: PhononDataset | str | os.PathLike,
+                 settings: PhononSettings | None = None, plan=None, *, mesh=(20, 20, 20),
+                 **prepare_options) -> PhononResult:
     """Properties of one dataset file (or ``PhononDataset``) from its own forces."""
     ds = dataset if isinstance(dataset, PhononDataset) else read_dataset(dataset)
     if ds.forces is None:
         raise ValueError(f"{ds.id}: the dataset has no forces")
-    system = prepare(ds, mesh=mesh)
-    return phonon_properties([system], [ds.forces], temperatures=temperatures, **kwargs)[0]
+    system = prepare(ds, mesh=mesh, **prepare_options)
+    return phonon_properties([system], [ds.forces], settings, plan)[0]

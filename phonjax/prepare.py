@@ -11,23 +11,25 @@ forces, so one ``HarmonicSystem`` serves the DFT reference and every model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from phonjax.cells import SYMPREC, Primitive, build_primitive, build_supercell
 from phonjax.crystal import Crystal, CrystalError
 from phonjax.displacements import generate_displacements
-from phonjax.inversion import inversion_partners
 from phonjax.io.dataset import PhononDataset
 from phonjax.mesh import QMesh, commensurate_qpoints, irreducible_mesh
 from phonjax.shortest_vectors import shortest_vectors
 from phonjax.symmetry import (PositionMatcher, SpaceGroup, cartesian_rotations, permutations,
                               point_group_rotations, site_symmetry, space_group)
+from phonjax.tables import FCTables, MaterialTables, PhaseTables, QSet
 
 
 @dataclass(frozen=True, eq=False)
 class HarmonicSystem:
+    """One prepared material: its cells and symmetry (host objects) and its kernel tables."""
+
     id: str
     unitcell: Crystal
     supercell_matrix: np.ndarray
@@ -37,16 +39,9 @@ class HarmonicSystem:
     group: SpaceGroup
     displaced_atoms: np.ndarray  # (n_disp,)
     displacements: np.ndarray  # (n_disp, 3) Å
-    solve: tuple  # rotations (n_d,K,3,3), disp_index (n_d,K), atom_map (n_d,K,N), op_mask (n_d,K),
-    #               u_pinv (n_d,3,K)
-    distribute: tuple  # source (N,), rotations (N,3,3), perm (N,N)
-    image_atoms: np.ndarray  # (n_p, n_t) supercell atoms k(j, t) imaging primitive atom j
-    phase_tables: tuple  # lattice vectors I (n_I, 3), weights (n_I, n_p, n_p, n_t),
-    #                      image positions x_k(j,t) (n_p, n_t, 3), primitive positions (n_p, 3)
     mesh: QMesh
     commensurate: np.ndarray  # (n_c, 3) q-points, Γ first
-    inversion_partners: np.ndarray | None = None  # (n_p,) σ(i) under an inversion, if any
-    info: dict = field(default_factory=dict)
+    tables: MaterialTables  # everything the kernels read, unpadded
 
     @property
     def n_supercell(self) -> int:
@@ -68,7 +63,8 @@ class HarmonicSystem:
 
 
 def _solve_tables(supercell: Crystal, group: SpaceGroup, displaced_atoms: np.ndarray,
-                  symprec: float):
+                  displacements: np.ndarray, symprec: float) -> tuple[np.ndarray, dict]:
+    """The solved atoms and the ``solve_*`` fields of ``FCTables``."""
     solved = np.unique(displaced_atoms)
     rot_cart = cartesian_rotations(supercell.lattice, group.rotations)
     rows = []
@@ -95,19 +91,18 @@ def _solve_tables(supercell: Crystal, group: SpaceGroup, displaced_atoms: np.nda
     for d, (ids, rots, src) in enumerate(rows):
         k = len(ids)
         rotations[d, :k], disp_index[d, :k], atom_map[d, :k], op_mask[d, :k] = rots, ids, src, True
-    return solved, (rotations, disp_index, atom_map, op_mask)
-
-
-def _with_pinv(solve: tuple, displacements: np.ndarray) -> tuple:
-    rotations, disp_index, atom_map, op_mask = solve
+    # pinv of the stacked, site-rotated displacements (zero rows of padding give zero columns)
     u = np.einsum("dkab,dkb->dka", rotations, displacements[disp_index]) * op_mask[..., None]
-    return solve + (np.linalg.pinv(u),)
+    return solved, dict(solve_rotations=rotations, solve_disp_index=disp_index,
+                        solve_atom_map=atom_map, solve_op_mask=op_mask,
+                        solve_u_pinv=np.linalg.pinv(u))
 
 
 def _distribute_tables(supercell: Crystal, group: SpaceGroup, solved: np.ndarray,
-                       matcher: PositionMatcher):
-    """For each atom, the first operation (spglib order) that sends it onto a solved atom,
-    as phonopy's full-force-constant distribution chooses it."""
+                       matcher: PositionMatcher) -> dict:
+    """The ``dist_*`` fields of ``FCTables``: for each atom, the first operation (spglib
+    order) that sends it onto a solved atom, as phonopy's full-force-constant
+    distribution chooses it."""
     n, n_ops = supercell.n_atoms, len(group.rotations)
     frac = supercell.frac_positions
     # the atoms that operation s sends onto solved atom d are g_s⁻¹(x_d): matching those
@@ -126,11 +121,11 @@ def _distribute_tables(supercell: Crystal, group: SpaceGroup, solved: np.ndarray
     ops, inverse = np.unique(op, return_inverse=True)
     perms = permutations(matcher, group.rotations[ops], group.translations[ops])
     rots = cartesian_rotations(supercell.lattice, group.rotations[ops])
-    source = target[op, np.arange(n)]
-    return source, rots[inverse], perms[inverse]
+    return dict(dist_source=target[op, np.arange(n)], dist_rotations=rots[inverse],
+                dist_perm=perms[inverse])
 
 
-def _image_tables(supercell: Crystal, primitive: Primitive, symprec: float):
+def _phase_tables(supercell: Crystal, primitive: Primitive, symprec: float) -> PhaseTables:
     """Supercell atoms k(j, t) of each primitive atom, and the phase tables of D(q).
 
     Each shortest vector is v = x_k − x_i + I (positions in primitive fractional
@@ -159,7 +154,10 @@ def _image_tables(supercell: Crystal, primitive: Primitive, symprec: float):
     table = np.zeros((len(vecs),) + m.shape)
     idx = np.nonzero(valid)
     np.add.at(table, (inverse.reshape(valid.shape)[idx],) + idx[:3], weights[idx])
-    return image_atoms, (vecs.astype(float), table, x[image_atoms], x[p2s])
+    return PhaseTables(p2s=p2s, image_atoms=image_atoms, masses=primitive.crystal.masses,
+                       primitive_mask=np.ones(n_p, bool), lattice_vectors=vecs.astype(float),
+                       lattice_weights=table, image_positions=x[image_atoms],
+                       primitive_positions=x[p2s])
 
 
 def _unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -209,15 +207,11 @@ def prepare(source: PhononDataset | Crystal, supercell_matrix=None, primitive_ma
         atoms, disps = source.displaced_atoms, source.displacements
     else:
         atoms, disps = generate_displacements(supercell, group, distance, is_plusminus, is_diagonal)
+    disps = np.asarray(disps, float)
     matcher = PositionMatcher(supercell, symprec)
-    solved, solve = _solve_tables(supercell, group, atoms, symprec)
-    solve = _with_pinv(solve, np.asarray(disps, float))
-    distribute = _distribute_tables(supercell, group, solved, matcher)
-    image_atoms, phase_tables = _image_tables(supercell, primitive, symprec)
-    p2s = primitive.p2s
-    partners = inversion_partners(
-        group.rotations, group.translations, supercell.frac_positions[p2s],
-        lambda frac: primitive.s2pp[matcher.match(frac, supercell.numbers[p2s])])
+    solved, solve = _solve_tables(supercell, group, atoms, disps, symprec)
+    fc = FCTables(displacements=disps, **solve, **_distribute_tables(supercell, group, solved, matcher),
+                  atom_mask=np.ones(supercell.n_atoms, bool))
     rotations = (np.transpose(point_group_rotations(primitive.crystal, symprec), (0, 2, 1))
                  if mesh_symmetry else None)
     qmesh = irreducible_mesh(mesh, rotations, gamma_centered, primitive.crystal.lattice,
@@ -228,10 +222,11 @@ def prepare(source: PhononDataset | Crystal, supercell_matrix=None, primitive_ma
         comm = commensurate_qpoints(smat)
     else:
         raise ValueError("commensurate must be 'primitive' or 'supercell_matrix'")
+    tables = MaterialTables(
+        fc=fc, phases=_phase_tables(supercell, primitive, symprec),
+        mesh=QSet(qmesh.qpoints, qmesh.weights.astype(float)),
+        commensurate=QSet(comm, np.ones(len(comm))))
     return HarmonicSystem(
         id=id or "crystal", unitcell=unitcell, supercell_matrix=smat, primitive_matrix=pmat,
         supercell=supercell, primitive=primitive, group=group, displaced_atoms=atoms,
-        displacements=disps, solve=solve, distribute=distribute, image_atoms=image_atoms,
-        phase_tables=phase_tables,
-        mesh=qmesh, commensurate=comm, inversion_partners=partners,
-        info={"spacegroup": group.international, "spacegroup_number": group.number})
+        displacements=disps, mesh=qmesh, commensurate=comm, tables=tables)

@@ -53,29 +53,28 @@ def _row(material: Material, model: str, protocol: Protocol, **fields) -> dict:
     return row
 
 
-def _phonon_fields(result, system) -> dict:
-    return {"free_energy_kJmol": result.free_energy_kJmol[0], "entropy_JKmol": result.entropy_JKmol[0],
-            "heat_capacity_JKmol": result.heat_capacity_JKmol[0], "omega_max_K": result.omega_max_K,
-            "omega_min_K": result.omega_min_K, "gamma_acoustic_min_K": result.gamma_acoustic_min_K,
-            "stable": bool(result.stable), "n_primitive": result.n_primitive,
-            "n_supercell": system.n_supercell, "n_displacements": len(system.displacements),
-            "mesh": "x".join(str(m) for m in result.mesh), "temperature_K": result.temperatures_K[0]}
+_PHONON_FIELDS = ("free_energy_kJmol", "entropy_JKmol", "heat_capacity_JKmol", "omega_max_K",
+                  "omega_min_K", "gamma_acoustic_min_K", "stable", "n_primitive", "n_supercell",
+                  "n_displacements", "temperature_K")
+
+
+def _phonon_fields(result) -> dict:
+    record = result.record(0)
+    return {**{k: record[k] for k in _PHONON_FIELDS}, "mesh": "x".join(map(str, result.mesh))}
 
 
 def _properties(protocol: Protocol, systems, forces):
     """``phonon_properties`` for all; on an error, one by one so only the culprit fails."""
     from phonjax.phonons import phonon_properties
 
-    kw = dict(temperatures=(protocol.temperature_K,), subtract_drift=protocol.subtract_drift,
-              gamma_acoustic_tolerance_K=protocol.gamma_acoustic_tolerance_K,
-              thz_to_k=protocol.thz_to_k)
+    settings = protocol.settings
     try:
-        return phonon_properties(systems, forces, **kw)
+        return phonon_properties(systems, forces, settings)
     except Exception:
         out = []
         for s, f in zip(systems, forces):
             try:
-                out.append(phonon_properties([s], [f], **kw)[0])
+                out.append(phonon_properties([s], [f], settings)[0])
             except Exception as exc:
                 out.append(exc)
         return out
@@ -124,7 +123,7 @@ def reference_rows(materials: list[Material], protocol: Protocol) -> list[dict]:
             rows.append(_row(m, REFERENCE_MODEL, protocol, **base, status="failed", stage="phonons",
                              error=f"{type(res).__name__}: {res}"))
         else:
-            rows.append(_row(m, REFERENCE_MODEL, protocol, **base, **_phonon_fields(res, system),
+            rows.append(_row(m, REFERENCE_MODEL, protocol, **base, **_phonon_fields(res),
                              seconds=prep_s + share))
     return rows
 
@@ -259,7 +258,7 @@ def _model_rows(materials, model, protocol, adapter, lanes) -> list[dict]:
             rows.append(_row(m, model, protocol, **fields, status="failed", stage="phonons",
                              error=f"{type(results[i]).__name__}: {results[i]}"))
         else:
-            rows.append(_row(m, model, protocol, **fields, **_phonon_fields(results[i], system),
+            rows.append(_row(m, model, protocol, **fields, **_phonon_fields(results[i]),
                              seconds=prep_s + own_forces_s + phonons_s))
     return rows
 

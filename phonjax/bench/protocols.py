@@ -56,6 +56,16 @@ class Protocol:
             key += "+" + digest.hexdigest()[:8]
         return key
 
+    @property
+    def settings(self):
+        """The protocol's physics as ``phonjax.PhononSettings``."""
+        from phonjax.phonons import PhononSettings
+
+        return PhononSettings(temperatures_K=(self.temperature_K,),
+                              subtract_drift=self.subtract_drift,
+                              gamma_acoustic_tolerance_K=self.gamma_acoustic_tolerance_K,
+                              thz_to_k=self.thz_to_k)
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 

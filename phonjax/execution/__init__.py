@@ -1,0 +1,45 @@
+"""Execution: the one place where the ways of running the kernels differ.
+
+``run`` takes the kernel tables and forces of any number of materials,
+buckets them by size (``padding``) and hands each bucket to the plan's runner
+(``chunked`` or ``graph``), inside ``jax.enable_x64``: phonjax computes in
+float64 whatever the caller's global setting, and leaves that setting alone.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import jax
+import numpy as np
+
+from phonjax.execution import chunked, graph
+from phonjax.execution.padding import ResourceError, bucket
+from phonjax.execution.plan import ALL_PLANS, Plan, default_plan
+from phonjax.execution.stages import MaterialOutput
+from phonjax.tables import MaterialTables
+
+__all__ = ["ALL_PLANS", "MaterialOutput", "Plan", "ResourceError", "default_plan", "run"]
+
+_RUNNERS = {"chunked": chunked.run, "graph": graph.run}
+
+
+def run(forces: Sequence[np.ndarray], tables: Sequence[MaterialTables], temperatures,
+        subtract_drift: bool = False, plan: Plan | None = None,
+        keep_force_constants: bool = False,
+        on_bucket_done: Callable[[list[int], list[MaterialOutput]], None] | None = None
+        ) -> list[MaterialOutput]:
+    """One ``MaterialOutput`` per material, in order. ``on_bucket_done(indices, outputs)``
+    is called as each bucket finishes (progress, early writes)."""
+    plan = plan or default_plan()
+    runner = _RUNNERS[plan.runner]
+    out: list[MaterialOutput | None] = [None] * len(tables)
+    with jax.enable_x64(True):
+        for group in bucket(tables, plan):
+            outputs = runner([forces[i] for i in group], [tables[i] for i in group],
+                             temperatures, subtract_drift, plan, keep_force_constants)
+            for i, o in zip(group, outputs):
+                out[i] = o
+            if on_bucket_done:
+                on_bucket_done(group, outputs)
+    return out  # type: ignore[return-value]

@@ -1,0 +1,90 @@
+"""Buckets, padded sizes and the memory model of compiled calls.
+
+Materials differ in every size (``phonjax.tables.Sizes``). A *bucket* is a group
+of materials whose supercell and primitive atom counts pad to the same ladder
+sizes; its tables are padded to the group's sizes (each on the plan's ladder,
+so that separate calls share compilations) and stacked, ``batch`` materials
+per compiled call. The memory model says how many fit ``plan.memory_bytes``
+and refuses a material that alone does not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import numpy as np
+
+from phonjax.execution.plan import Plan
+from phonjax.tables import FORCES_AXES, MaterialTables, Sizes, pad, pad_array, sizes_of, stack
+
+
+class ResourceError(MemoryError):
+    """A material needs more memory than the plan allows."""
+
+
+def bucket(tables: Sequence[MaterialTables], plan: Plan) -> list[list[int]]:
+    """Indices grouped by padded (supercell atoms, primitive atoms), smallest first."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, t in enumerate(tables):
+        s = sizes_of(t)
+        key = (plan.padded(max(s.N, plan.min_padded_atoms)),
+               plan.padded(max(s.np, plan.min_padded_primitive)))
+        groups.setdefault(key, []).append(i)
+    return [groups[k] for k in sorted(groups)]
+
+
+def group_sizes(tables: Sequence[MaterialTables], plan: Plan) -> Sizes:
+    """Padded sizes of a group: the largest of each size, on the ladder."""
+    s = sizes_of(tables[0])
+    for t in tables[1:]:
+        s = s.max(sizes_of(t))
+    padded = {k: plan.padded(v) for k, v in dataclasses.asdict(s).items()}
+    padded["N"] = plan.padded(max(s.N, plan.min_padded_atoms))
+    padded["np"] = plan.padded(max(s.np, plan.min_padded_primitive))
+    return Sizes(**padded)
+
+
+def own_sizes(tables: MaterialTables, plan: Plan) -> Sizes:
+    """One material's D(q) sizes in the chunked runner: np and nt on the fine ladder
+    (D(q) costs np²·nt, so a bucket's coarse padding is not paid there)."""
+    s = sizes_of(tables)
+    return s.replace(np=plan.fine(s.np), nt=plan.fine(s.nt), nI=plan.padded(s.nI))
+
+
+def force_constant_bytes(s: Sizes) -> float:
+    """Peak bytes of one material's force-constant stage: the gathered, rotated forces
+    (nd·K·N·3) and a few (N, N, 3, 3) intermediates, float64."""
+    return 8 * 3 * s.nd * s.K * s.N * 4 + 8 * 9 * s.N * s.N * 4
+
+
+def q_bytes(s: Sizes, q_chunk: int) -> float:
+    """Peak bytes of one chunk of D(q) work: the (q, np, np, nt) phases and the complex
+    matrices with their eigensolver workspace."""
+    modes = 3 * s.np
+    return 16 * q_chunk * (4 * modes * modes + 4 * s.np ** 2 * s.nt * 9)
+
+
+def batch_size(n_materials: int, bytes_per_material: float, plan: Plan) -> int:
+    """Materials per compiled call: a ladder size (calls of 3 or 4 materials share one
+    compilation; the stack is filled up with copies) that fits ``plan.memory_bytes``."""
+    fits = max(1, int(plan.memory_bytes // max(bytes_per_material, 1)))
+    return max(size for size in plan.ladder if size <= min(plan.padded(n_materials), fits))
+
+
+def check_fits(material_id: str, need_bytes: float, plan: Plan) -> None:
+    if need_bytes > plan.memory_bytes:
+        raise ResourceError(
+            f"{material_id}: needs ~{need_bytes / 1e9:.2f} GB, more than the plan's bound of "
+            f"{plan.memory_bytes / 1e9:.2f} GB (raise Plan.memory_bytes, or use a smaller mesh "
+            "or supercell)")
+
+
+def padded_stack(forces: Sequence[np.ndarray], tables: Sequence[MaterialTables], s: Sizes,
+                 batch: int) -> tuple[np.ndarray, MaterialTables]:
+    """Forces and tables padded to ``s`` and stacked to ``batch`` entries, the last one
+    repeated (one compiled shape per bucket whatever the group's length)."""
+    items = [(pad_array(np.asarray(f, float), FORCES_AXES, s), pad(t, s))
+             for f, t in zip(forces, tables)]
+    items += [items[-1]] * (batch - len(items))
+    return stack(items)

@@ -1,0 +1,107 @@
+"""The execution plan: how phonon properties are computed, resolved once.
+
+The physics is the same whatever the plan (the kernels in
+``phonjax.force_constants``, ``phonjax.dynamical_matrix`` and
+``phonjax.thermal``); a ``Plan`` says how they run:
+
+* ``runner``: ``"chunked"`` evaluates the force constants of a size bucket in
+  one vmapped jit, then each material's q-points in chunks at its own (finely
+  padded) size, eigenvalues between compiled pieces; ``"graph"`` evaluates
+  everything of a bucket, eigenvalues and thermal sums included, in one
+  vmapped jit (the accelerator's way: nothing returns to the host between
+  stages).
+* ``eigensolver``: ``"phonors"`` (phonopy's own batched Rust solver, on the
+  host, results checked and recomputed by LAPACK where inconsistent),
+  ``"lapack"`` (NumPy's, on the host) or ``"xla"`` (inside the compiled graph:
+  LAPACK on CPU, cuSOLVER on GPU). The graph runner needs ``"xla"``.
+* sizes: the bound on the arrays of one compiled call, the D(q) bytes per
+  q chunk, and the padding ladders that keep the number of compiled shapes
+  small.
+
+``default_plan()`` picks by JAX's default backend: chunked + phonors on CPU
+(phonors is several times faster than XLA's CPU eigensolver, whose compile
+time is short but whose run time is 10-15× LAPACK's at 60-96 modes), graph +
+XLA elsewhere. Defaults of the size settings were measured on a 2-core CPU
+(``BENCH_NOTES.md``); every one of them is a field, not a module constant.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+Runner = Literal["chunked", "graph"]
+Eigensolver = Literal["phonors", "lapack", "xla"]
+
+# padded sizes of the force-constant buckets (coarse: few compiled shapes)
+LADDER = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 160, 192, 256, 320, 384, 512, 640,
+          768, 1024, 1280, 1536, 2048, 2560, 3072, 4096, 5120, 6144, 8192)
+# padded sizes of one material's D(q) in the chunked runner: steps of ≤ 25 %
+FINE_LADDER = (1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 18, 20, 22, 24, 28, 32, 36, 40, 44, 48, 56,
+               64, 72, 80, 88, 96, 112, 128, 144, 160, 176, 192, 224, 256)
+
+
+@dataclass(frozen=True)
+class Plan:
+    runner: Runner = "chunked"
+    eigensolver: Eigensolver = "phonors"
+    memory_bytes: float = 2e9  # arrays of one compiled call (and the most one material may take)
+    q_chunk_bytes: float = 6e6  # complex D(q) per chunk: small enough to stay in cache
+    q_chunk_min: int = 8
+    q_chunk_max: int = 256
+    min_padded_atoms: int = 64  # below, padding costs less than one more compilation
+    min_padded_primitive: int = 8
+    ladder: tuple[int, ...] = LADDER
+    fine_ladder: tuple[int, ...] = FINE_LADDER
+
+    def __post_init__(self):
+        if self.runner not in ("chunked", "graph"):
+            raise ValueError(f"runner must be 'chunked' or 'graph', got {self.runner!r}")
+        if self.eigensolver not in ("phonors", "lapack", "xla"):
+            raise ValueError(f"eigensolver must be 'phonors', 'lapack' or 'xla', "
+                             f"got {self.eigensolver!r}")
+        if self.runner == "graph" and self.eigensolver != "xla":
+            raise ValueError("the graph runner keeps eigenvalues in the compiled graph: "
+                             "it needs eigensolver='xla'")
+        if not (self.memory_bytes > 0 and self.q_chunk_bytes > 0
+                and 1 <= self.q_chunk_min <= self.q_chunk_max):
+            raise ValueError("memory_bytes and q_chunk_bytes must be positive and "
+                             "1 ≤ q_chunk_min ≤ q_chunk_max")
+
+    @property
+    def host_solver(self) -> bool:
+        return self.eigensolver != "xla"
+
+    def replace(self, **changes) -> Plan:
+        return dataclasses.replace(self, **changes)
+
+    # --- sizes ---------------------------------------------------------------------------
+    def padded(self, n: int) -> int:
+        """Smallest ladder size ≥ n (powers of two beyond the ladder)."""
+        return next((s for s in self.ladder if n <= s), None) or 2 ** math.ceil(math.log2(n))
+
+    def fine(self, n: int) -> int:
+        """Smallest fine-ladder size ≥ n (the coarse ladder beyond it)."""
+        return next((s for s in self.fine_ladder if n <= s), None) or self.padded(n)
+
+    def q_chunk(self, modes: int) -> int:
+        """q-points per chunk: ``q_chunk_bytes`` of complex D(q), a power of two within
+        [q_chunk_min, q_chunk_max]."""
+        fits = self.q_chunk_bytes / (16 * modes * modes)
+        return 2 ** int(math.log2(min(max(fits, self.q_chunk_min), self.q_chunk_max)))
+
+
+ALL_PLANS = (Plan(), Plan(eigensolver="lapack"), Plan(eigensolver="xla"),
+             Plan(runner="graph", eigensolver="xla"))
+
+
+def default_plan(backend: str | None = None) -> Plan:
+    """The plan for JAX's default backend (or ``backend``): chunked + phonors on CPU,
+    graph + XLA on accelerators."""
+    if backend is None:
+        import jax
+
+        backend = jax.default_backend()
+    return Plan() if backend == "cpu" else Plan(runner="graph", eigensolver="xla")

@@ -1,0 +1,74 @@
+"""The stages that every runner is made of, written once.
+
+* ``fc_and_blocks``: forces → symmetrized force constants → mass-weighted blocks;
+* ``chunk_matrices``: q-points → D(q), for a host eigensolver;
+* ``chunk_from_eigenvalues``: eigenvalues → frequencies and weighted thermal sums;
+* ``chunk_from_qpoints``: q-points → D(q) → XLA eigenvalues → the same.
+
+The chunked runner jits them one by one (``*_jit``); the graph runner calls them
+inside one vmapped jit. They hold no physics of their own: each is a
+composition of the kernels in ``force_constants``, ``dynamical_matrix`` and
+``thermal``. ``MaterialOutput`` is what every runner returns per material.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import numpy as np
+
+from phonjax.dynamical_matrix import (dynamical_matrices, eigenvalues_to_thz, frequencies,
+                                      mass_weighted_blocks)
+from phonjax.force_constants import force_constants
+from phonjax.tables import MaterialTables, PhaseTables, QSet
+from phonjax.thermal import per_mole, thermal_sums
+
+
+@dataclass(frozen=True, eq=False)
+class MaterialOutput:
+    """One material's results from a runner (host arrays, real sizes)."""
+
+    free_energy_kJmol: np.ndarray  # (n_T,) per mole of primitive cells
+    entropy_JKmol: np.ndarray  # (n_T,)
+    heat_capacity_JKmol: np.ndarray  # (n_T,)
+    commensurate_frequencies_THz: np.ndarray  # (n_c, 3·n_p), ascending per q-point
+    force_constants: np.ndarray | None  # (N, N, 3, 3) eV/Å², if asked for
+
+    @classmethod
+    def from_sums(cls, sums, mesh: QSet, commensurate_frequencies_THz, force_constants=None):
+        """From a whole mesh's ``thermal_sums`` (3, n_T) and its (unpadded) q-set."""
+        f, s, cv = (np.asarray(x) for x in per_mole(sums, float(np.sum(mesh.weights))))
+        return cls(f, s, cv, np.asarray(commensurate_frequencies_THz),
+                   None if force_constants is None else np.asarray(force_constants))
+
+
+def fc_and_blocks(forces, tables: MaterialTables, subtract_drift: bool):
+    """(force constants (N, N, 3, 3) eV/Å², mass-weighted blocks (np, np, nt, 3, 3))."""
+    fc = force_constants(forces, tables.fc, subtract_drift=subtract_drift)
+    return fc, mass_weighted_blocks(fc, tables.phases)
+
+
+def chunk_matrices(qpoints, blocks, phases: PhaseTables):
+    """D(q) (n_q, 3np, 3np) of one chunk of q-points."""
+    return dynamical_matrices(qpoints, blocks, phases)
+
+
+def chunk_from_eigenvalues(eigenvalues, weights, temperatures, phases: PhaseTables):
+    """(frequencies (n_q, 3np) THz, thermal sums (3, n_T)) of one chunk's eigenvalues
+    (padded modes and q-points: eigenvalue 0, weight 0)."""
+    freqs = eigenvalues_to_thz(eigenvalues)
+    return freqs, thermal_sums(freqs, weights, temperatures, phases.mode_mask)
+
+
+def chunk_from_qpoints(qpoints, weights, temperatures, blocks, phases: PhaseTables):
+    """``chunk_from_eigenvalues`` of a chunk of q-points, eigenvalues by XLA."""
+    freqs = frequencies(dynamical_matrices(qpoints, blocks, phases), phases.mode_mask)
+    return freqs, thermal_sums(freqs, weights, temperatures, phases.mode_mask)
+
+
+# one compiled function per stage and shape, shared by every call of the chunked runner
+fc_and_blocks_jit = jax.jit(jax.vmap(fc_and_blocks, in_axes=(0, 0, None)), static_argnums=2)
+chunk_matrices_jit = jax.jit(chunk_matrices)
+chunk_from_eigenvalues_jit = jax.jit(chunk_from_eigenvalues)
+chunk_from_qpoints_jit = jax.jit(chunk_from_qpoints)

@@ -1,0 +1,86 @@
+"""Every execution plan against phonopy, on real phonondb materials.
+
+One test per valid ``Plan`` (chunked + phonors / LAPACK / XLA eigensolver,
+graph + XLA): force constants, F/S/Cv, commensurate frequencies and the
+stability verdict at the contract's tolerances, on six materials of four crystal
+systems, two with more than 32 modes (where cuSOLVER switches algorithms on a
+GPU). A plan must use the eigensolver it names: the XLA plans run with the
+host solvers disabled, the host plans must call theirs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import phonjax
+from phonjax.execution import ALL_PLANS, host_eigen
+from phonjax.stability import stability
+
+PLAN_IDS = ["mp-1000", "mp-361", "mp-14006", "mp-3248", "mp-8710", "mp-673245"]
+
+
+@pytest.fixture(scope="module")
+def cases(kernel_cases):
+    chosen = [c for c in kernel_cases if c[0]["dataset"].id in PLAN_IDS]
+    assert len(chosen) == len(PLAN_IDS)
+    assert max(3 * s.n_primitive for _, s, _ in chosen) > 32
+    return chosen
+
+
+def _spy_or_forbid(monkeypatch, plan):
+    calls = {"n": 0}
+    for name, solver in list(host_eigen.SOLVERS.items()):
+        def wrapped(d, _solver=solver, _name=name):
+            if not plan.host_solver:
+                raise AssertionError(f"the {plan.eigensolver} plan called the host solver {_name}")
+            calls["n"] += 1
+            return _solver(d)
+        monkeypatch.setitem(host_eigen.SOLVERS, name, wrapped)
+    return calls
+
+
+@pytest.mark.parametrize("plan", ALL_PLANS, ids=lambda p: f"{p.runner}-{p.eigensolver}")
+def test_plan_matches_phonopy(cases, plan, monkeypatch):
+    calls = _spy_or_forbid(monkeypatch, plan)
+    systems = [s for _, s, _ in cases]
+    results = phonjax.phonon_properties(systems, [ref["dataset"].forces for ref, _, _ in cases],
+                                        plan=plan, keep_force_constants=True)
+    assert (calls["n"] > 0) == plan.host_solver
+    for (ref, system, _), r in zip(cases, results):
+        name = ref["dataset"].id
+        assert np.abs(r.force_constants - ref["phonopy"].force_constants).max() <= 1e-10, name
+        for key, ours in (("free_energy", r.free_energy_kJmol[0]), ("entropy", r.entropy_JKmol[0]),
+                          ("heat_capacity", r.heat_capacity_JKmol[0])):
+            assert abs(ours - ref[key]) <= 1e-8 * abs(ref[key]), (name, key, ours, ref[key])
+        theirs = np.sort(ref["commensurate_frequencies"], axis=1)
+        ours = np.sort(r.commensurate_frequencies_THz, axis=1)
+        real = np.abs(theirs) >= 0.1  # the contract's modes; Γ acoustic ones are noise
+        np.testing.assert_allclose(ours[real], theirs[real], atol=1e-8, rtol=0, err_msg=name)
+        assert r.stable == stability(ref["commensurate"], theirs).stable, name
+
+
+def test_host_consistency_check_catches_wrong_eigenvalues():
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(5, 6, 6)) + 1j * rng.normal(size=(5, 6, 6))
+    h = a + np.conj(np.swapaxes(a, 1, 2))
+    e = np.linalg.eigvalsh(h)
+    assert host_eigen.consistent(h, e).all()
+    e[2, 4] += 1e-6
+    assert host_eigen.consistent(h, e).tolist() == [True, True, False, True, True]
+
+
+def test_phonors_equals_lapack_in_a_fresh_process():
+    """Regression: phonors' worker pool created from a non-main thread once returned wrong
+    eigenvalues; here the pool is created on first use, in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    script = ("import numpy as np; from phonjax.execution.host_eigen import phonors_eigvalsh\n"
+              "rng = np.random.default_rng(0); a = rng.normal(size=(300, 24, 24)) * (1 + 1j)\n"
+              "h = a + np.conj(np.swapaxes(a, 1, 2))\n"
+              "print(np.abs(phonors_eigvalsh(h) - np.linalg.eigvalsh(h)).max())")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert float(out.stdout.split()[-1]) < 1e-10
