@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from ase.data import atomic_masses, atomic_numbers, chemical_symbols
+
+from phonjax.elements import NUMBERS, SYMBOLS, standard_masses
 
 
 class CrystalError(ValueError):
@@ -44,10 +45,10 @@ class Crystal:
             raise CrystalError(
                 f"lattice is singular (volume {volume:.3g} Å^3): not a periodic 3D cell"
             )
-        bad = numbers[(numbers < 1) | (numbers >= len(chemical_symbols))]
+        bad = numbers[(numbers < 1) | (numbers >= len(SYMBOLS))]
         if bad.size:
             raise CrystalError(f"unknown atomic number(s) {sorted(set(bad.tolist()))}")
-        masses = atomic_masses[numbers] if self.masses is None else np.array(self.masses, float)
+        masses = standard_masses(numbers) if self.masses is None else np.array(self.masses, float)
         if masses.shape != numbers.shape or not (np.isfinite(masses).all() and (masses > 0).all()):
             raise CrystalError("masses must be positive, one per atom")
         for name, value in (("lattice", lattice), ("frac_positions", frac),
@@ -61,7 +62,7 @@ class Crystal:
 
     @property
     def symbols(self) -> list[str]:
-        return [chemical_symbols[z] for z in self.numbers]
+        return [SYMBOLS[z] for z in self.numbers]
 
     @property
     def positions(self) -> np.ndarray:
@@ -80,9 +81,9 @@ class Crystal:
     def from_symbols(cls, lattice, frac_positions, symbols, masses=None) -> "Crystal":
         numbers = []
         for s in symbols:
-            if s not in atomic_numbers:
+            if s not in NUMBERS or s == "X":
                 raise CrystalError(f"unknown element symbol {s!r}")
-            numbers.append(atomic_numbers[s])
+            numbers.append(NUMBERS[s])
         return cls(lattice, frac_positions, numbers, masses)
 
     @classmethod

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import spglib
-from scipy.spatial import cKDTree
 
 from phonjax.cells import SYMPREC
 from phonjax.crystal import Crystal, CrystalError
@@ -41,32 +40,57 @@ def cartesian_rotations(lattice: np.ndarray, rotations: np.ndarray) -> np.ndarra
 
 
 class PositionMatcher:
-    """Finds, for fractional positions, the atom of a crystal sitting there (mod lattice)."""
+    """Finds, for fractional positions, the atom of a crystal sitting there (mod lattice).
+
+    A cell list in fractional coordinates: the unit box is cut into g³ cells of edge
+    ≥ twice the search radius, so an atom within the radius of a position sits in
+    that position's cell or one of its 26 neighbours (periodically). NumPy only.
+    """
+
+    _NEIGHBOURS = np.stack(np.meshgrid(*[np.arange(-1, 2)] * 3, indexing="ij"), -1).reshape(-1, 3)
 
     def __init__(self, crystal: Crystal, symprec: float = SYMPREC):
         self.crystal = crystal
         self.symprec = symprec
-        wrapped = crystal.frac_positions - np.floor(crystal.frac_positions)
-        self._tree = cKDTree(wrapped % 1.0, boxsize=1.0)
+        n = crystal.n_atoms
         # a fractional search radius that surely contains symprec in Å
-        self._radius = symprec * np.linalg.norm(np.linalg.inv(crystal.lattice), axis=0).max() * 4
+        radius = symprec * np.linalg.norm(np.linalg.inv(crystal.lattice), axis=0).max() * 4
+        self._g = int(max(1, min(np.floor(0.5 / radius), 2 * np.ceil(n ** (1 / 3)))))
+        keys = self._keys(self._cells(crystal.frac_positions))
+        self._order = np.argsort(keys, kind="stable")
+        self._sorted_keys = keys[self._order]
+        self._occupancy = int(np.bincount(keys).max())
+
+    def _cells(self, frac: np.ndarray) -> np.ndarray:
+        wrapped = (frac - np.floor(frac)) % 1.0
+        return np.floor(wrapped * self._g).astype(np.int64) % self._g
+
+    def _keys(self, cells: np.ndarray) -> np.ndarray:
+        g = self._g
+        cells = cells % g
+        return (cells[..., 0] * g + cells[..., 1]) * g + cells[..., 2]
 
     def match(self, frac: np.ndarray, numbers: np.ndarray | None = None) -> np.ndarray:
         """Index of the atom at each position; raises if a position has no atom."""
         frac = np.asarray(frac, float)
-        wrapped = (frac - np.floor(frac)) % 1.0
-        _, idx = self._tree.query(wrapped.reshape(-1, 3), k=1)
-        idx = idx.reshape(frac.shape[:-1])
-        diff = self.crystal.frac_positions[idx] - frac
+        shape = frac.shape[:-1]
+        q = frac.reshape(-1, 3)
+        neighbour_keys = self._keys(self._cells(q)[:, None, :] + self._NEIGHBOURS[None])  # (Q, 27)
+        start = np.searchsorted(self._sorted_keys, neighbour_keys, "left")
+        end = np.searchsorted(self._sorted_keys, neighbour_keys, "right")
+        slot = start[..., None] + np.arange(self._occupancy)  # (Q, 27, occupancy)
+        valid = slot < end[..., None]
+        candidates = self._order[np.minimum(slot, len(self._order) - 1)].reshape(len(q), -1)
+        diff = self.crystal.frac_positions[candidates] - q[:, None, :]
         diff -= np.rint(diff)
         dist = np.sqrt(((diff @ self.crystal.lattice) ** 2).sum(-1))
-        ok = dist < self.symprec
+        ok = valid.reshape(len(q), -1) & (dist < self.symprec)
         if numbers is not None:
-            ok &= self.crystal.numbers[idx] == numbers
-        if not ok.all():
+            ok &= self.crystal.numbers[candidates] == np.asarray(numbers).reshape(-1, 1)
+        if not ok.any(axis=1).all():
             raise CrystalError("a symmetry operation maps an atom onto no atom of the same species; "
                                "the structure and its symmetry are inconsistent")
-        return idx
+        return candidates[np.arange(len(q)), ok.argmax(axis=1)].reshape(shape)
 
 
 def permutations(matcher: PositionMatcher, rotations: np.ndarray, translations: np.ndarray

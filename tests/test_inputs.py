@@ -158,3 +158,11 @@ def test_cli_reports_bad_files_and_runs_the_rest(tmp_path):
     for key in ("id", "n_primitive", "free_energy_kJmol", "entropy_JKmol", "heat_capacity_JKmol",
                 "omega_max_K", "omega_min_K", "stable", "gamma_acoustic_tolerance_K"):
         assert key in lines[0]
+
+
+def test_element_symbols_are_ases():
+    from ase.data import chemical_symbols
+
+    from phonjax.elements import SYMBOLS
+
+    assert list(SYMBOLS) == list(chemical_symbols)

@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 
 import phonjax
-from phonjax.batch import bucket
+from phonjax.execution import default_plan
+from phonjax.execution.padding import bucket
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "phonondb-pbesol"
 
@@ -32,7 +33,7 @@ def main(argv=None) -> int:
     systems = [phonjax.prepare(d) for d in datasets]
 
     def kernel():
-        for group in bucket(systems):
+        for group in bucket([s.tables for s in systems], default_plan()):
             phonjax.phonon_properties([systems[i] for i in group],
                                       [datasets[i].forces for i in group])
 

@@ -12,7 +12,8 @@ second pass (what later runs pay with phonjax's persistent cache).
 Prints per-stage times, ratios per size class (supercell atoms), and the
 largest F/S/Cv deviation. Usage:
 
-    python validation/speed.py [--limit N] [--stride K] [--files ...] [--cold-only] [--out results.csv]
+    python validation/speed.py [--limit N] [--stride K] [--files ...] [--cold-only]
+                               [--plan RUNNER:EIGENSOLVER] [--out results.csv]
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ from pathlib import Path
 import numpy as np
 
 import phonjax
-from phonjax.batch import bucket
 from phonjax.dynamical_matrix import dynamical_matrices, mass_weighted_blocks
-from phonjax.eigen import host_eigvalsh
+from phonjax.execution import Plan, default_plan
+from phonjax.execution.host_eigen import phonors_eigvalsh
+from phonjax.execution.padding import bucket
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "phonondb-pbesol"
 CLASSES = [(0, 64), (65, 128), (129, 200), (201, 10_000)]
@@ -69,15 +71,16 @@ def _cell(x: float, fmt: str, unit: str = "") -> str:
 
 def eigen_floor(system, force_constants) -> float:
     """Seconds of phonors' batched eigensolver alone on the system's irreducible q-set."""
-    blocks = mass_weighted_blocks(force_constants[system.primitive.p2s], system.image_atoms,
-                                  system.primitive.crystal.masses)
+    phases = system.tables.phases
     floor = 0.0
-    for start in range(0, len(system.mesh.qpoints), 256):  # chunks: D of 2,000 q can take GBs
-        d = np.asarray(dynamical_matrices(system.mesh.qpoints[start:start + 256], blocks,
-                                          *system.phase_tables))
-        t0 = time.perf_counter()
-        host_eigvalsh(d)
-        floor += time.perf_counter() - t0
+    with phonjax.float64():
+        blocks = mass_weighted_blocks(force_constants, phases)
+        for start in range(0, len(system.mesh.qpoints), 256):  # chunks: D of 2,000 q take GBs
+            d = np.asarray(dynamical_matrices(system.mesh.qpoints[start:start + 256], blocks,
+                                              phases))
+            t0 = time.perf_counter()
+            phonors_eigvalsh(d)
+            floor += time.perf_counter() - t0
     return floor
 
 
@@ -92,11 +95,10 @@ def main(argv=None) -> int:
     ap.add_argument("--cold-only", action="store_true",
                     help="time only the cold pass against phonopy (no compiled pass, no floor): "
                          "what a run over all 815 affords")
-    ap.add_argument("--inversion", action="store_true",
-                    help="solve centrosymmetric meshes as real symmetric matrices (phonjax.inversion); "
-                         "a second compiled pass without it gives the 'real-solve gain' column")
+    ap.add_argument("--plan", default=None, metavar="RUNNER:EIGENSOLVER",
+                    help="execution plan, e.g. chunked:phonors (default: the backend's)")
     args = ap.parse_args(argv)
-    options = {"use_inversion": args.inversion}
+    plan = Plan(*args.plan.split(":")) if args.plan else default_plan()
     if args.jax_cache:
         from phonjax.compile_cache import enable_compilation_cache
 
@@ -120,10 +122,11 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     kernel_time = {}
     results = [None] * len(systems)
-    for group in bucket(systems):
+    groups = bucket([s.tables for s in systems], plan)
+    for group in groups:
         tg = time.perf_counter()
         out = phonjax.phonon_properties([systems[i] for i in group], [datasets[i].forces for i in group],
-                                        **options)
+                                        plan=plan)
         dt = time.perf_counter() - tg
         for i, r in zip(group, out):
             results[i] = r
@@ -135,10 +138,11 @@ def main(argv=None) -> int:
 
     def compiled_pass(**kwargs):
         per_material = {}
-        for group in bucket(systems):
+        for group in groups:
             tg = time.perf_counter()
             out = phonjax.phonon_properties([systems[i] for i in group],
-                                            [datasets[i].forces for i in group], **kwargs)
+                                            [datasets[i].forces for i in group], plan=plan,
+                                            **kwargs)
             for i, r in zip(group, out):
                 per_material[i] = (time.perf_counter() - tg) / len(group)
                 if r.force_constants is not None:
@@ -147,12 +151,10 @@ def main(argv=None) -> int:
 
     nan = {i: float("nan") for i in range(len(systems))}
     if args.cold_only:
-        warm_time = complex_time = nan
+        warm_time = nan
     else:
         # (keeping the force constants for the floor below costs a copy, inside the timing)
-        warm_time = compiled_pass(**options, keep_force_constants=True)
-        # the same with every mesh solved complex: what the real pair-basis solve saves
-        complex_time = compiled_pass(use_inversion=False) if options["use_inversion"] else warm_time
+        warm_time = compiled_pass(keep_force_constants=True)
     for i, (f, ds, s, r) in enumerate(zip(files, datasets, systems, results)):
         tp, ref = phonopy_side(f, ds)
         # floor: eigenvalues only, phonors, phonjax's irreducible q-set
@@ -161,13 +163,11 @@ def main(argv=None) -> int:
         dev = max(abs(a - b) / max(abs(b), 1e-300) for a, b in zip(ours, ref))
         phonjax_time = (t_read + t_prep) / len(files) + kernel_time[i]
         phonjax_warm = (t_read + t_prep) / len(files) + warm_time[i]
-        phonjax_complex = (t_read + t_prep) / len(files) + complex_time[i]
         rows.append({"id": ds.id, "n_supercell": s.n_supercell, "n_primitive": s.n_primitive,
                      "n_irreducible_q": len(s.mesh.qpoints), "phonopy_s": sum(tp.values()),
-                     **{f"phonopy_{k}_s": v for k, v in tp.items()}, "phonjax_s": phonjax_time, "phonjax_compiled_s": phonjax_warm,
-                     "phonjax_compiled_complex_s": phonjax_complex, "centrosymmetric":
-                     s.inversion_partners is not None,
-                     "eigen_floor_s": floor, "max_rel_dev_FSCv": dev})
+                     **{f"phonopy_{k}_s": v for k, v in tp.items()}, "phonjax_s": phonjax_time,
+                     "phonjax_compiled_s": phonjax_warm, "eigen_floor_s": floor,
+                     "max_rel_dev_FSCv": dev})
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
@@ -179,7 +179,7 @@ def main(argv=None) -> int:
     table = Table(title=f"phonjax vs phonopy 4.10, {len(rows)} materials, 20³ mesh, 300 K (CPU)")
     for col in ("supercell atoms", "n", "phonopy (s)", "phonjax cold (s)", "speed-up cold",
                 "phonjax compiled (s)", "speed-up compiled", "eigen floor (s)",
-                "phonjax compiled / floor", "real-solve gain", "max rel dev F,S,Cv"):
+                "phonjax compiled / floor", "max rel dev F,S,Cv"):
         table.add_column(col, justify="right")
     for lo, hi in CLASSES + [(0, 10_000)]:
         sel = [r for r in rows if lo <= r["n_supercell"] <= hi]
@@ -189,14 +189,13 @@ def main(argv=None) -> int:
         j = sum(r["phonjax_s"] for r in sel)
         w = sum(r["phonjax_compiled_s"] for r in sel)
         fl = sum(r["eigen_floor_s"] for r in sel)
-        c = sum(r["phonjax_compiled_complex_s"] for r in sel)
         label = "all" if (lo, hi) == (0, 10_000) else f"{lo}–{hi}"
         table.add_row(label, str(len(sel)), f"{p:.1f}", f"{j:.1f}", f"{p / j:.2f}×", _cell(w, ".1f"),
                       _cell(p / w, ".2f", "×"), _cell(fl, ".1f"), _cell(w / fl, ".1f", "×"),
-                      _cell(c / w, ".2f", "×"), f"{max(r['max_rel_dev_FSCv'] for r in sel):.1e}")
+                      f"{max(r['max_rel_dev_FSCv'] for r in sel):.1e}")
     Console(width=200).print(table)
     print(f"phonjax stages: read {t_read:.1f} s, prepare {t_prep:.1f} s, kernel {t_kernel:.1f} s "
-          f"(compilation included); real pair-basis solve {'on' if args.inversion else 'off'}; "
+          f"(compilation included); plan {plan.runner}:{plan.eigensolver}; "
           f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after ({os.cpu_count()} CPUs)")
     return 0
 
