@@ -1,20 +1,20 @@
 """Shared fixtures: real phonondb datasets and phonopy's results for them.
 
 phonopy is the reference; it is computed here, in the test session, from the
-same files (full FCs by finite differences, symmetrize_force_constants(), no
-NAC, explicit primitive matrix, 20³ mesh, 300 K), never stored.
+same files by ``validation.reference.phonopy_reference`` (full FCs by finite
+differences, symmetrize_force_constants(), no NAC, the file's primitive matrix,
+20³ mesh, 300 K), the same function validation/ uses; never stored.
 """
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import phonjax
 from phonjax.data import sample_dir
+from validation.reference import phonopy_reference
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -27,34 +27,11 @@ def sample_path(mp_id: str) -> Path:
     return sample_dir() / f"{mp_id}.yaml.xz"
 
 
-def phonopy_reference(path: Path, mesh=(20, 20, 20)) -> dict:
-    import phonopy
-    from phonopy.harmonic.dynmat_to_fc import get_commensurate_points
-
-    ds = phonjax.read_dataset(path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ph = phonopy.load(str(path), produce_fc=False, is_nac=False,
-                          primitive_matrix=ds.primitive_matrix.tolist())
-        ph.produce_force_constants()
-        ph.symmetrize_force_constants()
-        ph.run_mesh(list(mesh))
-        ph.run_thermal_properties(temperatures=[300.0])
-        tp = ph.get_thermal_properties_dict()
-        m = np.rint(np.linalg.inv(ds.primitive_matrix) @ ds.supercell_matrix).astype(int)
-        comm = get_commensurate_points(m)
-        ph.run_qpoints(comm)
-        comm_freqs = ph.get_qpoints_dict()["frequencies"]
-    return {"phonopy": ph, "dataset": ds, "free_energy": tp["free_energy"][0],
-            "entropy": tp["entropy"][0], "heat_capacity": tp["heat_capacity"][0],
-            "commensurate": comm, "commensurate_frequencies": comm_freqs}
-
-
 @pytest.fixture(scope="session")
 def kernel_cases():
     """phonjax results for the dozen materials in one batched call, and phonopy's."""
     refs = {i: phonopy_reference(sample_path(i)) for i in KERNEL_IDS}
-    systems = [phonjax.prepare(refs[i]["dataset"]) for i in KERNEL_IDS]
-    results = phonjax.phonon_properties(systems, [refs[i]["dataset"].forces for i in KERNEL_IDS],
+    systems = [phonjax.prepare(refs[i].dataset) for i in KERNEL_IDS]
+    results = phonjax.phonon_properties(systems, [refs[i].dataset.forces for i in KERNEL_IDS],
                                         keep_force_constants=True)
     return [(refs[i], s, r) for i, s, r in zip(KERNEL_IDS, systems, results)]

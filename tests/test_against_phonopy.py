@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 
@@ -11,24 +9,19 @@ import phonjax
 from phonjax.stability import stability
 from phonjax.units import THZ_TO_K
 from tests.conftest import KERNEL_IDS, sample_path
+from validation.reference import phonopy_reference
 
 
 @pytest.mark.parametrize("is_diagonal", [True, False])
 @pytest.mark.parametrize("mp_id", KERNEL_IDS)
 def test_displacements_identical(mp_id, is_diagonal):
-    import phonopy
-
-    ds = phonjax.read_dataset(sample_path(mp_id))
-    s = phonjax.prepare(ds, use_dataset_displacements=False, is_diagonal=is_diagonal)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        unit = phonopy.load(str(sample_path(mp_id)), produce_fc=False).unitcell
-        ph = phonopy.Phonopy(unit, supercell_matrix=ds.supercell_matrix,
-                             primitive_matrix=ds.primitive_matrix)
-    ph.generate_displacements(distance=0.01, is_plusminus="auto", is_diagonal=is_diagonal)
-    first = ph.dataset["first_atoms"]
-    assert s.displaced_atoms.tolist() == [d["number"] for d in first]
-    np.testing.assert_array_equal(s.displacements, np.array([d["displacement"] for d in first]))
+    ref = phonopy_reference(sample_path(mp_id), load_only=True,
+                            generate_displacements=[is_diagonal])
+    s = phonjax.prepare(ref.dataset, use_dataset_displacements=False, is_diagonal=is_diagonal)
+    atoms, displacements = ref.generated_displacements[is_diagonal]
+    assert s.displaced_atoms.tolist() == atoms.tolist()
+    np.testing.assert_array_equal(s.displacements, displacements)
+    ph = ref.phonopy
     # the cells phonopy builds, atom for atom
     np.testing.assert_allclose(s.supercell.frac_positions, ph.supercell.scaled_positions, atol=1e-12)
     np.testing.assert_array_equal(s.primitive.p2s, ph.primitive.p2s_map)
@@ -37,14 +30,14 @@ def test_displacements_identical(mp_id, is_diagonal):
 
 def test_force_constants(kernel_cases):
     for ref, _, res in kernel_cases:
-        err = np.abs(res.force_constants - ref["phonopy"].force_constants).max()
-        assert err <= 1e-10, (ref["dataset"].id, err)
+        err = np.abs(res.force_constants - ref.force_constants).max()
+        assert err <= 1e-10, (ref.dataset.id, err)
 
 
 def test_commensurate_frequencies_omega_max_stability(kernel_cases):
     for ref, system, res in kernel_cases:
-        ph_f = np.sort(ref["commensurate_frequencies"], axis=1)
-        np.testing.assert_allclose(system.commensurate, ref["commensurate"], atol=1e-12)
+        ph_f = np.sort(ref.commensurate_frequencies_THz, axis=1)
+        np.testing.assert_allclose(system.commensurate, ref.commensurate_qpoints, atol=1e-12)
         ours = np.sort(res.commensurate_frequencies_THz, axis=1)
         # Γ acoustic modes are sqrt(±1e-16)-level noise on both sides: compare their size only
         noise = np.zeros_like(ours, bool)
@@ -52,15 +45,14 @@ def test_commensurate_frequencies_omega_max_stability(kernel_cases):
         assert noise[0].sum() == 3
         np.testing.assert_allclose(ours[~noise], ph_f[~noise], atol=1e-8, rtol=0)
         assert abs(res.omega_max_K - ph_f.max() * THZ_TO_K) <= 1e-4
-        assert res.stable == stability(ref["commensurate"], ph_f).stable
+        assert res.stable == stability(ref.commensurate_qpoints, ph_f).stable
 
 
 def test_thermal_properties(kernel_cases):
     for ref, _, res in kernel_cases:
-        for key, attr in (("free_energy", "free_energy_kJmol"), ("entropy", "entropy_JKmol"),
-                          ("heat_capacity", "heat_capacity_JKmol")):
-            ours, theirs = getattr(res, attr)[0], ref[key]
-            assert abs(ours - theirs) <= 1e-8 * abs(theirs), (ref["dataset"].id, key, ours, theirs)
+        for key in ("free_energy_kJmol", "entropy_JKmol", "heat_capacity_JKmol"):
+            ours, theirs = getattr(res, key)[0], getattr(ref, key)[0]
+            assert abs(ours - theirs) <= 1e-8 * abs(theirs), (ref.dataset.id, key, ours, theirs)
 
 
 def test_mesh_qpoints_are_phonopys(kernel_cases):
@@ -71,17 +63,18 @@ def test_mesh_qpoints_are_phonopys(kernel_cases):
     """
     n_fewer = 0
     for ref, system, res in kernel_cases:
-        theirs = ref["phonopy"].mesh
-        exact = phonjax.prepare(ref["dataset"], phonopy_mesh_fallback=True)
-        np.testing.assert_allclose(exact.mesh.qpoints, theirs.qpoints, atol=1e-12, rtol=0)
-        np.testing.assert_array_equal(exact.mesh.weights, theirs.weights)
-        if len(system.mesh.qpoints) == len(theirs.qpoints):
-            np.testing.assert_allclose(system.mesh.qpoints, theirs.qpoints, atol=1e-12, rtol=0)
+        theirs_q = ref.mesh_qpoints
+        exact = phonjax.prepare(ref.dataset, phonopy_mesh_fallback=True)
+        np.testing.assert_allclose(exact.mesh.qpoints, theirs_q, atol=1e-12, rtol=0)
+        np.testing.assert_array_equal(exact.mesh.weights, ref.mesh_weights)
+        if len(system.mesh.qpoints) == len(theirs_q):
+            np.testing.assert_allclose(system.mesh.qpoints, theirs_q, atol=1e-12, rtol=0)
         else:
             n_fewer += 1
-            assert len(system.mesh.qpoints) < len(theirs.qpoints)
-            [r] = phonjax.phonon_properties([exact], [ref["dataset"].forces])
-            assert abs(r.free_energy_kJmol[0] - ref["free_energy"]) <= 1e-8 * abs(ref["free_energy"])
+            assert len(system.mesh.qpoints) < len(theirs_q)
+            [r] = phonjax.phonon_properties([exact], [ref.dataset.forces])
+            theirs_f = ref.free_energy_kJmol[0]
+            assert abs(r.free_energy_kJmol[0] - theirs_f) <= 1e-8 * abs(theirs_f)
     assert n_fewer > 0  # the dozen include cells where phonopy falls back
 
 
@@ -95,7 +88,7 @@ def test_dynamical_matrix_equals_phonopy_and_is_hermitian(kernel_cases):
         with phonjax.float64():
             blocks = mass_weighted_blocks(res.force_constants, s.tables.phases)
             d = np.asarray(dynamical_matrices(q, blocks, s.tables.phases))
-        dm = ref["phonopy"].dynamical_matrix
+        dm = ref.phonopy.dynamical_matrix
         for qi, di in zip(q, d):
             dm.run(qi)
             np.testing.assert_allclose(di, dm.dynamical_matrix, atol=1e-12, rtol=0)

@@ -37,9 +37,9 @@ def test_compressions_and_plain(tmp_path):
 
 
 def test_parsed_forces_equal_phonopy_loader():
-    import phonopy
+    from validation.reference import phonopy_reference
 
-    ph = phonopy.load(str(sample_path("mp-8187")), produce_fc=False)
+    ph = phonopy_reference(sample_path("mp-8187"), load_only=True).phonopy
     ds = phonjax.read_dataset(sample_path("mp-8187"))
     np.testing.assert_array_equal(ds.forces, [d["forces"] for d in ph.dataset["first_atoms"]])
     np.testing.assert_array_equal(ds.displacements, [d["displacement"] for d in ph.dataset["first_atoms"]])

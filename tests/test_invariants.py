@@ -90,9 +90,9 @@ def _cubic_point_group():
 def test_full_point_group_reduction_gives_the_full_grid_sum(kernel_cases):
     """F from the irreducible mesh equals F from all 8000 points (no symmetry used)."""
     ref, s, res = kernel_cases[0]
-    full = phonjax.prepare(ref["dataset"], mesh_symmetry=False)
+    full = phonjax.prepare(ref.dataset, mesh_symmetry=False)
     assert len(full.mesh.qpoints) == 8000 and len(s.mesh.qpoints) < 8000
-    r_full = phonjax.phonon_properties([full], [ref["dataset"].forces])[0]
+    r_full = phonjax.phonon_properties([full], [ref.dataset.forces])[0]
     assert r_full.free_energy_kJmol[0] == pytest.approx(res.free_energy_kJmol[0], rel=1e-12)
 
 
@@ -126,7 +126,7 @@ def test_mesh_points_are_their_images_closest_to_gamma(kernel_cases):
 
 def test_time_reversal_fallback_only_where_the_grid_breaks_a_rotation(kernel_cases):
     for ref, s, _ in kernel_cases:
-        fallback = phonjax.prepare(ref["dataset"], phonopy_mesh_fallback=True).mesh
+        fallback = phonjax.prepare(ref.dataset, phonopy_mesh_fallback=True).mesh
         assert fallback.weights.sum() == 8000
         if fallback.n_rotations == s.mesh.n_rotations:
             np.testing.assert_array_equal(fallback.qpoints, s.mesh.qpoints)

@@ -24,10 +24,16 @@ import argparse
 import csv
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+if __package__ in (None, ""):  # run as a file: make the repository's `validation` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from validation.reference import phonopy_reference  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PHONONDB = ROOT.parent / "shared" / "data" / "phonondb-pbesol"
@@ -49,10 +55,9 @@ def pick_materials(n: int = 20) -> list[str]:
 
 
 def displaced_supercells(mp_id: str):
-    import phonopy
     from ase import Atoms
 
-    ph = phonopy.load(str(PHONONDB / f"{mp_id}.yaml.xz"), produce_fc=False)
+    ph = phonopy_reference(PHONONDB / f"{mp_id}.yaml.xz", load_only=True).phonopy
     return [
         Atoms(numbers=s.numbers, positions=s.positions, cell=s.cell, pbc=True)
         for s in ph.supercells_with_displacements

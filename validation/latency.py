@@ -40,7 +40,8 @@ def phonopy_job(files: list[str]) -> None:
 
     for f in files:
         ref = phonopy_reference(f)
-        print(f, ref.free_energy, ref.entropy, ref.heat_capacity, ref.commensurate_frequencies.max())
+        print(f, ref.free_energy_kJmol, ref.entropy_JKmol, ref.heat_capacity_JKmol,
+              ref.commensurate_frequencies_THz.max())
 
 
 def _time(cmd: list[str], env: dict) -> float:

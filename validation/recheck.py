@@ -1,7 +1,7 @@
 #!/usr/bin/env python
-"""Current phonjax against the phonopy values recorded by ``compare_phonopy.py``.
+"""Current phonjax against the phonopy values recorded by ``validation.compare_phonopy``.
 
-``compare_phonopy.py`` stores phonopy's F, S, Cv (300 K) and ω_max for every
+``python -m validation.compare_phonopy`` stores phonopy's F, S, Cv (300 K) and ω_max for every
 material in its CSV. After a change to the kernel, this script recomputes
 phonjax's values for the same files (one batched ``phonon_properties`` call
 per size bucket, the default settings) and compares them with those phonopy

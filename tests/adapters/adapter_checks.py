@@ -25,16 +25,15 @@ def to_batch(atoms: Sequence[Atoms]) -> StructureBatch:
 
 def phonondb_supercells(mp_id: str) -> list[Atoms]:
     """Displaced supercells of a phonondb material, as phonopy builds them."""
-    import phonopy
-
     from phonjax.data import sample_dir
+    from validation.reference import phonopy_reference
 
     # the bundled sample first: CI checkouts need not sit next to ../shared
     paths = [folder / f"{mp_id}.yaml.xz" for folder in (sample_dir(), PHONONDB)]
     path = next((p for p in paths if p.exists()), None)
     if path is None:
         raise FileNotFoundError(f"{mp_id}: in neither the bundled sample nor {PHONONDB}")
-    ph = phonopy.load(str(path), produce_fc=False)
+    ph = phonopy_reference(path, load_only=True).phonopy
     return [
         Atoms(numbers=s.numbers, positions=s.positions, cell=s.cell, pbc=True)
         for s in ph.supercells_with_displacements

@@ -32,13 +32,14 @@ def test_bad_overrides(bad):
 @pytest.mark.parametrize("mp_id", ["mp-1000", "mp-10851", "mp-14006", "mp-23215", "mp-28163",
                                    "mp-555483", "mp-673245"])
 def test_length_mesh_matches_phonopy(mp_id):
-    phonopy = pytest.importorskip("phonopy")
+    pytest.importorskip("phonopy")
     from phonopy.phonon.grid import length2mesh
 
     from phonjax import read_dataset
+    from validation.reference import phonopy_reference
 
     path = SAMPLE / f"{mp_id}.yaml.xz"
-    ph = phonopy.load(str(path), produce_fc=False, log_level=0)
+    ph = phonopy_reference(path, load_only=True).phonopy
     expected = length2mesh(100.0, ph.primitive.cell,
                            rotations=ph.primitive_symmetry.pointgroup_operations)
     ds = read_dataset(path)

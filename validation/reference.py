@@ -1,0 +1,174 @@
+"""The phonopy reference: phonopy 4.10 on one dataset, the one set-up of tests/ and validation/.
+
+The contract compares phonjax with exactly this pipeline (no other phonopy set-up exists in
+tests/ or validation/):
+
+1. ``phonopy.load(path, produce_fc=False, is_nac=False, primitive_matrix=P)`` where ``P`` is the
+   file's own primitive matrix as ``phonjax.read_dataset`` reads it (the identity when the file has
+   none; never phonopy's ``"auto"``). A ``phonopy.Phonopy`` that already holds a displacement
+   dataset and forces (e.g. from a uMLIP) skips this step and keeps its own cells.
+2. ``produce_force_constants()`` (full N×N, traditional finite differences) and
+   ``symmetrize_force_constants()``.
+3. ``run_mesh(mesh)`` with phonopy's defaults (half-shifted even meshes, symmetry reduction, its
+   BZ-relocated irreducible points) and ``run_thermal_properties(temperatures)``.
+4. ``run_qpoints(get_commensurate_points(inv(P)·S))``: the q-points commensurate with the supercell.
+
+Untimed and only when asked, the displacement sets phonopy generates for the same cells:
+``Phonopy(unitcell, S, P).generate_displacements(distance=0.01, is_plusminus="auto",
+is_diagonal=...)``. phonopy's warnings are silenced. Units are phonopy's: eV/Å², THz, kJ/mol and
+J/K/mol per mole of primitive cells. phonopy and phonjax are imported on first use, so that
+processes that only run phonopy (validation's workers) never import JAX.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from phonjax.io import PhononDataset
+
+DISPLACEMENT_DISTANCE_A = 0.01  # phonopy's default, the one every phonondb file was made with
+
+
+@dataclass(frozen=True, eq=False)
+class PhonopyReference:
+    """phonopy's results for one dataset (fields are None for stages that did not run).
+
+    ``n_T`` temperatures, ``N`` supercell atoms, ``n_modes = 3 × primitive atoms``.
+    """
+
+    phonopy: Any  # the phonopy.Phonopy after the run: cells, dataset, dynamical matrix, mesh
+    dataset: PhononDataset | None  # phonjax's read of the file, when this function read it
+    primitive_matrix: np.ndarray  # (3, 3) P relative to the unit cell, as given to phonopy
+    force_constants: np.ndarray | None = None  # (N, N, 3, 3) eV/Å², symmetrized
+    mesh: tuple[int, int, int] | None = None
+    mesh_qpoints: np.ndarray | None = None  # (n_irq, 3) reduced, phonopy's BZ-relocated points
+    mesh_weights: np.ndarray | None = None  # (n_irq,) int
+    mesh_frequencies_THz: np.ndarray | None = None  # (n_irq, n_modes)
+    temperatures_K: np.ndarray | None = None  # (n_T,)
+    free_energy_kJmol: np.ndarray | None = None  # (n_T,)
+    entropy_JKmol: np.ndarray | None = None  # (n_T,)
+    heat_capacity_JKmol: np.ndarray | None = None  # (n_T,)
+    commensurate_qpoints: np.ndarray | None = None  # (n_c, 3) reduced
+    commensurate_frequencies_THz: np.ndarray | None = None  # (n_c, n_modes), phonopy's order
+    # is_diagonal -> (displaced atoms (n,) 0-based, displacements (n, 3) Å), phonopy-generated
+    generated_displacements: dict[bool, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    # wall seconds of load, force_constants, mesh, thermal, commensurate and their total;
+    # cpu: process CPU seconds (all threads) of the same span
+    times_s: dict[str, float] = field(default_factory=dict)
+
+
+def phonopy_reference(source, *, mesh: Sequence[int] | None = (20, 20, 20),
+                      temperatures_K: Sequence[float] = (300.0,), primitive_matrix=None,
+                      load_only: bool = False,
+                      generate_displacements: Sequence[bool] = ()) -> PhonopyReference:
+    """Run the reference pipeline (module docstring) on one dataset.
+
+    Args:
+        source: a phonopy_params / phonopy.yaml path, a ``PhononDataset`` read from such a file,
+            or a ``phonopy.Phonopy`` with its displacement dataset and forces already set.
+        mesh: the sampling mesh of step 3; None skips the mesh and thermal properties.
+        temperatures_K: (n_T,) temperatures of the thermal properties.
+        primitive_matrix: (3, 3) P for a path; default: ``read_dataset(path).primitive_matrix``.
+            Passing it avoids reading the file with phonjax (and importing JAX).
+        load_only: stop after step 1 (cells and displacement datasets only).
+        generate_displacements: the ``is_diagonal`` values whose generated sets to add (untimed).
+    Raises:
+        ValueError: a dataset without a source file, or inv(P)·S not integer.
+    """
+    import phonopy
+
+    given = isinstance(source, phonopy.Phonopy)
+    path, dataset, primitive_matrix = (None, None, None) if given else _resolve_path(
+        source, primitive_matrix)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        c0, t0 = time.process_time(), time.perf_counter()
+        ph = source if given else phonopy.load(
+            path, produce_fc=False, is_nac=False,
+            primitive_matrix=np.asarray(primitive_matrix).tolist())
+        times = {"load": time.perf_counter() - t0}
+        out: dict[str, Any] = {}
+        if not load_only:
+            _run_spectra(ph, mesh, temperatures_K, out, times)
+        times["total"] = sum(times.values())  # the stages only, not the copies between them
+        times["cpu"] = time.process_time() - c0
+        out["generated_displacements"] = _generated(ph, generate_displacements)
+    pmat = np.eye(3) if ph.primitive_matrix is None else np.array(ph.primitive_matrix, float)
+    return PhonopyReference(phonopy=ph, dataset=dataset, primitive_matrix=pmat,
+                            times_s=times, **out)
+
+
+def _resolve_path(source, primitive_matrix):
+    """(path, the dataset phonjax read or None, P) for a path or a PhononDataset."""
+    if isinstance(source, (str, os.PathLike)):
+        if primitive_matrix is not None:
+            return str(source), None, primitive_matrix
+        from phonjax.io import read_dataset
+
+        dataset = read_dataset(source)
+    else:
+        dataset = source
+        if getattr(dataset, "source", None) is None:
+            raise ValueError(f"dataset {getattr(dataset, 'id', '?')!r} has no source file: "
+                             "phonopy_reference needs the file (or a phonopy.Phonopy)")
+    pmat = dataset.primitive_matrix if primitive_matrix is None else primitive_matrix
+    return str(dataset.source), dataset, pmat
+
+
+def _run_spectra(ph, mesh, temperatures_K, out: dict, times: dict) -> None:
+    """Steps 2-4 on a loaded phonopy object; results into ``out``, wall seconds into ``times``."""
+    from phonopy.harmonic.dynmat_to_fc import get_commensurate_points
+
+    t = time.perf_counter()
+    ph.produce_force_constants()
+    ph.symmetrize_force_constants()
+    times["force_constants"], t = time.perf_counter() - t, time.perf_counter()
+    out["force_constants"] = np.asarray(ph.force_constants)
+    if mesh is not None:
+        ph.run_mesh(list(mesh))
+        times["mesh"], t = time.perf_counter() - t, time.perf_counter()
+        ph.run_thermal_properties(temperatures=list(temperatures_K))
+        times["thermal"] = time.perf_counter() - t
+        tp, m = ph.get_thermal_properties_dict(), ph.get_mesh_dict()
+        out.update(mesh=tuple(int(n) for n in mesh), mesh_qpoints=np.asarray(m["qpoints"]),
+                   mesh_weights=np.asarray(m["weights"]),
+                   mesh_frequencies_THz=np.asarray(m["frequencies"]),
+                   temperatures_K=np.asarray(tp["temperatures"], float),
+                   free_energy_kJmol=np.asarray(tp["free_energy"], float),
+                   entropy_JKmol=np.asarray(tp["entropy"], float),
+                   heat_capacity_JKmol=np.asarray(tp["heat_capacity"], float))
+    t = time.perf_counter()
+    smat_p = np.linalg.inv(ph.primitive_matrix) @ ph.supercell_matrix
+    smat_p_int = np.rint(smat_p).astype(int)
+    if np.abs(smat_p - smat_p_int).max() > 1e-6:
+        raise ValueError(f"inv(P)·S is not integer: {smat_p.tolist()}")
+    q = get_commensurate_points(smat_p_int)
+    ph.run_qpoints(q)
+    out["commensurate_frequencies_THz"] = np.asarray(ph.get_qpoints_dict()["frequencies"])
+    out["commensurate_qpoints"] = np.asarray(q)
+    times["commensurate"] = time.perf_counter() - t
+
+
+def _generated(ph, diagonals: Sequence[bool]) -> dict[bool, tuple[np.ndarray, np.ndarray]]:
+    """phonopy's own displacement sets for ph's cells, one per ``is_diagonal`` value."""
+    if not diagonals:
+        return {}
+    import phonopy
+
+    gen = phonopy.Phonopy(ph.unitcell, supercell_matrix=ph.supercell_matrix,
+                          primitive_matrix=ph.primitive_matrix)
+    sets = {}
+    for diag in diagonals:
+        gen.generate_displacements(distance=DISPLACEMENT_DISTANCE_A, is_plusminus="auto",
+                                   is_diagonal=diag)
+        first = gen.dataset["first_atoms"]
+        sets[bool(diag)] = (np.array([d["number"] for d in first]),
+                            np.array([d["displacement"] for d in first], float).reshape(-1, 3))
+    return sets
