@@ -129,7 +129,7 @@ def phonon_properties(systems: Sequence[HarmonicSystem], forces: Sequence[np.nda
             progress(len(indices))
 
     execution.run(forces, [s.tables for s in systems], temps, settings.subtract_drift, plan,
-                  keep_force_constants, on_bucket_done=done)
+                  keep_force_constants, on_bucket_done=done, names=[s.id for s in systems])
     return results  # type: ignore[return-value]
 
 

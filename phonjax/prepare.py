@@ -20,6 +20,7 @@ from phonjax.crystal import Crystal, CrystalError
 from phonjax.displacements import generate_displacements
 from phonjax.io.dataset import PhononDataset
 from phonjax.mesh import QMesh, commensurate_qpoints, irreducible_mesh
+from phonjax.resources import DEFAULT_MEMORY_BYTES, mesh_bytes, refuse_if_over
 from phonjax.shortest_vectors import shortest_vectors
 from phonjax.symmetry import (PositionMatcher, SpaceGroup, cartesian_rotations, permutations,
                               point_group_rotations, site_symmetry, space_group)
@@ -178,7 +179,8 @@ def prepare(source: PhononDataset | Crystal, supercell_matrix=None, primitive_ma
             phonopy_mesh_fallback: bool = False,
             distance: float = 0.01, is_plusminus="auto", is_diagonal: bool = True,
             use_dataset_displacements: bool = True, commensurate: str = "primitive",
-            symprec: float = SYMPREC, id: str | None = None) -> HarmonicSystem:
+            symprec: float = SYMPREC, id: str | None = None,
+            memory_bytes: float = DEFAULT_MEMORY_BYTES) -> HarmonicSystem:
     """Prepare one material.
 
     ``source``: a ``PhononDataset`` (its S, P and, if ``use_dataset_displacements``,
@@ -189,6 +191,7 @@ def prepare(source: PhononDataset | Crystal, supercell_matrix=None, primitive_ma
     ``phonopy_mesh_fallback``: reduce the mesh by time reversal alone wherever the
     shifted grid breaks a rotation, exactly as phonopy 4 (default: keep every
     rotation the grid allows, fewer q-points, equal sums).
+    ``memory_bytes``: a mesh whose reduction would need more raises ``ResourceError``.
     """
     if isinstance(source, PhononDataset):
         unitcell, smat, pmat = source.unitcell, source.supercell_matrix, source.primitive_matrix
@@ -214,6 +217,9 @@ def prepare(source: PhononDataset | Crystal, supercell_matrix=None, primitive_ma
                   atom_mask=np.ones(supercell.n_atoms, bool))
     rotations = (np.transpose(point_group_rotations(primitive.crystal, symprec), (0, 2, 1))
                  if mesh_symmetry else None)
+    refuse_if_over(id or "crystal", f"the {'×'.join(map(str, np.ravel(mesh)))} q-mesh",
+                   mesh_bytes(np.ravel(mesh), 1 if rotations is None else len(rotations)),
+                   memory_bytes, "use a smaller mesh or raise the memory bound")
     qmesh = irreducible_mesh(mesh, rotations, gamma_centered, primitive.crystal.lattice,
                              phonopy_mesh_fallback)
     if commensurate == "primitive":

@@ -166,3 +166,15 @@ def test_element_symbols_are_ases():
     from phonjax.elements import SYMBOLS
 
     assert list(SYMBOLS) == list(chemical_symbols)
+
+
+def test_memory_bounds_refuse_before_running():
+    """A mesh or a kernel over the bound: one line naming the material, before any work."""
+    from phonjax.resources import ResourceError
+
+    ds = phonjax.read_dataset(sample_path("mp-1000"))
+    with pytest.raises(ResourceError, match=r"mp-1000: the 300×300×300 q-mesh needs ~\d"):
+        phonjax.prepare(ds, mesh=(300, 300, 300))
+    s = phonjax.prepare(ds)
+    with pytest.raises(ResourceError, match=r"mp-1000: the kernel \(64 supercell atoms, 6 modes\)"):
+        phonjax.phonon_properties([s], [ds.forces], plan=phonjax.Plan(memory_bytes=1e6))

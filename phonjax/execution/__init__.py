@@ -14,9 +14,10 @@ import jax
 import numpy as np
 
 from phonjax.execution import chunked, graph
-from phonjax.execution.padding import ResourceError, bucket
+from phonjax.execution.padding import bucket, check_fits
 from phonjax.execution.plan import ALL_PLANS, Plan, default_plan
 from phonjax.execution.stages import MaterialOutput
+from phonjax.resources import ResourceError
 from phonjax.tables import MaterialTables
 
 __all__ = ["ALL_PLANS", "MaterialOutput", "Plan", "ResourceError", "default_plan", "run"]
@@ -27,11 +28,15 @@ _RUNNERS = {"chunked": chunked.run, "graph": graph.run}
 def run(forces: Sequence[np.ndarray], tables: Sequence[MaterialTables], temperatures,
         subtract_drift: bool = False, plan: Plan | None = None,
         keep_force_constants: bool = False,
-        on_bucket_done: Callable[[list[int], list[MaterialOutput]], None] | None = None
-        ) -> list[MaterialOutput]:
+        on_bucket_done: Callable[[list[int], list[MaterialOutput]], None] | None = None,
+        names: Sequence[str] | None = None) -> list[MaterialOutput]:
     """One ``MaterialOutput`` per material, in order. ``on_bucket_done(indices, outputs)``
-    is called as each bucket finishes (progress, early writes)."""
+    is called as each bucket finishes (progress, early writes). A material that alone
+    needs more than ``plan.memory_bytes`` raises ``ResourceError`` before anything runs
+    (``names`` name the materials in that message)."""
     plan = plan or default_plan()
+    for i, t in enumerate(tables):
+        check_fits(names[i] if names else f"material {i}", t, plan)
     runner = _RUNNERS[plan.runner]
     out: list[MaterialOutput | None] = [None] * len(tables)
     with jax.enable_x64(True):

@@ -16,11 +16,8 @@ from typing import Sequence
 import numpy as np
 
 from phonjax.execution.plan import Plan
+from phonjax.resources import refuse_if_over
 from phonjax.tables import FORCES_AXES, MaterialTables, Sizes, pad, pad_array, sizes_of, stack
-
-
-class ResourceError(MemoryError):
-    """A material needs more memory than the plan allows."""
 
 
 def bucket(tables: Sequence[MaterialTables], plan: Plan) -> list[list[int]]:
@@ -72,12 +69,21 @@ def batch_size(n_materials: int, bytes_per_material: float, plan: Plan) -> int:
     return max(size for size in plan.ladder if size <= min(plan.padded(n_materials), fits))
 
 
-def check_fits(material_id: str, need_bytes: float, plan: Plan) -> None:
-    if need_bytes > plan.memory_bytes:
-        raise ResourceError(
-            f"{material_id}: needs ~{need_bytes / 1e9:.2f} GB, more than the plan's bound of "
-            f"{plan.memory_bytes / 1e9:.2f} GB (raise Plan.memory_bytes, or use a smaller mesh "
-            "or supercell)")
+def material_bytes(tables: MaterialTables, plan: Plan) -> float:
+    """Peak bytes of one material run alone under ``plan`` (its own padded sizes)."""
+    if plan.runner == "graph":
+        s = group_sizes([tables], plan)
+        return force_constant_bytes(s) + q_bytes(s, min(plan.q_chunk(s.modes), max(s.nq, 1)))
+    s = own_sizes(tables, plan)
+    return force_constant_bytes(group_sizes([tables], plan)) + q_bytes(s, plan.q_chunk(s.modes))
+
+
+def check_fits(name: str, tables: MaterialTables, plan: Plan) -> None:
+    """Refuse, before anything runs, a material that alone exceeds ``plan.memory_bytes``."""
+    s = sizes_of(tables)
+    refuse_if_over(name, f"the kernel ({s.N} supercell atoms, {3 * s.np} modes)",
+                   material_bytes(tables, plan), plan.memory_bytes,
+                   "raise the bound (Plan.memory_bytes, --memory-gb) or use a smaller supercell")
 
 
 def padded_stack(forces: Sequence[np.ndarray], tables: Sequence[MaterialTables], s: Sizes,

@@ -32,6 +32,8 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from phonjax.resources import DEFAULT_MEMORY_BYTES
+
 Runner = Literal["chunked", "graph"]
 Eigensolver = Literal["phonors", "lapack", "xla"]
 
@@ -47,7 +49,7 @@ FINE_LADDER = (1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 18, 20, 22, 24, 28, 32, 3
 class Plan:
     runner: Runner = "chunked"
     eigensolver: Eigensolver = "phonors"
-    memory_bytes: float = 2e9  # arrays of one compiled call (and the most one material may take)
+    memory_bytes: float = DEFAULT_MEMORY_BYTES  # arrays of one compiled call; most one material may take
     q_chunk_bytes: float = 6e6  # complex D(q) per chunk: small enough to stay in cache
     q_chunk_min: int = 8
     q_chunk_max: int = 256
