@@ -52,6 +52,21 @@ def phonors_eigvalsh(matrices: np.ndarray) -> np.ndarray:
 SOLVERS = {"phonors": phonors_eigvalsh, "lapack": lapack_eigvalsh}
 
 
+def eigh(matrices: np.ndarray, solver: str = "phonors") -> tuple[np.ndarray, np.ndarray]:
+    """(eigenvalues (n, m) ascending, eigenvectors (n, m, m) as columns) of Hermitian matrices
+    (n, m, m): phonors (LAPACK where its eigenvalues fail the check) or LAPACK."""
+    d = np.ascontiguousarray(matrices, dtype=np.complex128)
+    if solver == "lapack" or len(d) == 0:
+        return np.linalg.eigh(d)
+    values = np.empty(d.shape[:2])
+    vectors = np.empty(d.shape, np.complex128)
+    _load_phonors().eigvalsh_batch(d, values, vectors)
+    bad = ~consistent(d, values)
+    if bad.any():
+        values[bad], vectors[bad] = np.linalg.eigh(d[bad])
+    return values, vectors
+
+
 def consistent(matrices: np.ndarray, eigenvalues: np.ndarray, rtol: float = 1e-10) -> np.ndarray:
     """(n,) bool: Σλ = Re tr D and Σλ² = ‖D‖²_F hold, relative to ‖D‖_F·n, for each
     Hermitian matrix (n, m, m) and its eigenvalues (n, m)."""
