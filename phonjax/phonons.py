@@ -96,6 +96,12 @@ def check_forces(systems: Sequence[HarmonicSystem], forces: Sequence[np.ndarray]
     """One line naming the material for forces of the wrong shape or not finite."""
     if len(systems) != len(forces):
         raise ValueError(f"{len(systems)} systems but {len(forces)} force arrays")
+    import jax
+
+    if any(isinstance(f, jax.core.Tracer) for f in forces):
+        raise TypeError("phonon_properties runs on the host and cannot be traced or "
+                        "differentiated; use phonjax.differentiable (thermal_properties_from_forces, "
+                        "thermal_properties, commensurate_frequencies) inside jax.grad/jit")
     for s, f in zip(systems, forces):
         expected = (len(s.displacements), s.n_supercell, 3)
         if np.shape(f) != expected:

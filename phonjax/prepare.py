@@ -94,8 +94,8 @@ def _solve_tables(supercell: Crystal, group: SpaceGroup, displaced_atoms: np.nda
         rotations[d, :k], disp_index[d, :k], atom_map[d, :k], op_mask[d, :k] = rots, ids, src, True
     # pinv of the stacked, site-rotated displacements (zero rows of padding give zero columns)
     u = np.einsum("dkab,dkb->dka", rotations, displacements[disp_index]) * op_mask[..., None]
-    return solved, dict(solve_rotations=rotations, solve_disp_index=disp_index,
-                        solve_atom_map=atom_map, solve_op_mask=op_mask,
+    return solved, dict(solve_rotations=rotations, solve_disp_index=_index(disp_index),
+                        solve_atom_map=_index(atom_map), solve_op_mask=op_mask,
                         solve_u_pinv=np.linalg.pinv(u))
 
 
@@ -122,8 +122,8 @@ def _distribute_tables(supercell: Crystal, group: SpaceGroup, solved: np.ndarray
     ops, inverse = np.unique(op, return_inverse=True)
     perms = permutations(matcher, group.rotations[ops], group.translations[ops])
     rots = cartesian_rotations(supercell.lattice, group.rotations[ops])
-    return dict(dist_source=target[op, np.arange(n)], dist_rotations=rots[inverse],
-                dist_perm=perms[inverse])
+    return dict(dist_source=_index(target[op, np.arange(n)]), dist_rotations=rots[inverse],
+                dist_perm=_index(perms[inverse]))
 
 
 def _phase_tables(supercell: Crystal, primitive: Primitive, symprec: float) -> PhaseTables:
@@ -155,10 +155,17 @@ def _phase_tables(supercell: Crystal, primitive: Primitive, symprec: float) -> P
     table = np.zeros((len(vecs),) + m.shape)
     idx = np.nonzero(valid)
     np.add.at(table, (inverse.reshape(valid.shape)[idx],) + idx[:3], weights[idx])
-    return PhaseTables(p2s=p2s, image_atoms=image_atoms, masses=primitive.crystal.masses,
+    return PhaseTables(p2s=_index(p2s), image_atoms=_index(image_atoms),
+                       masses=primitive.crystal.masses,
                        primitive_mask=np.ones(n_p, bool), lattice_vectors=vecs.astype(float),
                        lattice_weights=table, image_positions=x[image_atoms],
                        primitive_positions=x[p2s])
+
+
+def _index(a: np.ndarray) -> np.ndarray:
+    """Index tables as int32: the same in every JAX precision mode (int64 indices meet
+    int32 sizes where x64 is off, e.g. under a caller's jit), and half the memory."""
+    return np.asarray(a, np.int32)
 
 
 def _unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

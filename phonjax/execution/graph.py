@@ -14,31 +14,21 @@ from functools import partial
 from typing import Sequence
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from phonjax.execution import stages
 from phonjax.execution.padding import (batch_size, force_constant_bytes, group_sizes,
                                        padded_stack, q_bytes)
 from phonjax.execution.plan import Plan
-from phonjax.tables import MaterialTables, QSet, sizes_of
-
-
-def _in_chunks(qset: QSet, q_chunk: int, temperatures, blocks, phases):
-    """(frequencies (n_q, 3np), summed thermal sums (3, n_T)) over ``q_chunk`` chunks."""
-    n = qset.qpoints.shape[0]
-    q = qset.qpoints.reshape(n // q_chunk, q_chunk, 3)
-    w = qset.weights.reshape(n // q_chunk, q_chunk)
-    freqs, sums = jax.lax.map(
-        lambda qw: stages.chunk_from_qpoints(qw[0], qw[1], temperatures, blocks, phases), (q, w))
-    return freqs.reshape(n, -1), sums.sum(axis=0)
+from phonjax.tables import MaterialTables, sizes_of
 
 
 def _one_material(forces, tables: MaterialTables, temperatures, subtract_drift: bool,
                   q_chunk: int, comm_chunk: int):
     fc, blocks = stages.fc_and_blocks(forces, tables, subtract_drift)
-    _, sums = _in_chunks(tables.mesh, q_chunk, temperatures, blocks, tables.phases)
-    comm, _ = _in_chunks(tables.commensurate, comm_chunk, temperatures, blocks, tables.phases)
+    _, sums = stages.qset_spectrum(tables.mesh, q_chunk, temperatures, blocks, tables.phases)
+    comm, _ = stages.qset_spectrum(tables.commensurate, comm_chunk, temperatures, blocks,
+                                   tables.phases)
     return fc, sums, comm
 
 

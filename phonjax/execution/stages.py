@@ -67,6 +67,20 @@ def chunk_from_qpoints(qpoints, weights, temperatures, blocks, phases: PhaseTabl
     return freqs, thermal_sums(freqs, weights, temperatures, phases.mode_mask)
 
 
+def qset_spectrum(qset: QSet, q_chunk: int, temperatures, blocks, phases: PhaseTables):
+    """(frequencies (n_q, 3np) THz, summed thermal sums (3, n_T)) of a q-set whose length is
+    a multiple of ``q_chunk``, chunk by chunk (``jax.lax.map``: memory bounded by the chunk)
+    with XLA's eigensolver, all in JAX (the graph runner and the differentiable surface)."""
+    import jax.numpy as jnp
+
+    n = qset.qpoints.shape[0]
+    q = jnp.reshape(qset.qpoints, (n // q_chunk, q_chunk, 3))
+    w = jnp.reshape(qset.weights, (n // q_chunk, q_chunk))
+    freqs, sums = jax.lax.map(
+        lambda qw: chunk_from_qpoints(qw[0], qw[1], temperatures, blocks, phases), (q, w))
+    return freqs.reshape(n, -1), sums.sum(axis=0)
+
+
 # one compiled function per stage and shape, shared by every call of the chunked runner
 fc_and_blocks_jit = jax.jit(jax.vmap(fc_and_blocks, in_axes=(0, 0, None)), static_argnums=2)
 chunk_matrices_jit = jax.jit(chunk_matrices)
