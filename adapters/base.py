@@ -209,7 +209,8 @@ class Adapter(WeightsMixin, abc.ABC):
             if self._will_download():
                 return Availability(True, f"downloads {label}{more} on first use",
                                     str(self.download_dest().parent), downloads=True)
-            return Availability(False, f"weights missing: {label}{more}", self.weights_hint())
+            off = " (downloads off)" if self.offline and self.can_download() else ""
+            return Availability(False, f"weights missing{off}: {label}{more}", self.weights_hint())
         return Availability(True)
 
     # --- loading and evaluation ----------------------------------------------------------

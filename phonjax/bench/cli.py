@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
             materials = materials[: args.limit]
         executor = make_executor(args.executor, args.scheduler)
     except (ValueError, InputError) as exc:
-        err.print(f"[red]error[/red]: {exc}", highlight=False)
+        err.print(f"[red]error[/red]: {exc}", highlight=False, soft_wrap=True)
         return 2
     for problem in problems:
         err.print(f"[yellow]skipped[/yellow] {problem}", highlight=False)
@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
                           retry_failed=args.retry_failed,
                           progress=None if args.no_progress else RichProgress(err))
         except BenchError as exc:
-            err.print(f"[red]error[/red]: {exc}", highlight=False)
+            err.print(f"[red]error[/red]: {exc}", highlight=False, soft_wrap=True)
             return 1
         finally:
             executor.close()
@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
             built = _report(store, out, [(label, protocol.key)], args.compare_to,
                             not args.no_figures, console)
         except ValueError as exc:
-            err.print(f"[red]error[/red]: {exc}", highlight=False)
+            err.print(f"[red]error[/red]: {exc}", highlight=False, soft_wrap=True)
             return 1
     wall = time.perf_counter() - t0
     for b in built:

@@ -212,3 +212,17 @@ def test_hubs_offline_restores_environment_and_hub_state(monkeypatch):
     with hubs_offline():
         assert os.environ["HF_HUB_OFFLINE"] == "1" and hub.HF_HUB_OFFLINE is True
     assert "HF_HUB_OFFLINE" not in os.environ and hub.HF_HUB_OFFLINE is False
+
+
+def test_bench_offline_flag_reaches_the_weights_check(toy, server, monkeypatch):
+    from phonjax.bench import models, protocols
+    from phonjax.bench.cli import main
+    from phonjax.bench.runner import BenchError, run_meta
+
+    monkeypatch.setenv("PHONJAX_OFFLINE", "0")
+    assert main(["--offline", "--list-protocols"]) == 0
+    assert os.environ["PHONJAX_OFFLINE"] == "1"  # set for this process and its workers
+    models.register("cachedtoy", lambda variant, **kw: toy(variant, **kw))
+    with pytest.raises(BenchError, match=r"model cachedtoy cannot run: .*downloads are off.*toy\.pth"):
+        run_meta("cachedtoy", protocols.resolve(protocols.DEFAULT_PROTOCOL, {}))
+    assert server.requests == []
