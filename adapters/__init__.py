@@ -2,10 +2,9 @@
 
 Installed as the package ``phonjax_adapters``; families are found through the
 ``phonjax.adapters`` entry-point group (see ``registry``). Importing this
-package never imports torch or a model package, but it does switch the model
-hubs to offline mode (``HF_HUB_OFFLINE=1`` ... unless already set), so that a
-model package imported later fails at once on missing weights instead of
-waiting on the network.
+package imports neither torch nor a model package and changes no environment
+variable: the hubs are switched offline only while a model loads (``weights``).
+Missing weights download on first use unless ``PHONJAX_OFFLINE=1``.
 """
 
 from phonjax_adapters.base import (
@@ -15,11 +14,8 @@ from phonjax_adapters.base import (
     ModelUnavailable,
     StructureResult,
     WeightsNotFound,
-    go_offline,
 )
 from phonjax_adapters.registry import adapter_classes, get_adapter, models_table
-
-go_offline()
 
 __all__ = [
     "Adapter",

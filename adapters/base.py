@@ -21,6 +21,13 @@ slower than one call per structure on CPU sets ``batch_on_cpu = False`` and is
 then called per structure there (its batching is kept for accelerators).
 Subclasses implement ``weight_files``, ``_load`` and ``_evaluate``; everything
 else lives here.
+
+Weights: a variant whose files are missing is fetched on first use into its
+package's cache (``weights_url``/``download_weights``, see ``weights``), unless
+downloads are off (``offline=True``, or ``PHONJAX_OFFLINE=1``, which the command
+lines' ``--offline`` sets): then ``load`` fails at once naming the missing files
+and where to put them. ``weights_path`` and ``weights_sha256`` identify what was
+loaded (the benchmark records both). A local ``checkpoint=`` is never fetched.
 """
 
 from __future__ import annotations
@@ -36,24 +43,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Sequence
 import numpy as np
 
 from phonjax.structures import StructureBatch, pad_structures
+from phonjax_adapters.weights import WeightsMixin, WeightsNotFound
+
+__all__ = ["Adapter", "Availability", "Evaluation", "ModelUnavailable", "StructureResult",
+           "WeightsNotFound", "batch_to_atoms", "module_installed", "package_dir",
+           "package_version", "split_results"]
 
 if TYPE_CHECKING:
     import ase
-
-# Hub clients read these when they are imported; set before any model package import
-# so that missing weights fail at once instead of waiting on the network.
-OFFLINE_SWITCHES = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-
-
-def go_offline() -> None:
-    """Switch the model hubs to offline mode unless the user chose otherwise."""
-    for name, value in OFFLINE_SWITCHES.items():
-        os.environ.setdefault(name, value)
-
-
-class WeightsNotFound(FileNotFoundError):
-    """Weights of a variant are not on this machine; the message says how to provide them."""
-
 
 class ModelUnavailable(RuntimeError):
     """The model package is missing or cannot serve the requested variant or dtype."""
@@ -61,11 +58,13 @@ class ModelUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class Availability:
-    """Whether a variant can run here; ``reason`` says briefly why not, ``hint`` how to fix it."""
+    """Whether a variant can run here; ``reason`` says briefly why not (or that its weights
+    download on first use: ``downloads``), ``hint`` how to fix it or where they go."""
 
     ok: bool
     reason: str = ""
     hint: str = ""
+    downloads: bool = False
 
     def __bool__(self) -> bool:
         return self.ok
@@ -115,8 +114,18 @@ def package_version(distribution: str) -> str | None:
         return None
 
 
+def module_installed(module: str) -> bool:
+    """Whether ``module`` (maybe dotted) can be imported, without importing it."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # its parent package is missing
+        return False
+
+
 def package_dir(module: str) -> Path | None:
     """Directory of an installed package, found without importing it."""
+    if not module_installed(module):
+        return None
     spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -133,7 +142,7 @@ def batch_to_atoms(batch: StructureBatch) -> list["ase.Atoms"]:
     ]
 
 
-class Adapter(abc.ABC):
+class Adapter(WeightsMixin, abc.ABC):
     """One model family; an instance is one variant on one device and dtype.
 
     Construction is cheap and imports nothing heavy; the model is loaded by
@@ -160,6 +169,7 @@ class Adapter(abc.ABC):
         device: str = "cpu",
         dtype: str | None = None,
         max_atoms: int = 4096,
+        offline: bool | None = None,
     ) -> None:
         name = variant or self.variants[0]
         self.variant = self.aliases.get(name, name)
@@ -172,6 +182,7 @@ class Adapter(abc.ABC):
         self.device = device
         self.dtype = dtype or self.dtypes[0]
         self.max_atoms = max_atoms
+        self._offline = offline
         self.model: Any = None
 
     def __repr__(self) -> str:
@@ -179,44 +190,15 @@ class Adapter(abc.ABC):
         return f"{type(self).__name__}({self.variant!r}{where}, device={self.device!r}, dtype={self.dtype!r})"
 
     # --- availability, without importing torch or the model package -------------------
-
-    @abc.abstractmethod
-    def weight_files(self) -> list[Path]:
-        """Local files the named variant needs, at the paths the package's loader reads."""
-
-    def weights_hint(self) -> str:
-        """How to provide the weights of the named variant on an offline machine."""
-        return "pass checkpoint=PATH to a local copy of the weights"
-
-    def weights_label(self, path: Path) -> str:
-        """A short name for a weights file, for tables."""
-        return path.name
+    # (weight_files, weights_hint, missing_weights, ensure_weights, weights_sha256 ...:
+    # see weights.WeightsMixin)
 
     def install_hint(self) -> str:
-        return (
-            f"scripts/install-models.sh VENV, or pip install -c constraints.txt 'phonjax[{self.extra}]'"
-        )
-
-    def missing_weights(self) -> list[Path]:
-        """Files still needed before the model can load (empty when all are here)."""
-        if self.checkpoint is not None:
-            return [] if self.checkpoint.exists() else [self.checkpoint]
-        return [f for f in self.weight_files() if not f.exists()]
-
-    def resolve_weights(self) -> Path:
-        """The checkpoint to load; raises :class:`WeightsNotFound` naming what is missing."""
-        missing = self.missing_weights()
-        if missing:
-            how = "" if self.checkpoint else f". To provide them: {self.weights_hint()}"
-            raise WeightsNotFound(
-                f"{self.title} {self.variant}: weights not found offline; missing "
-                + ", ".join(str(m) for m in missing)
-                + how
-            )
-        return self.checkpoint or self.weight_files()[0]
+        return ("make models (scripts/install-models.sh), or "
+                f"pip install -c constraints.txt 'phonjax[{self.extra}]'")
 
     def availability(self) -> Availability:
-        if importlib.util.find_spec(self.module) is None:
+        if not module_installed(self.module):
             return Availability(False, f"{self.distribution} not installed", self.install_hint())
         missing = self.missing_weights()
         if missing:
@@ -224,7 +206,11 @@ class Adapter(abc.ABC):
             # load()'s error give full paths.
             more = f" (+{len(missing) - 1} more)" if len(missing) > 1 else ""
             label = self.weights_label(missing[0])
-            return Availability(False, f"weights missing: {label}{more}", self.weights_hint())
+            if self._will_download():
+                return Availability(True, f"downloads {label}{more} on first use",
+                                    str(self.download_dest().parent), downloads=True)
+            off = " (downloads off)" if self.offline and self.can_download() else ""
+            return Availability(False, f"weights missing{off}: {label}{more}", self.weights_hint())
         return Availability(True)
 
     # --- loading and evaluation ----------------------------------------------------------
@@ -241,13 +227,15 @@ class Adapter(abc.ABC):
             raise ModelUnavailable(
                 f"{self.title} runs in {' or '.join(self.dtypes)} only, not {self.dtype}"
             )
-        if importlib.util.find_spec(self.module) is None:
+        if not module_installed(self.module):
             raise ModelUnavailable(
                 f"{self.distribution} is not installed; install it with {self.install_hint()}"
             )
-        weights = self.resolve_weights()
-        go_offline()
-        self.model = self._load(weights)
+        weights = self.ensure_weights()
+        from phonjax_adapters.weights import hubs_offline
+
+        with hubs_offline():  # the files are local now; no hub client may wait on the network
+            self.model = self._load(weights)
         return self
 
     @abc.abstractmethod

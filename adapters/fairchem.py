@@ -4,6 +4,9 @@ Named variants are the UMA checkpoints of fairchem's registry (gated Hugging
 Face repo ``facebook/UMA``), cached by ``hf_hub_download`` under
 ``$FAIRCHEM_CACHE_DIR`` (default ``~/.cache/fairchem``); any other fairchem-2
 inference checkpoint (e.g. an eSEN OMat24 model) loads with ``checkpoint=``.
+With a Hugging Face token (after accepting the repository's licence) a missing
+checkpoint and its reference energies are fetched into that cache on first
+use, as ``pretrained_mlip`` does; without one they are reported missing.
 The OMat24 eqV2 checkpoints are fairchem-1 files, which fairchem-core 2.x
 cannot read, so they are not offered.
 
@@ -19,7 +22,7 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-from phonjax_adapters.base import Adapter, StructureResult, split_results
+from phonjax_adapters.base import Adapter, Availability, StructureResult, split_results
 
 _REPO = "facebook/UMA"
 _UMA = ("uma-s-1p1", "uma-m-1p1", "uma-s-1p2p1", "uma-s-1p2")
@@ -57,10 +60,38 @@ class FairChemAdapter(Adapter):
             _snapshot_file(r) for r in _REFERENCES
         ]
 
+    def can_download(self) -> bool:
+        from phonjax_adapters.weights import hf_token_available
+
+        return hf_token_available()
+
+    def download_dest(self) -> Path:
+        return _cache_dir() / f"models--{_REPO.replace('/', '--')}"
+
+    def licence_note(self) -> str | None:
+        return (f"{_REPO} is gated: its weights come under the licence you accepted at "
+                f"https://huggingface.co/{_REPO}")
+
+    def download_weights(self) -> None:
+        from phonjax_adapters.weights import hf_download
+
+        hf_download(_REPO, [f"checkpoints/{self.variant}.pt", *_REFERENCES], _cache_dir(),
+                    f"{self.title} {self.variant}")
+
+    def weight_digest_files(self, path: Path) -> list[Path]:
+        return [path]  # the checkpoint; the reference energies are data, not weights
+
+    def availability(self) -> Availability:
+        found = super().availability()
+        if not found and "weights missing" in found.reason and not self.offline:
+            return Availability(False, f"{found.reason}; gated: accept the licence and log in to "
+                                "Hugging Face", found.hint)
+        return found
+
     def weights_hint(self) -> str:
         return (
-            f"accept the licence of https://huggingface.co/{_REPO}, then on a machine with "
-            f"internet run huggingface-cli download {_REPO} checkpoints/{self.variant}.pt "
+            f"accept the licence of https://huggingface.co/{_REPO} and log in (`hf auth login` "
+            "or HF_TOKEN): then they download on first use; or on a machine with internet run huggingface-cli download {_REPO} checkpoints/{self.variant}.pt "
             f"{' '.join(_REFERENCES)} --cache-dir {_cache_dir()} and copy that folder here; "
             "or pass checkpoint=PATH to a fairchem-2 inference checkpoint"
         )

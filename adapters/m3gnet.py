@@ -2,8 +2,9 @@
 
 matgl (4.x, PyTorch Geometric) downloads weights from the Hugging Face org
 ``materialyze`` into ``~/.cache/matgl``; this adapter looks there (and in the
-older flat layout ``~/.cache/matgl/<name>/``) and hands the local directory to
-``matgl.load_model`` so nothing touches the network. ``Potential`` supports
+older flat layout ``~/.cache/matgl/<name>/``), fetches a missing model the same
+way (``hf_hub_download`` of its three files into that cache) on first use, and
+hands the local directory to ``matgl.load_model``. ``Potential`` supports
 float64 through ``.double()``; the converters build fractional coordinates in
 float32, so in float64 they are rebuilt from the float64 positions.
 Stress comes out in GPa and is converted with ASE's GPa as ``PESCalculator``
@@ -66,6 +67,21 @@ class M3GNetAdapter(Adapter):
             f"and copy {_matgl_cache()} here, or put model.pt, state.pt and model.json in a "
             "directory and pass checkpoint=DIR"
         )
+
+    def can_download(self) -> bool:
+        return True
+
+    def download_weights(self) -> None:
+        from phonjax_adapters.weights import hf_download
+
+        hf_download(f"{_HF_ORG}/{self.variant}", _MODEL_FILES, _matgl_cache(),
+                    f"{self.title} {self.variant}")
+
+    def download_dest(self) -> Path:
+        return _matgl_cache() / f"models--{_HF_ORG}--{self.variant}"
+
+    def weight_digest_files(self, path: Path) -> list[Path]:
+        return [path / f for f in _MODEL_FILES] if path.is_dir() else [path]
 
     def resolve_weights(self) -> Path:
         path = super().resolve_weights()

@@ -5,6 +5,8 @@ mace-torch pins e3nn 0.4.4 and so lives in its own environment
 models are downloaded by ``mace.calculators.foundations_models`` into
 ``$XDG_CACHE_HOME/mace`` (default ``~/.cache/mace``) under the URL's basename
 stripped to letters, digits and ``_``; MPA-0 may also ship inside the package.
+A missing checkpoint is fetched to that same path on first use (MACE-OMAT-0 comes
+under the Academic Software License, which is printed before the download).
 The model is loaded by ``MACECalculator`` (which also converts its dtype and
 picks the head), then evaluated on a ``torch_geometric`` batch built exactly
 as the calculator builds one structure. MACE runs in float64 or float32.
@@ -52,12 +54,25 @@ class MACEAdapter(Adapter):
             return [shipped]
         return [cached]
 
+    def weights_url(self) -> str:
+        return _URLS[self.variant]
+
+    def download_dest(self) -> Path:
+        return _cache_file(_URLS[self.variant])
+
+    def licence_note(self) -> str | None:
+        if self.variant == "mace-omat-0":
+            return ("MACE-OMAT-0 is under the Academic Software License (ASL), "
+                    "https://github.com/gabor1/ASL; downloading it means accepting its terms")
+        return None
+
     def weights_hint(self) -> str:
         url = _URLS[self.variant]
         return f"download {url} to {_cache_file(url)}, or pass checkpoint=PATH"
 
     def install_hint(self) -> str:
-        return "scripts/install-models.sh VENV --mace (its own venv: mace-torch pins e3nn 0.4.4)"
+        return ("make models, or scripts/install-models.sh .venv-mace --mace "
+                "(its own venv: mace-torch pins e3nn 0.4.4)")
 
     def _load(self, weights: Path) -> Any:
         from mace.calculators import MACECalculator

@@ -1,8 +1,8 @@
 """MatterSim (mattersim package): ``Potential.from_checkpoint`` + its batched data loader.
 
-Weights live in ``~/.local/mattersim/pretrained_models/`` (the package's own
-download target); the local path is handed to the loader so it never
-downloads. MatterSim's graph convertor and model cast inputs to float32, so
+Weights live in ``~/.local/mattersim/pretrained_models/``, where mattersim's
+``download_checkpoint`` puts them; a missing checkpoint is fetched there from the
+same URL on first use, then the local path is handed to the loader. MatterSim's graph convertor and model cast inputs to float32, so
 only float32 is offered. Stress comes out in GPa and is converted with ASE's
 GPa, as ``MatterSimCalculator`` does.
 """
@@ -35,6 +35,9 @@ class MatterSimAdapter(Adapter):
 
     def weight_files(self) -> list[Path]:
         return [_checkpoint_dir() / _CHECKPOINTS[self.variant]]
+
+    def weights_url(self) -> str:
+        return f"{_RAW}/{_CHECKPOINTS[self.variant]}"
 
     def weights_hint(self) -> str:
         name = _CHECKPOINTS[self.variant]

@@ -96,6 +96,17 @@ class ORBAdapter(Adapter):
     def weights_label(self, path: Path) -> str:
         return _VARIANTS[self.variant][0].rsplit("/", 1)[-1]  # cached_path names files by hash
 
+    def can_download(self) -> bool:
+        return True
+
+    def download_dest(self) -> Path:
+        return _cache_dir() / hashlib.sha256(_VARIANTS[self.variant][0].encode()).hexdigest()
+
+    def download_weights(self) -> None:
+        from phonjax_adapters.weights import cached_path_download
+
+        cached_path_download(_VARIANTS[self.variant][0], _cache_dir(), f"{self.title} {self.variant}")
+
     def weights_hint(self) -> str:
         return (
             f"download {_VARIANTS[self.variant][0]} and pass checkpoint=PATH, or copy a "

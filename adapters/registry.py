@@ -71,7 +71,9 @@ def models_table() -> Table:
     table = Table(
         title="phonjax model adapters",
         caption=(
-            "* default variant; batch: many structures per model call; "
+            "* default variant; batch: many structures per model call; weights marked "
+            "'on first use' download into the package's cache when the model first loads "
+            "(never with --offline / PHONJAX_OFFLINE=1); "
             "get_adapter(family, variant).load() says how to provide missing weights"
         ),
     )
@@ -90,7 +92,9 @@ def models_table() -> Table:
                 name if i == 0 else "",
                 variant + (" *" if i == 0 else ""),
                 package if i == 0 else "",
-                "[green]yes[/green]" if found else f"[red]no[/red]: {escape(found.reason)}",
+                "[green]yes[/green]" if found and not found.downloads
+                else f"[yellow]{escape(found.reason)}[/yellow]" if found
+                else f"[red]no[/red]: {escape(found.reason)}",
                 cls.dtypes[0],
                 "yes" if cls.batched else "no",
             )

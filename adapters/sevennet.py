@@ -1,5 +1,10 @@
 """SevenNet (sevenn package): checkpoints in the wheel or ~/.cache/sevennet, batched via PyG.
 
+The wheel ships 7net-0, 7net-0_22May2024, 7net-l3i5 and 7net-mf-0; 7net-omat and
+7net-mf-ompa are GitHub release assets, fetched on first use to
+``~/.cache/sevennet/`` as ``sevenn.util.pretrained_name_to_path`` does (its other
+target, the package folder, is left alone).
+
 ``SevenNetCalculator`` has no multi-structure call, so this adapter runs the
 checkpoint's model in batch mode on a ``torch_geometric`` batch of the same
 graphs the calculator builds (``unlabeled_atoms_to_graph``), on accelerators; on
@@ -31,6 +36,11 @@ _CHECKPOINTS = {
 # Multi-fidelity checkpoints need a modal; these are the PBE(-like) heads.
 _DEFAULT_MODAL = {"7net-mf-0": "PBE", "7net-mf-ompa": "mpa"}
 _RELEASES = "https://github.com/MDIL-SNU/SevenNet/releases"
+# sevenn._const.CHECKPOINT_DOWNLOAD_LINKS (sevenn 0.13) for the variants offered here
+_DOWNLOADS = {
+    "7net-mf-ompa": f"{_RELEASES}/download/v0.11.0.cp/checkpoint_sevennet_mf_ompa.pth",
+    "7net-omat": f"{_RELEASES}/download/v0.11.0.cp/checkpoint_sevennet_omat.pth",
+}
 
 
 class SevenNetAdapter(Adapter):
@@ -60,9 +70,16 @@ class SevenNetAdapter(Adapter):
         found = [p for p in self._candidates() if p.exists()]
         return found[:1] or self._candidates()[:1]
 
+    def weights_url(self) -> str | None:
+        return _DOWNLOADS.get(self.variant)
+
+    def download_dest(self) -> Path:
+        return self._candidates()[1]
+
     def weights_hint(self) -> str:
         cache = self._candidates()[1]
-        return f"download {cache.name} from {_RELEASES} to {cache}, or pass checkpoint=PATH"
+        where = _DOWNLOADS.get(self.variant, _RELEASES)
+        return f"download {where} to {cache}, or pass checkpoint=PATH"
 
     def _load(self, weights: Path) -> Any:
         import sevenn.util

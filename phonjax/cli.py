@@ -1,4 +1,4 @@
-"""Command line: ``python -m phonjax {phonons,bench,models} ...``."""
+"""Command line: ``python -m phonjax {phonons,bench,models,data} ...``."""
 
 from __future__ import annotations
 
@@ -76,14 +76,20 @@ def _run_phonons(args) -> int:
 
 
 def _models_parser(sub) -> None:
-    p = sub.add_parser("models", help="registered uMLIP adapters and whether they run offline here")
+    p = sub.add_parser("models", help="registered uMLIP adapters and whether they can run here")
+    p.add_argument("--offline", action="store_true",
+                   help="as with downloads forbidden (PHONJAX_OFFLINE=1): missing weights are missing")
     p.set_defaults(func=_run_models)
 
 
 def _run_models(args) -> int:
     from rich.console import Console
 
+    from phonjax.download import set_offline
     from phonjax_adapters.registry import models_table
+
+    if args.offline:
+        set_offline()
 
     Console().print(models_table())
     return 0
@@ -99,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command")
     _phonons_parser(sub)
     _models_parser(sub)
+    from phonjax.data.cli import add_parser as _data_parser
+
+    _data_parser(sub)
     sub.add_parser("bench", help="the uMLIP phonon benchmark (see `phonjax bench --help`)")
     args = parser.parse_args(argv)
     if args.command is None:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install the uMLIP model families that phonjax's adapters drive, on CPU torch 2.13.0.
+# Install the uMLIP model families that phonjax's adapters drive, on CPU torch 2.13.0
+# (`make models` runs both lines below; `make bench`/`make test` need neither).
 #
 #   scripts/install-models.sh VENV          phonjax + chgnet, sevenn, matgl, orb-models,
 #                                           mattersim, fairchem-core (they share one env)

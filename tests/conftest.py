@@ -1,4 +1,4 @@
-"""Shared fixtures: real phonondb datasets and phonopy's results for them.
+"""Shared fixtures: real phonondb datasets and phonopy's results for them; offline switches.
 
 phonopy is the reference; it is computed here, in the test session, from the
 same files by ``validation.reference.phonopy_reference`` (full FCs by finite
@@ -8,6 +8,13 @@ differences, symmetrize_force_constants(), no NAC, the file's primitive matrix,
 
 from __future__ import annotations
 
+import os
+
+# The test suite never downloads: model weights and datasets that are missing fail at
+# once (tests of the download code talk to their own server on 127.0.0.1 and switch
+# this off for that call only). Subprocesses inherit it.
+os.environ["PHONJAX_OFFLINE"] = "1"
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from pathlib import Path
 
 import pytest

@@ -37,7 +37,9 @@ def run_parser() -> argparse.ArgumentParser:
                                 epilog="`phonjax bench report --help` rebuilds tables and figures.")
     p.add_argument("--dataset", nargs="+", default=None, metavar="PATH",
                    help="folder(s) or files (phonopy_params / Alexandria YAML, the PBE binaries "
-                        "JSON) or 'sample' (default: the bundled 20-material phonondb sample)")
+                        "JSON), 'sample' (default: the bundled 20-material phonondb sample), or "
+                        "a dataset fetched with `phonjax data fetch NAME` (alexandria-pbe, "
+                        "alexandria-pbesol)")
     p.add_argument("--dataset-label", default=None, help="name of the dataset in the store")
     p.add_argument("--limit", type=int, default=None, help="first N materials (by id)")
     p.add_argument("--model", action="append", default=None, metavar="NAME[:VARIANT]",
@@ -63,6 +65,9 @@ def run_parser() -> argparse.ArgumentParser:
     p.add_argument("--shard", default=None, metavar="i/n", help="only shard i of n (0 ≤ i < n)")
     p.add_argument("--retry-failed", action="store_true", help="recompute recorded failures")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--offline", action="store_true",
+                   help="no network access: models whose weights are missing fail at once, "
+                        "naming the files (same as PHONJAX_OFFLINE=1)")
     _common(p)
     return p
 
@@ -143,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
         argv = argv[1:]
     parser = run_parser()
     args = parser.parse_args(argv)
+    if args.offline:
+        from phonjax.download import set_offline
+
+        set_offline()  # inherited by worker processes
 
     from rich.console import Console
 
@@ -179,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
             materials = materials[: args.limit]
         executor = make_executor(args.executor, args.scheduler)
     except (ValueError, InputError) as exc:
-        err.print(f"[red]error[/red]: {exc}", highlight=False)
+        err.print(f"[red]error[/red]: {exc}", highlight=False, soft_wrap=True)
         return 2
     for problem in problems:
         err.print(f"[yellow]skipped[/yellow] {problem}", highlight=False)
@@ -196,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
                           retry_failed=args.retry_failed,
                           progress=None if args.no_progress else RichProgress(err))
         except BenchError as exc:
-            err.print(f"[red]error[/red]: {exc}", highlight=False)
+            err.print(f"[red]error[/red]: {exc}", highlight=False, soft_wrap=True)
             return 1
         finally:
             executor.close()
@@ -209,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
             built = _report(store, out, [(label, protocol.key)], args.compare_to,
                             not args.no_figures, console)
         except ValueError as exc:
-            err.print(f"[red]error[/red]: {exc}", highlight=False)
+            err.print(f"[red]error[/red]: {exc}", highlight=False, soft_wrap=True)
             return 1
     wall = time.perf_counter() - t0
     for b in built:

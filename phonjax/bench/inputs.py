@@ -52,12 +52,38 @@ def _load_json(path: Path) -> list[dict]:
     return data
 
 
+def _named_datasets(sources: list[str] | None) -> tuple[list[str] | None, str | None]:
+    """``sources`` with fetchable dataset names (``alexandria-pbe``) replaced by their local
+    folders, and the first such name (the default label); InputError when one is absent."""
+    from phonjax.data.sources import SOURCES, local_dir
+
+    if not sources:
+        return sources, None
+    out, first = [], None
+    for s in sources:
+        if s.lower() not in SOURCES or Path(s).expanduser().exists():
+            out.append(s)
+            continue
+        folder = local_dir(s)
+        if not folder.is_dir() or not any(f.name.endswith(_PHONON_SUFFIXES) for f in folder.iterdir()):
+            raise InputError(
+                f"dataset {s} is not on this machine (looked in {folder}): fetch it with "
+                f"`phonjax data fetch {s.lower()}` (~{SOURCES[s.lower()].approx_files:,} files; "
+                "add --limit N for a first look, --to DIR to put it elsewhere and then pass "
+                "--dataset DIR), or set PHONJAX_DATA to where it is")
+        out.append(str(folder))
+        first = first or s.lower()
+    return out, first
+
+
 def list_materials(sources: list[str] | None, label: str | None = None
                    ) -> tuple[str, list[Material], list[str]]:
     """(dataset label, materials, problems) for folders / files / "sample" / a binaries JSON."""
     from phonjax.data import sample_files
 
     problems: list[str] = []
+    sources, named = _named_datasets(sources)
+    label = label or named
     if not sources or sources == ["sample"]:
         return label or "phonondb-sample", [Material(label or "phonondb-sample", dataset_id(p),
                                                      str(p)) for p in sample_files()], problems

@@ -63,8 +63,12 @@ def adapter(spec: str, device: str = "cpu", max_atoms: int = 4096):
 
 
 def describe(spec: str) -> dict:
-    """Model identity stored with every result: family, variant, package and version."""
+    """Model identity stored with every result: family, variant, package and version, and
+    the weights (path and SHA-256; fetched first when missing and downloads are allowed)."""
     a = adapter(spec)
+    weights = {"weights_path": None, "weights_sha256": None}
+    if hasattr(a, "ensure_weights"):
+        weights = {"weights_path": str(a.ensure_weights()), "weights_sha256": a.weights_sha256}
     dist = getattr(a, "distribution", None)
     version = None
     if dist:
@@ -74,4 +78,5 @@ def describe(spec: str) -> dict:
     return {"model": spec, "family": getattr(a, "family", split_spec(spec)[0]),
             "variant": getattr(a, "variant", split_spec(spec)[1]),
             "package": dist, "package_version": version,
-            "checkpoint": str(a.checkpoint) if getattr(a, "checkpoint", None) else None}
+            "checkpoint": str(a.checkpoint) if getattr(a, "checkpoint", None) else None,
+            **weights}

@@ -41,7 +41,10 @@ def versions(packages=("phonjax", "jax", "jaxlib", "numpy", "spglib", "ase", "to
 def run_meta(model: str, protocol: Protocol) -> dict:
     from phonjax.bench import models
 
-    ident = {"model": REFERENCE_MODEL} if model == REFERENCE_MODEL else models.describe(model)
+    try:
+        ident = {"model": REFERENCE_MODEL} if model == REFERENCE_MODEL else models.describe(model)
+    except (OSError, RuntimeError) as exc:  # weights missing / download failed / not installed
+        raise BenchError(f"model {model} cannot run: {exc}") from None
     return {"protocol": asdict(protocol), "protocol_key": protocol.key, "model": ident,
             "versions": versions(), "host": platform.node(), "python": platform.python_version()}
 

@@ -1,0 +1,108 @@
+"""Public reference datasets that ``phonjax data fetch NAME`` downloads, and where they land.
+
+A :class:`Source` is a folder of per-material files on a public web server,
+listed by the server's index page: its URL, the file-name pattern, the
+top-level YAML keys every file must have, and the licence and citation that are
+written next to the data. Fetched data lives in ``data_home()/NAME``:
+``$PHONJAX_DATA`` if set, else ``$XDG_DATA_HOME/phonjax`` (default
+``~/.local/share/phonjax``).
+
+The Alexandria phonon benchmark (Loew, Sun, Wang, Botti, Marques, npj Comput.
+Mater. 2025) publishes one ``mp-<id>.yaml.bz2`` per material under
+``https://alexandria.icams.rub.de/data/phonon_benchmark/``: ``pbe/`` (the
+benchmark's PBE reference, ~10,000 materials) and ``pbesol/`` (the PBEsol
+phonondb/MDR reference it recomputed), both CC BY 4.0.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ALEXANDRIA_PHONONS = "https://alexandria.icams.rub.de/data/phonon_benchmark"
+CC_BY_4 = "CC BY 4.0"
+_LICENCE_NAMES = {"CC BY 4.0": "Creative Commons Attribution 4.0 International"}
+CC_BY_4_URL = "https://creativecommons.org/licenses/by/4.0/"
+_LOEW2025 = ("A. Loew, D. Sun, H.-C. Wang, S. Botti, M. A. L. Marques, \"Universal machine "
+             "learning interatomic potentials are ready for phonons\", npj Comput. Mater. (2025), "
+             "doi:10.1038/s41524-025-01650-1")
+_ALEXANDRIA = "the Alexandria database (M. A. L. Marques et al.), https://alexandria.icams.rub.de/"
+_PHONONDB = "the Kyoto phonon database phonondb (A. Togo), PBEsol, whose materials the benchmark uses"
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    title: str
+    index_url: str  # a folder URL whose index page links every file
+    pattern: str  # regular expression a file name must match entirely
+    required_keys: tuple[str, ...]  # top-level YAML keys every file has
+    approx_files: int
+    licence: str
+    licence_url: str
+    citations: tuple[str, ...]
+
+    def url(self, file_name: str, index_url: str | None = None) -> str:
+        return (index_url or self.index_url).rstrip("/") + "/" + file_name
+
+
+_ALEXANDRIA_KEYS = ("unit_cell", "supercell_matrix", "primitive_matrix", "displacements")
+
+SOURCES = {
+    "alexandria-pbe": Source(
+        name="alexandria-pbe",
+        title="Alexandria phonon benchmark, PBE (Loew et al. 2025)",
+        index_url=f"{ALEXANDRIA_PHONONS}/pbe/",
+        pattern=r"mp-\d+\.yaml\.bz2",
+        required_keys=_ALEXANDRIA_KEYS,
+        approx_files=10_000,
+        licence=CC_BY_4, licence_url=CC_BY_4_URL,
+        citations=(_LOEW2025, _ALEXANDRIA),
+    ),
+    "alexandria-pbesol": Source(
+        name="alexandria-pbesol",
+        title="Alexandria phonon benchmark, PBEsol (the phonondb/MDR reference, Loew et al. 2025)",
+        index_url=f"{ALEXANDRIA_PHONONS}/pbesol/",
+        pattern=r"mp-\d+\.yaml\.bz2",
+        required_keys=_ALEXANDRIA_KEYS,
+        approx_files=10_000,
+        licence=CC_BY_4, licence_url=CC_BY_4_URL,
+        citations=(_LOEW2025, _ALEXANDRIA, _PHONONDB),
+    ),
+}
+
+
+class UnknownSource(KeyError):
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+def source(name: str) -> Source:
+    try:
+        return SOURCES[name.lower()]
+    except KeyError:
+        raise UnknownSource(f"no dataset named {name!r}; known: {', '.join(SOURCES)}") from None
+
+
+def data_home() -> Path:
+    """Where fetched datasets live (see the module docstring)."""
+    if os.environ.get("PHONJAX_DATA"):
+        return Path(os.environ["PHONJAX_DATA"]).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base).expanduser() / "phonjax"
+
+
+def local_dir(name: str) -> Path:
+    return data_home() / source(name).name
+
+
+def licence_text(src: Source) -> str:
+    """The LICENSE.md written next to fetched data."""
+    cites = "\n".join(f"- {c}" for c in src.citations)
+    return (f"# {src.title}\n\nDownloaded by `phonjax data fetch {src.name}` from\n"
+            f"{src.index_url}\n\nLicence: {_LICENCE_NAMES.get(src.licence, src.licence)} "
+            f"({src.licence}), {src.licence_url}.\n"
+            "You may share and adapt these files if you give appropriate credit, link the "
+            "licence and say whether you changed them.\n\nPlease cite:\n"
+            f"{cites}\n")
