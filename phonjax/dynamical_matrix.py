@@ -69,7 +69,7 @@ def dynamical_matrices(qpoints, blocks, phases: PhaseTables, hermitize: bool = T
     exp(2πi q·(x_k − x_i)) is assembled from ``phase_factors`` by the angle-difference
     identities. The factors pass an optimization barrier: fused into the
     (n_q, np, np, nt) products, XLA would evaluate a sine per element instead
-    (measured ~1.9× slower on CPU for 60 modes).
+    (see BENCH_NOTES.md, "Kernel tuning").
     """
     f = jax.lax.optimization_barrier(phase_factors(qpoints, phases))
     cos_k, sin_k = f.cos_image[:, None], f.sin_image[:, None]

@@ -12,8 +12,8 @@ them), frequencies and thermal sums compiled. What this buys on CPU:
   (padding would cost (m_pad/m)³ in eigen work);
 * chunks of a few MB keep XLA's passes over D(q) in cache.
 
-Chunks run one after the other (overlapping XLA's D(q) with the host solver
-was measured slower on 2 cores: the two thread pools compete).
+Chunks run one after the other: XLA's D(q) and the host solver each use every
+core, and overlapping them makes their thread pools compete (BENCH_NOTES.md).
 """
 
 from __future__ import annotations

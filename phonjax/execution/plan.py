@@ -19,10 +19,10 @@ The physics is the same whatever the plan (the kernels in
   small.
 
 ``default_plan()`` picks by JAX's default backend: chunked + phonors on CPU
-(phonors is several times faster than XLA's CPU eigensolver, whose compile
-time is short but whose run time is 10-15× LAPACK's at 60-96 modes), graph +
-XLA elsewhere. Defaults of the size settings were measured on a 2-core CPU
-(``BENCH_NOTES.md``); every one of them is a field, not a module constant.
+(XLA's CPU eigensolver is several times slower than phonors and LAPACK), graph
++ XLA elsewhere. The defaults of the size settings come from measurements on a
+2-core CPU (``BENCH_NOTES.md``, "Kernel tuning"); every one of them is a field
+of the plan, not a module constant.
 """
 
 from __future__ import annotations

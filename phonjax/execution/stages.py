@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from phonjax.dynamical_matrix import (dynamical_matrices, eigenvalues_to_thz, frequencies,
@@ -71,8 +72,6 @@ def qset_spectrum(qset: QSet, q_chunk: int, temperatures, blocks, phases: PhaseT
     """(frequencies (n_q, 3np) THz, summed thermal sums (3, n_T)) of a q-set whose length is
     a multiple of ``q_chunk``, chunk by chunk (``jax.lax.map``: memory bounded by the chunk)
     with XLA's eigensolver, all in JAX (the graph runner and the differentiable surface)."""
-    import jax.numpy as jnp
-
     n = qset.qpoints.shape[0]
     q = jnp.reshape(qset.qpoints, (n // q_chunk, q_chunk, 3))
     w = jnp.reshape(qset.weights, (n // q_chunk, q_chunk))
