@@ -125,14 +125,24 @@ def force_constants_from_forces(forces, tables: MaterialTables, subtract_drift: 
 
 def commensurate_frequencies(force_constants, tables: MaterialTables):
     """Frequencies (n_c, 3n_p) THz, ascending, at the commensurate q-points (Γ first), float64."""
-    n_c = sizes_of(tables).nc
-    comm = _chunked(tables.commensurate, n_c)
+    return _qset_frequencies(force_constants, tables, tables.commensurate)
+
+
+def mesh_frequencies(force_constants, tables: MaterialTables):
+    """Frequencies (n_q, 3n_p) THz, ascending, at the irreducible mesh points, float64."""
+    return _qset_frequencies(force_constants, tables, tables.mesh)
+
+
+def _qset_frequencies(force_constants, tables: MaterialTables, qset: QSet):
+    n = sizes_of(qset).nq
+    chunk = min(_q_chunk(tables, None), n)
+    padded = _chunked(qset, chunk)
 
     @float64_differentiable
     def frequencies(fc, phases):
         blocks = mass_weighted_blocks(jnp.asarray(fc, jnp.float64), phases)
-        freqs, _ = qset_spectrum(comm, n_c, jnp.zeros(1), blocks, phases)
-        return freqs
+        freqs, _ = qset_spectrum(padded, chunk, jnp.zeros(1), blocks, phases)
+        return freqs[:n]
 
     return frequencies(force_constants, tables.phases)
 

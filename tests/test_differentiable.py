@@ -46,9 +46,11 @@ def test_values_equal_phonopy(cases):
 
 
 def test_derivatives_equal_central_differences(cases):
+    """On a 6³ mesh (the same functions as on 20³, a tenth of the eigen work)."""
     rng = np.random.default_rng(0)
     degenerate = 0
-    for ref, system, res in cases:
+    for ref, full_mesh, res in cases:
+        system = phonjax.prepare(ref.dataset, mesh=(6, 6, 6))
         fc, masses = np.asarray(res.force_constants), np.asarray(system.tables.phases.masses)
         f = _properties(system.tables)
         d_fc = rng.normal(size=fc.shape) * np.abs(fc).max() * 1e-2
@@ -67,7 +69,8 @@ def test_derivatives_equal_central_differences(cases):
         assert np.isfinite(g_fc).all() and np.isfinite(g_m).all()
         along = (g_fc * d_fc).reshape(3, -1).sum(1) + (g_m * d_m).sum(1)
         np.testing.assert_allclose(along, jvp, rtol=1e-9, atol=0)
-        freqs = np.sort(ref.mesh_frequencies_THz, axis=1)
+        with phonjax.float64():
+            freqs = np.sort(np.asarray(dx.mesh_frequencies(fc, system.tables)), axis=1)
         degenerate += int((np.diff(freqs, axis=1) < 1e-6).any())
     assert degenerate >= 1  # degenerate modes on the mesh of at least one material
 
