@@ -75,7 +75,6 @@ class NequixAdapter(Adapter):
     module = "nequix"
     extra = "nequix"
     variants = ("nequix-mp-1", "nequix-mp-1-pft")
-    aliases = {"mp-1": "nequix-mp-1", "mp-1-pft": "nequix-mp-1-pft"}
     dtypes = ("float64", "float32")
     batched = True
     # On CPU, 8 displaced 64-atom Si cells took 15 s in one call against 9 s one by one
@@ -97,6 +96,12 @@ class NequixAdapter(Adapter):
             f"on a connected machine run `python -c \"from nequix.calculator import from_pretrained; "
             f"from_pretrained('{self.variant}', use_kernel=False)\"` (downloads to {_cache_dir()}), "
             f"or copy {self.variant}.nqx there or to {_REPO_COPIES}, or pass checkpoint=PATH"
+        )
+
+    def install_hint(self) -> str:
+        return (
+            "scripts/install-models.sh VENV, or pip install -c constraints.txt 'phonjax[nequix]' "
+            "&& pip install --no-deps nequix==0.4.5 (its wheel would pull jax[cuda12])"
         )
 
     # --- loading ---------------------------------------------------------------------------

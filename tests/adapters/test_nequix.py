@@ -196,3 +196,17 @@ def test_weights_found_in_cache_then_repository_copy(tmp_path, monkeypatch):
                                                          (2900, 64, 3072), (64, 64, 64)])
 def test_ladder(n, quantum, expected):
     assert ladder(n, quantum) == expected
+
+
+def test_declared_as_an_entry_point():
+    """pyproject.toml registers the family (the registry sees it once phonjax is reinstalled)."""
+    import importlib
+    import tomllib
+    from pathlib import Path
+
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    target = project["project"]["entry-points"]["phonjax.adapters"]["nequix"]
+    module, _, name = target.partition(":")
+    assert getattr(importlib.import_module(module), name) is NequixAdapter
+    assert NequixAdapter.family == "nequix"
+    assert NequixAdapter.variants == ("nequix-mp-1", "nequix-mp-1-pft")
