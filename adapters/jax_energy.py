@@ -41,7 +41,7 @@ def node_energy_function(
     lattice_A: np.ndarray,
     dtype: Any,
 ) -> EnergyFunction:
-    """``energy_fn(positions_A, cell_A=None) -> eV`` of a node-energy model on a fixed graph.
+    """``energy_fn(positions_A, cell_A=None, **kw) -> eV`` of a node-energy model, fixed graph.
 
     Edge e runs from ``receivers[e]`` (the centre atom i) to ``senders[e]`` (its
     neighbour j, in the periodic image ``shifts[e]``, (E, 3) integers), and its
@@ -49,7 +49,8 @@ def node_energy_function(
     vectors, Å), as in matscipy's ``neighbour_list("ijS")``. ``species`` (N,)
     are the model's species indices. The energy is the sum of all node
     energies. ``cell_A`` (3, 3) defaults to ``lattice_A``; passing it lets
-    strain derivatives through (stress). Positions are cast to ``dtype`` (the
+    strain derivatives through (stress); other keywords go to ``node_energies``
+    (e.g. the model's parameters). Positions are cast to ``dtype`` (the
     model's float type); a float64 model must be called with x64 enabled (e.g.
     inside ``with jax.enable_x64(True):``), which is checked when traced.
     """
@@ -63,7 +64,7 @@ def node_energy_function(
     lattice = np.asarray(lattice_A, np.float64)
     wanted = np.dtype(dtype)
 
-    def energy_fn(positions_A, cell_A=None):
+    def energy_fn(positions_A, cell_A=None, **kw):
         if wanted == np.float64 and not jax.config.jax_enable_x64:
             raise RuntimeError(
                 "this energy function runs in float64: call it inside `with jax.enable_x64(True):`"
@@ -73,7 +74,7 @@ def node_energy_function(
         offsets = jnp.asarray(shifts, wanted) @ cell
         vectors = positions[senders] - positions[receivers] + offsets
         with jax.default_matmul_precision("highest"):
-            return jnp.sum(node_energies(vectors, species, senders, receivers))
+            return jnp.sum(node_energies(vectors, species, senders, receivers, **kw))
 
     return energy_fn
 
@@ -119,7 +120,7 @@ def energy_from_jax_md(
 
     if neighbor is None and neighbor_fn is not None:
         if reference_positions is None:
-            raise ValueError("neighbor_fn needs reference_positions (Cartesian Å) to allocate once")
+            raise ValueError("neighbor_fn needs reference_positions (Cartesian Å) to allocate")
         neighbor = neighbor_fn.allocate(to_model(jnp.asarray(reference_positions)))
     kwargs = dict(energy_kwargs)
     if neighbor is not None:

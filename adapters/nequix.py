@@ -93,8 +93,9 @@ class NequixAdapter(Adapter):
 
     def weights_hint(self) -> str:
         return (
-            f"on a connected machine run `python -c \"from nequix.calculator import from_pretrained; "
-            f"from_pretrained('{self.variant}', use_kernel=False)\"` (downloads to {_cache_dir()}), "
+            "on a connected machine run `python -c \"from nequix.calculator import "
+            f"from_pretrained; from_pretrained('{self.variant}', use_kernel=False)\"` "
+            f"(downloads to {_cache_dir()}), "
             f"or copy {self.variant}.nqx there or to {_REPO_COPIES}, or pass checkpoint=PATH"
         )
 
@@ -140,7 +141,9 @@ class NequixAdapter(Adapter):
             # The file holds float32 leaves: build and fill the model with x64 off, as
             # the package does (under x64 its template is float64 and loading fails).
             with jax.enable_x64(False):
-                _LOADED[key] = from_pretrained(self.variant, model_path=str(weights), use_kernel=False)
+                _LOADED[key] = from_pretrained(
+                    self.variant, model_path=str(weights), use_kernel=False
+                )
         model, config = _LOADED[key]
         self.package_model = model  # float32, as nequix's loader returns it
         with self._precision():
@@ -163,7 +166,9 @@ class NequixAdapter(Adapter):
         _, _, _, preprocess_graph = _import_nequix()
         from ase.data import chemical_symbols
 
-        unknown = sorted({chemical_symbols[z] for z in atoms.numbers if int(z) not in self.species_index})
+        unknown = sorted(
+            {chemical_symbols[z] for z in atoms.numbers if int(z) not in self.species_index}
+        )
         if unknown:
             raise ModelUnavailable(
                 f"Nequix {self.variant} was not trained on {', '.join(unknown)} "
@@ -223,8 +228,11 @@ class NequixAdapter(Adapter):
         Å → total energy (scalar, the adapter's dtype), a pure JAX function:
         ``-jax.grad(energy_fn)`` are the forces (N, 3) eV/Å and
         ``jax.hessian(energy_fn)`` the force constants (N, 3, N, 3) eV/Å².
-        ``cell_A`` (3, 3) Å, default ``lattice_A``, lets strains through. With
-        the default float64 dtype, call and differentiate it inside
+        ``cell_A`` (3, 3) Å, default ``lattice_A``, lets strains through.
+        ``model=`` takes another ``nequix.model.Nequix`` of the same structure
+        (e.g. ``eqx.tree_at`` of ``adapter.model``) in place of the loaded one, so
+        that gradients with respect to its parameters flow (``eqx.filter_grad``).
+        With the default float64 dtype, call and differentiate it inside
         ``with jax.enable_x64(True):``.
         """
         import ase
@@ -235,8 +243,15 @@ class NequixAdapter(Adapter):
         atoms = ase.Atoms(numbers=np.asarray(numbers), positions=np.asarray(positions_A, float),
                           cell=np.asarray(lattice_A, float), pbc=True)
         graph = self._graph_dict(atoms)
+        loaded = self.model
+
+        def node_energies(vectors, species, senders, receivers, model=None):
+            return (loaded if model is None else model).node_energies(
+                vectors, species, senders, receivers
+            )
+
         return node_energy_function(
-            self.model.node_energies,
+            node_energies,
             senders=graph["senders"],
             receivers=graph["receivers"],
             shifts=graph["shifts"],

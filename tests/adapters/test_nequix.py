@@ -210,3 +210,23 @@ def test_declared_as_an_entry_point():
     assert getattr(importlib.import_module(module), name) is NequixAdapter
     assert NequixAdapter.family == "nequix"
     assert NequixAdapter.variants == ("nequix-mp-1", "nequix-mp-1-pft")
+
+
+@pytest.mark.slow  # one more compile (~20 s CPU)
+def test_energy_function_differentiates_model_parameters(adapter, silicon8):
+    """model= swaps in other parameters: the energy is linear in the readout weights,
+    E(t·w) = B + t·A, so dE/dt equals E(w) − E(0) exactly."""
+    import equinox as eqx
+
+    def scaled(t):
+        return eqx.tree_at(lambda m: m.readout, adapter.model,
+                           replace_fn=lambda r: jax.tree.map(lambda x: t * x, r))
+
+    with jax.enable_x64(True):
+        energy_fn = adapter.energy_function(silicon8.cell.array, silicon8.positions,
+                                            silicon8.numbers)
+        energy_of_t = jax.jit(jax.value_and_grad(
+            lambda t: energy_fn(silicon8.positions, model=scaled(t))))
+        (e1, slope), (e0, _) = energy_of_t(1.0), energy_of_t(0.0)
+    assert float(e1) == pytest.approx(adapter.evaluate(to_batch([silicon8])).energies[0], abs=1e-9)
+    assert float(slope) == pytest.approx(float(e1 - e0), rel=1e-10)
