@@ -3,7 +3,8 @@
 # (`make models` runs both lines below; `make bench`/`make test` need neither).
 #
 #   scripts/install-models.sh VENV          phonjax + chgnet, sevenn, matgl, orb-models,
-#                                           mattersim, fairchem-core (they share one env)
+#                                           mattersim, fairchem-core (they share one env),
+#                                           and nequix (JAX; --no-deps, see pyproject.toml)
 #   scripts/install-models.sh VENV --mace   phonjax + mace-torch + pytest in their own env
 #                                           (mace-torch pins e3nn 0.4.4, which breaks
 #                                           sevenn, mattersim and fairchem)
@@ -46,11 +47,14 @@ if [ "$mode" = mace ]; then
   pip install -q -c constraints.txt -e ".[test,mace]"
   imports="mace.calculators"
 else
-  pip install -q -c constraints.txt -e ".[chgnet,sevennet,m3gnet,orb,mattersim,fairchem]"
+  pip install -q -c constraints.txt -e ".[chgnet,sevennet,m3gnet,orb,mattersim,fairchem,nequix]"
   # mattersim requires torchvision and torchaudio but never imports them; the builds pip
   # picks do not match torch 2.13.0+cpu and make `import torchmetrics` (matgl, mattersim) fail.
   pip uninstall -q -y torchvision torchaudio
-  imports="chgnet.model sevenn.calculator matgl mattersim.forcefield orb_models.forcefield fairchem.core"
+  # nequix's wheel requires jax[cuda12]: its light dependencies came with the extra above,
+  # the package itself goes in without dependencies (jax and jaxlib stay as they are).
+  pip install -q -c constraints.txt --no-deps "nequix==0.4.5"
+  imports="chgnet.model sevenn.calculator matgl mattersim.forcefield orb_models.forcefield fairchem.core nequix.calculator"
 fi
 
 "$python" - "$imports" <<'EOF'

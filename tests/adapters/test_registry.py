@@ -40,7 +40,7 @@ def test_models_table_lists_every_variant():
 def test_listing_models_imports_neither_torch_nor_model_packages():
     code = (
         "import sys; from phonjax_adapters.registry import models_table; models_table(); "
-        "heavy = {'torch', 'chgnet', 'sevenn', 'matgl', 'mace', 'mattersim', 'orb_models', 'fairchem.core'}; "
+        "heavy = {'torch', 'chgnet', 'sevenn', 'matgl', 'mace', 'mattersim', 'orb_models', 'fairchem.core', 'nequix', 'equinox'}; "
         "print(sorted(heavy & set(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
