@@ -13,13 +13,11 @@ that geometry are exact only for models whose energy goes smoothly to zero at
 the cutoff (every model wrapped here does), and positions should stay within a
 small displacement of the reference.
 
-Two builders:
-
-* :func:`node_energy_function` for models with the edge-vector → node-energy
-  contract ``node_energies(edge_vectors, species, senders, receivers)``
-  (Nequix, phonax), given the host-built edges;
-* :func:`energy_from_jax_md` for jax-md's ``energy_fn(R, neighbor=, box=, ...)``
-  convention (jax-md's wrappers of UMA, MACE, ORB, NequIP, Nequix).
+:func:`node_energy_function` builds one for models with the edge-vector →
+node-energy contract ``node_energies(edge_vectors, species, senders, receivers)``
+(Nequix, phonax), given the host-built edges. jax-md's
+``energy_fn(R, neighbor=, box=, ...)`` convention (its wrappers of UMA, MACE,
+ORB, NequIP, Nequix) is ``phonjax.energy.from_jax_md``.
 """
 
 from __future__ import annotations
@@ -77,58 +75,3 @@ def node_energy_function(
             return jnp.sum(node_energies(vectors, species, senders, receivers, **kw))
 
     return energy_fn
-
-
-def energy_from_jax_md(
-    energy_fn: Callable[..., Any],
-    *,
-    neighbor: Any = None,
-    neighbor_fn: Any = None,
-    reference_positions: Any = None,
-    box: Any = None,
-    lattice_A: Any = None,
-    fractional_coordinates: bool = False,
-    **energy_kwargs: Any,
-) -> EnergyFunction:
-    """``energy(positions_A) -> eV`` from a jax-md style ``energy_fn(R, *, neighbor=, box=, ...)``.
-
-    jax-md energy functions take positions ``R`` in the coordinates their
-    ``space`` uses (Cartesian, or fractional with ``fractional_coordinates=True``
-    and ``space.periodic_general``) and a neighbour list. Pass either
-    ``neighbor`` (already allocated) or ``neighbor_fn`` and
-    ``reference_positions`` (Cartesian Å, allocated once here): the list is
-    then fixed, as the Hessian route needs. ``box`` is handed on as ``box=``
-    when given (jax-md's box has lattice vectors as *columns*). With
-    ``fractional_coordinates=True``, ``lattice_A`` (rows are lattice vectors, Å)
-    converts Cartesian positions to the fractional ``R = positions_A ·
-    lattice_A⁻¹``; it defaults to ``box.T``. Other keyword arguments go to
-    every ``energy_fn`` call. No jax-md import happens here.
-    """
-    import jax.numpy as jnp
-
-    if fractional_coordinates:
-        if lattice_A is None:
-            if box is None:
-                raise ValueError("fractional_coordinates=True needs lattice_A (or box)")
-            lattice_A = jnp.asarray(box).T
-        inverse = jnp.linalg.inv(jnp.asarray(lattice_A))
-    else:
-        inverse = None
-
-    def to_model(positions_A):
-        return positions_A if inverse is None else positions_A @ inverse
-
-    if neighbor is None and neighbor_fn is not None:
-        if reference_positions is None:
-            raise ValueError("neighbor_fn needs reference_positions (Cartesian Å) to allocate")
-        neighbor = neighbor_fn.allocate(to_model(jnp.asarray(reference_positions)))
-    kwargs = dict(energy_kwargs)
-    if neighbor is not None:
-        kwargs["neighbor"] = neighbor
-    if box is not None:
-        kwargs["box"] = box
-
-    def energy(positions_A):
-        return energy_fn(to_model(positions_A), **kwargs)
-
-    return energy

@@ -86,19 +86,33 @@ def force_constants_from_energy(energy_fn: EnergyFn, system: HarmonicSystem, *,
                                subtract_drift=subtract_drift)
 
 
-def from_jax_md(energy_fn: Callable, *, fractional: bool = False, **energy_kwargs) -> EnergyFn:
+def from_jax_md(energy_fn: Callable, *, neighbor=None, neighbor_fn=None,
+                reference_positions=None, reference_cell=None, fractional: bool = False,
+                **energy_kwargs) -> EnergyFn:
     """An energy function from jax-md's convention ``energy_fn(R, box=..., neighbor=..., ...)``.
 
     ``box`` is passed as jax-md's ``periodic_general`` takes it: the lattice vectors as
-    columns (``cell.T``); with ``fractional`` the positions go in as fractional
-    coordinates. Other keywords (e.g. ``neighbor=nbrs``, a neighbour list allocated by
-    the caller at ``system.supercell.positions``) are passed on unchanged: the list stays
-    fixed while differentiating at the geometry it was built for (a smooth cutoff makes
-    the energy smooth there).
+    columns (``cell_A.T``); with ``fractional`` the positions go in as fractional
+    coordinates R = positions_A · cell_A⁻¹. Give ``neighbor`` (a list allocated by the
+    caller) or ``neighbor_fn`` with ``reference_positions`` (Cartesian Å, e.g.
+    ``system.supercell.positions``) and ``reference_cell``: the list is then allocated
+    here, once, and kept fixed while differentiating at that geometry (a smooth cutoff
+    makes the energy smooth there). Other keywords go to every ``energy_fn`` call. No
+    jax-md import happens here.
     """
+    if neighbor is None and neighbor_fn is not None:
+        if reference_positions is None or reference_cell is None:
+            raise ValueError("neighbor_fn needs reference_positions and reference_cell "
+                             "(Cartesian Å, rows) to allocate the neighbour list")
+        cell = jnp.asarray(reference_cell)
+        r0 = jnp.asarray(reference_positions)
+        neighbor = neighbor_fn.allocate(r0 @ jnp.linalg.inv(cell) if fractional else r0)
+    kwargs = dict(energy_kwargs)
+    if neighbor is not None:
+        kwargs["neighbor"] = neighbor
 
     def energy(positions_A, cell_A):
         r = positions_A @ jnp.linalg.inv(cell_A) if fractional else positions_A
-        return energy_fn(r, box=cell_A.T, **energy_kwargs)
+        return energy_fn(r, box=cell_A.T, **kwargs)
 
     return energy

@@ -17,7 +17,8 @@ from ase.neighborlist import neighbor_list
 jax = pytest.importorskip("jax")
 jnp = jax.numpy
 
-from phonjax_adapters.jax_energy import energy_from_jax_md, node_energy_function  # noqa: E402
+from phonjax.energy import from_jax_md  # noqa: E402
+from phonjax_adapters.jax_energy import node_energy_function  # noqa: E402
 
 SIGMA, EPSILON, CUTOFF = 2.3, 0.1, 5.0
 
@@ -51,10 +52,9 @@ def test_jax_md_style_energy_with_a_fixed_neighbour_list(argon):
         return 0.5 * jnp.sum(_pair(jnp.linalg.norm(vectors, axis=1)))
 
     with jax.enable_x64(True):
-        energy = energy_from_jax_md(energy_fn, neighbor=(i, j, shifts),
-                                    box=jnp.asarray(argon.cell.array.T),
-                                    fractional_coordinates=True)
-        value, gradient = jax.value_and_grad(energy)(jnp.asarray(argon.positions))
+        energy = from_jax_md(energy_fn, neighbor=(i, j, shifts), fractional=True)
+        value, gradient = jax.value_and_grad(energy)(jnp.asarray(argon.positions),
+                                                     jnp.asarray(argon.cell.array))
     reference_energy, reference_forces = _reference(argon)
     assert float(value) == pytest.approx(reference_energy, abs=1e-10)
     np.testing.assert_allclose(-np.asarray(gradient), reference_forces, atol=1e-10)
@@ -68,15 +68,16 @@ def test_jax_md_neighbor_fn_is_allocated_once_at_the_reference():
             calls.append(np.asarray(R))
             return "nbrs"
 
-    def energy_fn(R, *, neighbor):
+    def energy_fn(R, *, neighbor, box):
         assert neighbor == "nbrs"
         return jnp.sum(R**2)
 
-    energy = energy_from_jax_md(energy_fn, neighbor_fn=NeighborFn(),
-                                reference_positions=np.ones((2, 3)))
-    assert float(energy(jnp.ones((2, 3)))) == 6 and len(calls) == 1
+    energy = from_jax_md(energy_fn, neighbor_fn=NeighborFn(), reference_positions=np.ones((2, 3)),
+                         reference_cell=np.eye(3))
+    assert float(energy(jnp.ones((2, 3)), jnp.eye(3))) == 6
+    assert float(energy(2 * jnp.ones((2, 3)), jnp.eye(3))) == 24 and len(calls) == 1
     with pytest.raises(ValueError, match="reference_positions"):
-        energy_from_jax_md(energy_fn, neighbor_fn=NeighborFn())
+        from_jax_md(energy_fn, neighbor_fn=NeighborFn())
 
 
 def test_node_energy_function_of_a_pair_model(argon):

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from phonjax_adapters import Adapter, WeightsNotFound, adapter_classes, get_adapter, models_table
 
-FAMILIES = {"chgnet", "sevennet", "m3gnet", "mace", "mattersim", "orb", "fairchem"}
+FAMILIES = {"chgnet", "sevennet", "m3gnet", "mace", "mattersim", "orb", "fairchem", "nequix"}
 
 
 def test_every_family_is_registered_as_an_entry_point():
