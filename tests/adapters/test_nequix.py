@@ -230,3 +230,30 @@ def test_energy_function_differentiates_model_parameters(adapter, silicon8):
         (e1, slope), (e0, _) = energy_of_t(1.0), energy_of_t(0.0)
     assert float(e1) == pytest.approx(adapter.evaluate(to_batch([silicon8])).energies[0], abs=1e-9)
     assert float(slope) == pytest.approx(float(e1 - e0), rel=1e-10)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mp_id", ["mp-1000", "mp-1415"])
+def test_hessian_route_force_constants_equal_jax_hessian(adapter, mp_id):
+    """phonjax.energy's Hessian-vector force constants of Nequix = the symmetrized
+    jax.hessian of the same energy function, ≤1e-10 relative (BaTe, CaSe: 2×2×2 of the
+    8-atom conventional cell, P the fcc primitive)."""
+    import jax.numpy as jnp
+
+    import phonjax
+    from phonjax.data import sample_dir
+    from phonjax.energy import force_constants_from_energy
+    from phonjax.force_constants import symmetrize
+
+    ds = phonjax.read_dataset(sample_dir() / f"{mp_id}.yaml.xz")
+    system = phonjax.prepare(ds.unitcell, np.eye(3, dtype=int), ds.primitive_matrix)
+    sc = system.supercell
+    with jax.enable_x64(True):
+        energy = adapter.energy_function(sc.lattice, sc.positions, sc.numbers)
+        fc = np.asarray(force_constants_from_energy(energy, system))
+        hessian = jax.jit(jax.hessian(lambda r: energy(r, jnp.asarray(sc.lattice))),
+                          compiler_options=FAST_COMPILE)(jnp.asarray(sc.positions))
+        expected = np.asarray(symmetrize(jnp.transpose(hessian, (0, 2, 1, 3)),
+                                         jnp.ones(sc.n_atoms, bool)))
+    assert np.abs(expected).max() > 0.1
+    assert np.abs(fc - expected).max() <= 1e-10 * np.abs(expected).max()
