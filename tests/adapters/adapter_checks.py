@@ -51,14 +51,20 @@ def small_cells() -> list[Atoms]:
     return [rocksalt, diamond]
 
 
-def forces_by_finite_differences(adapter, atoms: Atoms, pairs, h: float) -> np.ndarray:
-    """-dE/dx for (atom, direction) ``pairs`` by central differences, in one batch call."""
+def displaced_pairs(atoms: Atoms, pairs, h: float) -> list[Atoms]:
+    """For each (atom, direction) of ``pairs``: the structure moved by +h, then by −h (Å)."""
     displaced = []
     for i, k in pairs:
         for sign in (1, -1):
             moved = atoms.copy()
             moved.positions[i, k] += sign * h
             displaced.append(moved)
+    return displaced
+
+
+def forces_by_finite_differences(adapter, atoms: Atoms, pairs, h: float) -> np.ndarray:
+    """-dE/dx for (atom, direction) ``pairs`` by central differences, in one batch call."""
+    displaced = displaced_pairs(atoms, pairs, h)
     energies = adapter.evaluate(to_batch(displaced), compute_stress=False).energies
     return -(energies[0::2] - energies[1::2]) / (2 * h)
 

@@ -19,6 +19,7 @@ from ase.build import bulk, make_supercell  # noqa: E402
 from adapter_checks import (  # noqa: E402
     assert_batched_equals_sequential,
     assert_derivatives_match_energy,
+    displaced_pairs,
     small_cells,
     to_batch,
 )
@@ -140,12 +141,7 @@ def test_hessian_equals_finite_differences_of_forces(adapter, silicon8, hessian)
     columns = [(0, 0), (5, 2)]
     errors = []
     for h in (0.02, 0.01):
-        moved = []
-        for i, k in columns:
-            for sign in (1, -1):
-                atoms = silicon8.copy()
-                atoms.positions[i, k] += sign * h
-                moved.append(atoms)
+        moved = displaced_pairs(silicon8, columns, h)
         forces = adapter.evaluate(to_batch(moved), compute_stress=False).forces
         fd = -(forces[0::2] - forces[1::2]) / (2 * h)  # (columns, N, 3)
         exact = np.stack([hessian[i, k] for i, k in columns])
