@@ -24,21 +24,23 @@ from phonjax.execution.plan import Plan
 from phonjax.tables import MaterialTables, QSet, sizes_of
 
 
-def _in_chunks(qset: QSet, q_chunk: int, temperatures, blocks, phases):
+def _in_chunks(qset: QSet, q_chunk: int, temperatures, blocks, phases, nac):
     """(frequencies (n_q, 3np), summed thermal sums (3, n_T)) over ``q_chunk`` chunks."""
     n = qset.qpoints.shape[0]
     q = qset.qpoints.reshape(n // q_chunk, q_chunk, 3)
     w = qset.weights.reshape(n // q_chunk, q_chunk)
     freqs, sums = jax.lax.map(
-        lambda qw: stages.chunk_from_qpoints(qw[0], qw[1], temperatures, blocks, phases), (q, w))
+        lambda qw: stages.chunk_from_qpoints(qw[0], qw[1], temperatures, blocks, phases, nac),
+        (q, w))
     return freqs.reshape(n, -1), sums.sum(axis=0)
 
 
 def _one_material(forces, tables: MaterialTables, temperatures, subtract_drift: bool,
                   q_chunk: int, comm_chunk: int):
     fc, blocks = stages.fc_and_blocks(forces, tables, subtract_drift)
-    _, sums = _in_chunks(tables.mesh, q_chunk, temperatures, blocks, tables.phases)
-    comm, _ = _in_chunks(tables.commensurate, comm_chunk, temperatures, blocks, tables.phases)
+    _, sums = _in_chunks(tables.mesh, q_chunk, temperatures, blocks, tables.phases, tables.nac)
+    comm, _ = _in_chunks(tables.commensurate, comm_chunk, temperatures, blocks, tables.phases,
+                         tables.nac)
     return fc, sums, comm
 
 

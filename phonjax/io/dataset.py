@@ -5,7 +5,8 @@ supercell matrix S (integer; supercell lattice rows = Sᵀ·unit-cell rows, as i
 phonopy), the primitive matrix P (relative to the unit cell), and a type-1
 displacement dataset (one displaced atom per supercell) with forces when they
 are known. Alexandria benchmark files also carry reference results, kept in
-``reference``.
+``reference``. A polar crystal's Born charges and ε∞ (a BORN file, or the
+``nac`` section of a phonopy yaml) are kept in ``nac`` (``phonjax.nac.NACParams``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from phonjax.crystal import Crystal, CrystalError
+from phonjax.nac import NACParams
 
 
 class DatasetError(ValueError):
@@ -34,6 +36,7 @@ class PhononDataset:
     energy_eV: float | None = None  # total energy of the unit cell, if the file has one
     reference: dict[str, Any] = field(default_factory=dict)
     source: str | None = None
+    nac: NACParams | None = None  # non-analytical correction parameters, if the files have them
 
     def __post_init__(self):
         self.supercell_matrix = checked_supercell_matrix(self.supercell_matrix)
