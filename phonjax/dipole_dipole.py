@@ -11,7 +11,7 @@ Two methods, as in phonopy 4.10 (``harmonic/dynamical_matrix.py``, the phonors k
   with f = unit factor · 4π/V and C⁰ the same sum at q = 0 summed over j (the
   acoustic sum rule; its 3×3 blocks made Hermitian). A K = 0 term (q at Γ, or at any
   G) is dropped, or with a direction d given replaced by d dᵀ/(d·ε·d) (the q → 0
-  limit along d: the LO–TO splitting). D(q) is then D_SR(q) + C(q)/√(m_i m_j), where
+  limit along d: the LO–TO splitting). A zero direction is no direction. D(q) is then D_SR(q) + C(q)/√(m_i m_j), where
   D_SR is built from the *short-range* force constants: the supercell's, with C at
   the commensurate points (in the first Brillouin zone) removed
   (``phonjax.dynamical_matrix.short_range_blocks``).
@@ -36,16 +36,19 @@ def cartesian(qpoints, nac: NACTables):
     return qpoints @ nac.reciprocal_lattice.T
 
 
-def _born_sandwich(re, im, born):
-    """Σ_mn Z_i,mα X_im,jn Z_j,nβ of (re, im) (n_q, np, 3, np, 3)."""
-    def one(x):
-        return jnp.einsum("ima,qimjn,jnb->qiajb", born, x, born)
-    return one(re), one(im)
+def direction_of(q_direction, nac: NACTables):
+    """(Cartesian direction (3,), whether there is one): None or a zero vector is none.
+    Both cases are arrays, so that one compiled function serves both."""
+    if q_direction is None:
+        return jnp.zeros(3), jnp.array(False)
+    d = cartesian(jnp.asarray(q_direction, float), nac)
+    return d, (d * d).sum() >= Q2_ZERO
 
 
-def _ewald_sums(q_cart, nac: NACTables, direction_cart):
-    """(re, im) (n_q, np, 3, np, 3) of Σ_G K Kᵀ/(K·ε·K) e^{−K·ε·K/4Λ²} e^{2πi G·(r_i−r_j)},
-    before Born charges; K = 0 terms dropped or, with a direction, d dᵀ/(d·ε·d)."""
+def _dipole_sums(q_cart, nac: NACTables, direction, has_direction):
+    """(2 (re, im), n_q, np, 3, np, 3): Σ_G Z_i K Kᵀ Z_j /(K·ε·K) e^{−K·ε·K/4Λ²}
+    e^{2πi G·(r_i−r_j)} with K = q + G; a K = 0 term is d dᵀ/(d·ε·d) where
+    ``has_direction`` (n_q,) holds, else 0."""
     eps = nac.dielectric
     k = q_cart[:, None, :] + nac.g_vectors[None]  # (n_q, nG, 3)
     zero = (k * k).sum(-1) < Q2_ZERO
@@ -53,33 +56,30 @@ def _ewald_sums(q_cart, nac: NACTables, direction_cart):
     safe = jnp.where(zero, 1.0, k_eps_k)
     kk = (k[..., :, None] * k[..., None, :]
           * (jnp.exp(-safe / nac.ewald) / safe)[..., None, None])  # (n_q, nG, 3, 3)
-    if direction_cart is None:
-        limit = jnp.zeros((3, 3))
-    else:
-        limit = jnp.outer(direction_cart, direction_cart) / (direction_cart @ eps @ direction_cart)
+    d_eps_d = direction @ eps @ direction
+    limit = jnp.outer(direction, direction) / jnp.where(d_eps_d > 0, d_eps_d, 1.0)
+    limit = jnp.where(has_direction[:, None, None, None], limit, 0.0)  # (n_q, 1, 3, 3)
     kk = jnp.where(zero[..., None, None], limit, kk) * nac.g_weights[None, :, None, None]
-    re = jnp.einsum("qgab,gij->qiajb", kk, nac.g_cos)
-    im = jnp.einsum("qgab,gij->qiajb", kk, nac.g_sin)
-    return re, im
-
-
-def gonze_q0(nac: NACTables):
-    """C⁰ (re, im) (np, 3, 3): the q = 0 sum over G ≠ 0, Born charges applied, summed
-    over the second atom, each 3×3 block made Hermitian (phonopy's ``dd_q0``)."""
-    re, im = _born_sandwich(*_ewald_sums(jnp.zeros((1, 3)), nac, None), nac.born)
-    re, im = re[0].sum(axis=2), im[0].sum(axis=2)  # (np, 3, 3)
-    return 0.5 * (re + jnp.swapaxes(re, 1, 2)), 0.5 * (im - jnp.swapaxes(im, 1, 2))
+    phase = jnp.stack([nac.g_cos, nac.g_sin])  # (2, nG, np, np)
+    x = jnp.einsum("qgmn,rgij->rqimjn", kk, phase)
+    return jnp.einsum("ima,rqimjn,jnb->rqiajb", nac.born, x, nac.born)
 
 
 def gonze_dipole_dipole(qpoints, nac: NACTables, q_direction=None):
     """C(q) (re, im) (n_q, np, 3, np, 3) in eV/Å² (before masses), phonopy's
-    ``recip_dipole_dipole``; ``q_direction`` (3,) reduced, used for K = 0 terms only."""
-    direction = None if q_direction is None else cartesian(q_direction, nac)
-    re, im = _born_sandwich(*_ewald_sums(cartesian(qpoints, nac), nac, direction), nac.born)
-    q0_re, q0_im = gonze_q0(nac)
+    ``recip_dipole_dipole``; ``q_direction`` (3,) reduced, used for K = 0 terms only.
+    C⁰ is the same sum at an extra q = 0 without direction."""
+    n_q = qpoints.shape[0]
+    direction, has = direction_of(q_direction, nac)
+    q_cart = jnp.concatenate([cartesian(qpoints, nac), jnp.zeros((1, 3))])
+    has = jnp.concatenate([jnp.broadcast_to(has, (n_q,)), jnp.zeros(1, bool)])
+    x = _dipole_sums(q_cart, nac, direction, has)  # (2, n_q + 1, np, 3, np, 3)
+    q0 = x[:, n_q].sum(axis=3)  # (2, np, 3, 3): summed over the second atom
+    q0_re = 0.5 * (q0[0] + jnp.swapaxes(q0[0], 1, 2))  # Hermitian 3×3 blocks
+    q0_im = 0.5 * (q0[1] - jnp.swapaxes(q0[1], 1, 2))
     eye = jnp.eye(nac.born.shape[0])
-    re = re - jnp.einsum("ij,iab->iajb", eye, q0_re)[None]
-    im = im - jnp.einsum("ij,iab->iajb", eye, q0_im)[None]
+    re = x[0, :n_q] - jnp.einsum("ij,iab->iajb", eye, q0_re)[None]
+    im = x[1, :n_q] - jnp.einsum("ij,iab->iajb", eye, q0_im)[None]
     return re * nac.factor, im * nac.factor
 
 
@@ -88,12 +88,9 @@ def wang_charge_term(qpoints, nac: NACTables, q_direction=None):
     force constant Φ(i, k(j, ·)) (phonopy's Wang ``charge_sum``). q is ``q_direction``
     (reduced) when given; without one the term is 0 at Γ (|q| < 1e-5 Å⁻¹)."""
     q_cart = cartesian(qpoints, nac)
-    if q_direction is None:
-        along = q_cart
-        off = (q_cart * q_cart).sum(-1) < Q2_ZERO
-    else:
-        along = jnp.broadcast_to(cartesian(q_direction, nac), q_cart.shape)
-        off = jnp.zeros(q_cart.shape[0], bool)
+    direction, has = direction_of(q_direction, nac)
+    along = jnp.where(has, direction[None, :], q_cart)
+    off = ~has & ((q_cart * q_cart).sum(-1) < Q2_ZERO)
     q_eps_q = jnp.einsum("qa,ab,qb->q", along, nac.dielectric, along)
     scale = jnp.where(off, 0.0, nac.factor / jnp.where(off, 1.0, q_eps_q) / nac.cells)
     qz = jnp.einsum("qk,ika->qia", along, nac.born)

@@ -62,6 +62,8 @@ def modes(tables: MaterialTables, force_constants: np.ndarray, qpoints, plan: Pl
             q_direction = None  # only the non-analytical term has a direction
         elif _cartesian_norm2(tables, q_direction) < Q2_ZERO:
             raise ValueError(f"q_direction {q_direction.tolist()} has (almost) zero length")
+    if tables.nac is not None and q_direction is None:
+        q_direction = np.zeros(3)  # no direction, as an array: one compiled function for both
     n_modes = 3 * sizes_of(tables).np
     q_chunk = q_chunk or plan.q_chunk(n_modes)
     freqs = np.zeros((len(q), n_modes))
