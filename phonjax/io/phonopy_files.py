@@ -95,64 +95,87 @@ def nac_from_mapping(data: dict, source: str | None = None) -> NACParams | None:
 # --- FORCE_SETS -----------------------------------------------------------------------------
 
 
+def _line_problem(lines: list[tuple[int, str]]) -> str | None:
+    """The first line of a type-1 FORCE_SETS (numbered non-blank lines) whose shape or
+    numbers are wrong: counts on the first two, one atom number, then three finite
+    numbers per displacement and per force row. None when every line is right."""
+    def numbers(k: int, count: int, what: str):
+        number, text = lines[k]
+        tokens = text.split()
+        if len(tokens) != count:
+            return None, f"line {number}: {what} has {len(tokens)} numbers, expected {count}"
+        try:
+            values = [float(t) for t in tokens] if count > 1 else [int(tokens[0])]
+        except ValueError:
+            return None, f"line {number}: {what} is not {'numbers' if count > 1 else 'an integer'}"
+        if not all(np.isfinite(values)):
+            return None, f"line {number}: {what} is not finite (NaN or infinite)"
+        return values, None
+
+    (natom,), problem = numbers(0, 1, "the number of atoms") if lines else ((0,), "empty file")
+    if problem:
+        return problem
+    (n_disp,), problem = numbers(1, 1, "the number of displacements") if len(lines) > 1 else (
+        (0,), "no number of displacements")
+    if problem:
+        return problem
+    k = 2
+    for d in range(1, n_disp + 1):
+        for what, count in [(f"the atom of displacement {d}", 1), (f"displacement {d}", 3)] + [
+                (f"force row {a} of displacement {d}", 3) for a in range(1, natom + 1)]:
+            if k >= len(lines):
+                return f"the file ends before {what} ({n_disp} displacements of {natom} atoms)"
+            _, problem = numbers(k, count, what)
+            if problem:
+                return problem
+            k += 1
+    if k < len(lines):
+        return (f"line {lines[k][0]}: more lines than {n_disp} displacements of {natom} atoms "
+                "take")
+    return None
+
+
 def read_force_sets(path: str | os.PathLike, n_supercell: int
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(displaced atoms (n,) 0-based, displacements (n, 3) Å, forces (n, N, 3) eV/Å) of a
-    type-1 FORCE_SETS, by phonopy's ``parse_FORCE_SETS`` and checked line by line."""
+    type-1 FORCE_SETS, read by phonopy's ``parse_FORCE_SETS`` after every line is checked
+    (count and finiteness of its numbers; phonopy's reader takes rows of any length and
+    ignores lines left over)."""
     from phonopy.file_IO import get_FORCE_SETS_type, parse_FORCE_SETS
 
     if not Path(path).is_file():
         raise _fail(path, "file not found")
     try:
-        lines = [line for line in Path(path).read_text().splitlines() if line.strip()]
+        text = Path(path).read_text()
     except (OSError, UnicodeDecodeError) as exc:
         raise _fail(path, f"cannot read ({exc})") from None
-    if not lines:
-        raise _fail(path, "empty file")
-    try:
-        kind = get_FORCE_SETS_type(path)
-    except (RuntimeError, ValueError):
-        raise _fail(path, "first line is neither a number of atoms (type 1) nor six numbers "
-                    "(type 2)") from None
-    if kind != 1:
+    lines = [(i, line) for i, line in enumerate(text.splitlines(), 1) if line.strip()]
+    if lines and len(lines[0][1].split()) == 6:
         raise _fail(path, "type-2 FORCE_SETS (every atom displaced) is not supported: phonjax "
                     "solves type-1 finite displacements")
-    try:
-        dataset = parse_FORCE_SETS(filename=path)
-    except RecursionError:  # phonopy's line reader recurses past the end of a short file
-        raise _fail(path, "the file ends before its last force set") from None
-    except ValueError as exc:
-        raise _fail(path, f"a line that is not numbers ({exc})") from None
+    problem = _line_problem(lines)
+    if problem:
+        raise _fail(path, problem)
+    if get_FORCE_SETS_type(path) != 1:  # pragma: no cover - the line check saw type 1
+        raise _fail(path, "not a type-1 FORCE_SETS")
+    dataset = parse_FORCE_SETS(filename=path)
     natom, entries = dataset["natom"], dataset["first_atoms"]
     if natom != n_supercell:
         raise _fail(path, f"forces on {natom} atoms, but the supercell has {n_supercell}")
     if not entries:
         raise _fail(path, "no displacements")
-    expected_lines = 2 + len(entries) * (2 + natom)
-    if len(lines) != expected_lines:
-        raise _fail(path, f"{len(lines)} non-blank lines, but {len(entries)} displacements of "
-                    f"{natom} atoms take {expected_lines}")
-    atoms, disps, forces = [], [], []
-    for k, entry in enumerate(entries, 1):
-        atom, u = entry["number"], np.asarray(entry["displacement"], float)
-        rows = [np.asarray(r, float) for r in entry["forces"]]  # ragged rows stay apart
-        if not 0 <= atom < natom:
-            raise _fail(path, f"displacement {k} moves atom {atom + 1}, outside 1..{natom}")
-        if u.shape != (3,) or not np.isfinite(u).all():
-            raise _fail(path, f"displacement {k} is not three finite numbers")
-        if np.linalg.norm(u) == 0:
-            raise _fail(path, f"displacement {k} (atom {atom + 1}) has zero length")
-        bad = next((i for i, r in enumerate(rows) if r.shape != (3,)), None)
-        if bad is not None:
-            raise _fail(path, f"force row {bad + 1} of displacement {k} has {rows[bad].size} "
-                        "numbers, expected 3")
-        f = np.array(rows)
-        if not np.isfinite(f).all():
-            raise _fail(path, f"forces of displacement {k} contain NaN or infinite values")
-        atoms.append(atom)
-        disps.append(u)
-        forces.append(f)
-    return np.array(atoms, np.int64), np.array(disps), np.array(forces)
+    atoms = np.array([e["number"] for e in entries], np.int64)
+    disps = np.array([e["displacement"] for e in entries], float)
+    forces = np.array([e["forces"] for e in entries], float)
+    outside = np.flatnonzero((atoms < 0) | (atoms >= natom))
+    if outside.size:
+        k = int(outside[0])
+        raise _fail(path, f"displacement {k + 1} moves atom {atoms[k] + 1}, outside 1..{natom}")
+    zero = np.flatnonzero(np.linalg.norm(disps, axis=1) == 0)
+    if zero.size:
+        k = int(zero[0])
+        raise _fail(path, f"displacement {k + 1} (atom {atoms[k] + 1}) has zero length")
+    return atoms, disps, forces
 
 
 # --- the displacement yaml ------------------------------------------------------------------
