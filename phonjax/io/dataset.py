@@ -49,6 +49,12 @@ class PhononDataset:
                 raise DatasetError("one displaced atom index is needed per displacement")
             if ((self.displaced_atoms < 0) | (self.displaced_atoms >= n_super)).any():
                 raise DatasetError(f"displaced atom index outside the {n_super}-atom supercell")
+        if self.nac is not None:
+            n_unit = self.unitcell.n_atoms
+            n_p = int(round(n_unit * abs(np.linalg.det(self.primitive_matrix))))
+            if len(self.nac.born) not in (n_p, n_unit):
+                raise DatasetError(f"{len(self.nac.born)} Born charges, but the primitive cell has "
+                                   f"{n_p} atoms (and the unit cell {n_unit})")
         if self.forces is not None:
             forces = np.asarray(self.forces, float)
             expected = (0 if self.displacements is None else len(self.displacements), n_super, 3)
