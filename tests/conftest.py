@@ -37,7 +37,8 @@ def kernel_cases():
     return [(refs[i], s, r) for i, s, r in zip(KERNEL_IDS, systems, results)]
 
 
-EXAMPLES = SHARED / "phonopy-examples"  # phonopy's example folders: phonopy_disp.yaml + FORCE_SETS (+ BORN)
+# phonopy's example folders: phonopy_disp.yaml + FORCE_SETS (+ BORN)
+EXAMPLES = SHARED / "phonopy-examples"
 EXAMPLE_DIRECTIONS = {"[100]": [1.0, 0.0, 0.0], "[111]": [1.0, 1.0, 1.0]}  # Cartesian q → 0
 
 
