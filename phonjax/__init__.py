@@ -15,7 +15,8 @@ call the kernels directly in float64, wrap the calls in ``phonjax.float64()``.
 
 from phonjax.crystal import Crystal, CrystalError
 from phonjax.execution import Plan
-from phonjax.io import DatasetError, PhononDataset, dataset_from_crystal, read_dataset
+from phonjax.io import DatasetError, PhononDataset, dataset_from_crystal, read_dataset, read_input
+from phonjax.nac import NACParams
 from phonjax.phonons import PhononResult, PhononSettings, from_dataset, phonon_properties
 from phonjax.prepare import HarmonicSystem, prepare
 from phonjax.structures import StructureBatch, pad_structures
@@ -41,6 +42,6 @@ def _version() -> str:
 __version__ = _version()
 
 __all__ = ["Crystal", "CrystalError", "DatasetError", "HarmonicSystem", "PhononDataset",
-           "PhononResult", "PhononSettings", "Plan", "StructureBatch", "dataset_from_crystal",
+           "NACParams", "PhononResult", "PhononSettings", "Plan", "StructureBatch", "dataset_from_crystal",
            "float64", "from_dataset", "pad_structures", "phonon_properties", "prepare",
-           "read_dataset", "__version__"]
+           "read_dataset", "read_input", "__version__"]

@@ -10,11 +10,19 @@ from pathlib import Path
 
 
 def _phonons_parser(sub) -> None:
-    p = sub.add_parser("phonons", help="phonon properties from phonopy_params / Alexandria files",
-                       description="For each phonopy_params or Alexandria phonon-benchmark file "
-                       "(plain, .xz, .bz2, .gz): force constants from the file's forces, F/S/Cv "
-                       "on the mesh, ω_max and dynamical stability at the commensurate q-points.")
-    p.add_argument("files", nargs="*", help="dataset files (default: the bundled 20-material sample)")
+    p = sub.add_parser("phonons", help="phonon properties from phonopy folders or dataset files",
+                       description="For each phonopy folder (phonopy_disp.yaml or phonopy.yaml + "
+                       "FORCE_SETS, with BORN: the non-analytical correction), phonopy_params or "
+                       "Alexandria phonon-benchmark file (plain, .xz, .bz2, .gz): force constants "
+                       "from the forces, F/S/Cv on the mesh, ω_max and dynamical stability at the "
+                       "commensurate q-points.")
+    p.add_argument("files", nargs="*", metavar="DIR_OR_FILES",
+                   help="phonopy folders or dataset files (default: the bundled 20-material sample)")
+    nac = p.add_mutually_exclusive_group()
+    nac.add_argument("--born", metavar="FILE", help="BORN file (phonopy's format: Born charges, "
+                     "ε∞) for the non-analytical correction, before any in the inputs")
+    nac.add_argument("--no-nac", action="store_true",
+                     help="no non-analytical correction even where the inputs have Born charges")
     p.add_argument("--mesh", nargs=3, type=int, default=[20, 20, 20], metavar=("N1", "N2", "N3"))
     p.add_argument("--gamma-centered", action="store_true", help="Γ-centred mesh (default: MP shift)")
     p.add_argument("--temperature", type=float, nargs="+", default=[300.0], help="K (default 300)")
@@ -30,7 +38,7 @@ def _run_phonons(args) -> int:
     from rich.table import Table
 
     from phonjax.data import sample_files
-    from phonjax.io import read_dataset
+    from phonjax.io import read_input
     from phonjax.phonons import PhononSettings, phonon_properties
     from phonjax.prepare import prepare
 
@@ -41,7 +49,7 @@ def _run_phonons(args) -> int:
     t0 = time.perf_counter()
     for path in files:
         try:
-            ds = read_dataset(path)
+            ds = read_input(path, born=args.born, nac=not args.no_nac)
             if ds.forces is None:
                 raise ValueError("the file has no forces")
             systems.append(prepare(ds, mesh=args.mesh, gamma_centered=args.gamma_centered))
@@ -61,12 +69,12 @@ def _run_phonons(args) -> int:
                 print(json.dumps(r.record(i)))
     else:
         table = Table(title=f"phonjax phonons — mesh {args.mesh}, per mole of primitive cells")
-        for col in ("id", "n_p", "T (K)", "F (kJ/mol)", "S (J/K/mol)", "Cv (J/K/mol)",
+        for col in ("id", "n_p", "NAC", "T (K)", "F (kJ/mol)", "S (J/K/mol)", "Cv (J/K/mol)",
                     "ω_max (K)", "ω_min (K)", "stable"):
             table.add_column(col, justify="right" if col != "id" else "left")
         for r in results:
             for i, t in enumerate(r.temperatures_K):
-                table.add_row(r.id, str(r.n_primitive), f"{t:g}", f"{r.free_energy_kJmol[i]:.6f}",
+                table.add_row(r.id, str(r.n_primitive), r.nac or "-", f"{t:g}", f"{r.free_energy_kJmol[i]:.6f}",
                               f"{r.entropy_JKmol[i]:.6f}", f"{r.heat_capacity_JKmol[i]:.6f}",
                               f"{r.omega_max_K:.3f}", f"{r.omega_min_K:.3f}",
                               "yes" if r.stable else "[red]no[/red]")

@@ -18,6 +18,11 @@ needed per q (``phase_factors``) instead of n_p·N·M. Positions are kept as the
 are (not snapped to ideal sites): real datasets carry 1e-8-level position noise
 that phonopy keeps.
 
+For polar materials the non-analytical correction (``NACTables``, phonopy's
+Gonze–Lee or Wang method, ``phonjax.dipole_dipole``) enters here, in the same
+function: D(q) gains the dipole-dipole term, and with Gonze–Lee the force
+constants are first made short-ranged (``short_range_blocks``).
+
 Pure ``jnp`` functions of (force constants, ``PhaseTables``, q-points):
 differentiable in the force constants and the masses.
 """
@@ -29,7 +34,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from phonjax.tables import PhaseTables
+from phonjax.dipole_dipole import gonze_dipole_dipole, wang_charge_term
+from phonjax.tables import NACTables, PhaseTables
 from phonjax.units import FORCE_CONSTANT_TO_THZ
 
 
@@ -62,34 +68,81 @@ def phase_factors(qpoints, phases: PhaseTables) -> PhaseFactors:
                         jnp.cos(primitive), jnp.sin(primitive))
 
 
-def dynamical_matrices(qpoints, blocks, phases: PhaseTables, hermitize: bool = True):
-    """D(q) (n_q, 3np, 3np) complex, eV/Å²/AMU, Hermitian when ``hermitize`` (phonopy does).
-
-    qpoints (n_q, 3) reduced; blocks (np, np, nt, 3, 3) from ``mass_weighted_blocks``.
-    exp(2πi q·(x_k − x_i)) is assembled from ``phase_factors`` by the angle-difference
-    identities. The factors pass an optimization barrier: fused into the
-    (n_q, np, np, nt) products, XLA would evaluate a sine per element instead
-    (see BENCH_NOTES.md, "Kernel tuning").
-    """
+def image_phases(qpoints, phases: PhaseTables):
+    """(re, im) (n_q, np, np, nt) of (1/M) Σ_l exp(2πi q·v_l) for the images k(j, t) of j
+    seen from i: exp(2πi q·(x_k − x_i)) · Σ_I W_I exp(2πi q·I), from ``phase_factors``
+    by the angle-difference identities. The factors pass an optimization barrier:
+    fused into the (n_q, np, np, nt) products, XLA would evaluate a sine per element
+    instead (BENCH_NOTES.md, "Kernel tuning")."""
     f = jax.lax.optimization_barrier(phase_factors(qpoints, phases))
     cos_k, sin_k = f.cos_image[:, None], f.sin_image[:, None]
     cos_i, sin_i = f.cos_primitive[:, :, None, None], f.sin_primitive[:, :, None, None]
     cos = cos_k * cos_i + sin_k * sin_i  # cos 2π q·(x_k − x_i): (n_q, np, np, nt)
     sin = sin_k * cos_i - cos_k * sin_i
-    n_q, n_p = qpoints.shape[0], blocks.shape[0]
     w = phases.lattice_weights
-    shape = (n_q,) + w.shape[1:]  # (n_q, np, np, nt)
+    shape = (qpoints.shape[0],) + w.shape[1:]  # (n_q, np, np, nt)
     w = w.reshape(w.shape[0], -1)
     image_re = (f.cos_lattice @ w).reshape(shape)
     image_im = (f.sin_lattice @ w).reshape(shape)
+    return image_re * cos - image_im * sin, image_re * sin + image_im * cos
+
+
+def _inverse_masses(phases: PhaseTables):
+    """1/√(m_i m_j) as (1, np, 1, np, 1) for (n_q, np, 3, np, 3) blocks."""
+    m = phases.masses
+    return (1.0 / jnp.sqrt(m[:, None] * m[None, :]))[None, :, None, :, None]
+
+
+def dynamical_matrices(qpoints, blocks, phases: PhaseTables, hermitize: bool = True,
+                       nac: NACTables | None = None, q_direction=None):
+    """D(q) (n_q, 3np, 3np) complex, eV/Å²/AMU, Hermitian when ``hermitize`` (phonopy does).
+
+    qpoints (n_q, 3) reduced; blocks (np, np, nt, 3, 3) from ``mass_weighted_blocks`` —
+    with a Gonze–Lee ``nac``, the short-range ones (``short_range_blocks``). ``nac``: the
+    material's ``NACTables`` or None (no correction); ``q_direction`` (3,) reduced: the
+    direction of q → 0 for the non-analytical term (phonopy's ``q_direction``), or None.
+    As in phonopy, Wang's term is added before the Hermitian symmetrization and the
+    Gonze–Lee term after it.
+    """
+    re, im = image_phases(qpoints, phases)
+    n_q, n_p = qpoints.shape[0], blocks.shape[0]
     # real arithmetic throughout: XLA's CPU complex contractions are 2-3x slower
-    phase = jnp.stack([image_re * cos - image_im * sin, image_re * sin + image_im * cos], axis=1)
-    d = jnp.einsum("qrijt,ijtab->qriajb", phase, blocks).reshape(n_q, 2, 3 * n_p, 3 * n_p)
+    phase = jnp.stack([re, im], axis=1)
+    d = jnp.einsum("qrijt,ijtab->qriajb", phase, blocks)  # (n_q, 2, np, 3, np, 3)
     d_re, d_im = d[:, 0], d[:, 1]
+    if nac is not None and nac.method == "wang":
+        c = wang_charge_term(qpoints, nac, q_direction) * _inverse_masses(phases)
+        image_sum_re, image_sum_im = re.sum(axis=-1), im.sum(axis=-1)  # Σ_t: (n_q, np, np)
+        d_re = d_re + c * image_sum_re[:, :, None, :, None]
+        d_im = d_im + c * image_sum_im[:, :, None, :, None]
+    d_re = d_re.reshape(n_q, 3 * n_p, 3 * n_p)
+    d_im = d_im.reshape(n_q, 3 * n_p, 3 * n_p)
     if hermitize:  # (D + D^H)/2, as phonopy
         d_re = 0.5 * (d_re + jnp.swapaxes(d_re, 1, 2))
         d_im = 0.5 * (d_im - jnp.swapaxes(d_im, 1, 2))
+    if nac is not None and nac.method == "gonze":
+        c_re, c_im = gonze_dipole_dipole(qpoints, nac, q_direction)
+        d_re = d_re + (c_re * _inverse_masses(phases)).reshape(n_q, 3 * n_p, 3 * n_p)
+        d_im = d_im + (c_im * _inverse_masses(phases)).reshape(n_q, 3 * n_p, 3 * n_p)
     return jax.lax.complex(d_re, d_im)
+
+
+def short_range_blocks(blocks, phases: PhaseTables, nac: NACTables):
+    """Gonze–Lee short-range blocks (np, np, nt, 3, 3) from the supercell's: phonopy's
+    ``make_Gonze_nac_dataset``. At the commensurate q-points (first Brillouin zone) the
+    dipole-dipole C(q)/√(m_i m_j) is removed from D(q), and the blocks are transformed
+    back: Σ_q w_q Re[(D − C)(q)_iα,jβ · conj(phase(q)_ijt)] (phonopy's
+    ``transform_dynmat_to_fc``; the phase is averaged over the images, as in D)."""
+    q = nac.comm_qpoints
+    n_q, n_p = q.shape[0], blocks.shape[0]
+    d = dynamical_matrices(q, blocks, phases).reshape(n_q, n_p, 3, n_p, 3)
+    c_re, c_im = gonze_dipole_dipole(q, nac)
+    x_re = jnp.real(d) - c_re * _inverse_masses(phases)
+    x_im = jnp.imag(d) - c_im * _inverse_masses(phases)
+    re, im = image_phases(q, phases)  # (n_q, np, np, nt)
+    w = nac.comm_weights[:, None, None, None]
+    return (jnp.einsum("qiajb,qijt->ijtab", x_re, re * w)
+            + jnp.einsum("qiajb,qijt->ijtab", x_im, im * w))
 
 
 def eigenvalues_to_thz(eigenvalues, factor: float = FORCE_CONSTANT_TO_THZ):

@@ -71,6 +71,7 @@ class PhononResult:
     n_displacements: int
     n_supercell: int
     spacegroup: str
+    nac: str | None = None  # the non-analytical correction applied: "gonze", "wang" or None
     commensurate_frequencies_THz: np.ndarray | None = field(default=None, repr=False)
     force_constants: np.ndarray | None = field(default=None, repr=False)
 
@@ -89,7 +90,7 @@ class PhononResult:
                 "acoustic_modes": self.acoustic_modes, "mesh": self.mesh,
                 "n_irreducible_q": self.n_irreducible_q, "n_commensurate_q": self.n_commensurate_q,
                 "n_displacements": self.n_displacements, "n_supercell": self.n_supercell,
-                "spacegroup": self.spacegroup}
+                "spacegroup": self.spacegroup, "nac": self.nac}
 
 
 def check_forces(systems: Sequence[HarmonicSystem], forces: Sequence[np.ndarray]) -> None:
@@ -152,7 +153,8 @@ def _result(s: HarmonicSystem, out, settings: PhononSettings) -> PhononResult:
         acoustic_modes=settings.acoustic_modes, mesh=list(s.mesh.mesh),
         n_irreducible_q=len(s.mesh.qpoints), n_commensurate_q=len(s.commensurate),
         n_displacements=len(s.displacements), n_supercell=s.n_supercell,
-        spacegroup=s.group.international, commensurate_frequencies_THz=comm,
+        spacegroup=s.group.international, nac=None if s.nac is None else s.nac.method,
+        commensurate_frequencies_THz=comm,
         force_constants=out.force_constants)
 
 

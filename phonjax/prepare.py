@@ -5,8 +5,11 @@ the displacements already in a dataset) this builds, with numpy and spglib:
 the supercell and primitive cell in phonopy's order, the supercell's space
 group, the displacements, the gather/rotation tables of the force-constant
 solve and distribution, the lattice-sum tables of the dynamical matrix, the
-irreducible q-mesh and the commensurate q-points. Nothing here depends on
-forces, so one ``HarmonicSystem`` serves the DFT reference and every model.
+irreducible q-mesh and the commensurate q-points, and for a polar crystal with
+Born charges the tables of the non-analytical correction (``phonjax.nac``).
+Nothing here depends on forces, so one ``HarmonicSystem`` serves the DFT
+reference and every model (a model's force constants with DFT Born charges:
+``prepare(crystal, S, P, nac=NACParams(...))``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from phonjax.crystal import Crystal, CrystalError
 from phonjax.displacements import generate_displacements
 from phonjax.io.dataset import PhononDataset
 from phonjax.mesh import QMesh, commensurate_qpoints, irreducible_mesh
+from phonjax.nac import NACParams, nac_tables
 from phonjax.resources import DEFAULT_MEMORY_BYTES, mesh_bytes, refuse_if_over
 from phonjax.shortest_vectors import shortest_vectors
 from phonjax.symmetry import (PositionMatcher, SpaceGroup, cartesian_rotations, permutations,
@@ -43,6 +47,7 @@ class HarmonicSystem:
     mesh: QMesh
     commensurate: np.ndarray  # (n_c, 3) q-points, Γ first
     tables: MaterialTables  # everything the kernels read, unpadded
+    nac: NACParams | None = None  # the non-analytical correction applied, if any
 
     @property
     def n_supercell(self) -> int:
@@ -187,7 +192,8 @@ def prepare(source: PhononDataset | Crystal, supercell_matrix=None, primitive_ma
             distance: float = 0.01, is_plusminus="auto", is_diagonal: bool = True,
             use_dataset_displacements: bool = True, commensurate: str = "primitive",
             symprec: float = SYMPREC, id: str | None = None,
-            memory_bytes: float = DEFAULT_MEMORY_BYTES) -> HarmonicSystem:
+            memory_bytes: float = DEFAULT_MEMORY_BYTES,
+            nac: NACParams | bool | None = None) -> HarmonicSystem:
     """Prepare one material.
 
     ``source``: a ``PhononDataset`` (its S, P and, if ``use_dataset_displacements``,
@@ -199,6 +205,9 @@ def prepare(source: PhononDataset | Crystal, supercell_matrix=None, primitive_ma
     shifted grid breaks a rotation, exactly as phonopy 4 (default: keep every
     rotation the grid allows, fewer q-points, equal sums).
     ``memory_bytes``: a mesh whose reduction would need more raises ``ResourceError``.
+    ``nac``: the non-analytical correction: ``NACParams`` (Born charges and ε∞, e.g.
+    from DFT next to a model's forces), False (none), or None: the dataset's own
+    (a BORN file or the file's ``nac`` section), none for a ``Crystal``.
     """
     if isinstance(source, PhononDataset):
         unitcell, smat, pmat = source.unitcell, source.supercell_matrix, source.primitive_matrix
@@ -209,7 +218,13 @@ def prepare(source: PhononDataset | Crystal, supercell_matrix=None, primitive_ma
         unitcell = source
         smat = checked_supercell_matrix(supercell_matrix)
         pmat = checked_primitive_matrix(primitive_matrix)
-    supercell, _ = build_supercell(unitcell, smat, symprec)
+    if nac is None or nac is True:
+        nac = source.nac if isinstance(source, PhononDataset) else None
+    elif nac is False:
+        nac = None
+    elif not isinstance(nac, NACParams):
+        raise TypeError(f"nac must be NACParams, True/None (the dataset's) or False, got {nac!r}")
+    supercell, s2u = build_supercell(unitcell, smat, symprec)
     primitive = build_primitive(supercell, smat, pmat, symprec)
     group = space_group(supercell, symprec)
     if (isinstance(source, PhononDataset) and use_dataset_displacements
@@ -235,11 +250,15 @@ def prepare(source: PhononDataset | Crystal, supercell_matrix=None, primitive_ma
         comm = commensurate_qpoints(smat)
     else:
         raise ValueError("commensurate must be 'primitive' or 'supercell_matrix'")
+    nac_table = None
+    if nac is not None:
+        nac_table = nac_tables(nac, primitive, s2u, unitcell.n_atoms,
+                               commensurate_qpoints(primitive.supercell_in_primitive), symprec)
     tables = MaterialTables(
         fc=fc, phases=_phase_tables(supercell, primitive, symprec),
         mesh=QSet(qmesh.qpoints, qmesh.weights.astype(float)),
-        commensurate=QSet(comm, np.ones(len(comm))))
+        commensurate=QSet(comm, np.ones(len(comm))), nac=nac_table)
     return HarmonicSystem(
         id=id or "crystal", unitcell=unitcell, supercell_matrix=smat, primitive_matrix=pmat,
         supercell=supercell, primitive=primitive, group=group, displaced_atoms=atoms,
-        displacements=disps, mesh=qmesh, commensurate=comm, tables=tables)
+        displacements=disps, mesh=qmesh, commensurate=comm, tables=tables, nac=nac)

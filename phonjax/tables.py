@@ -6,8 +6,12 @@ once which of its axes are *size axes*: named sizes (``Sizes``) that differ
 between materials. Padding a table to a group's sizes, stacking the tables of
 many materials and mapping over them all follow from that one declaration;
 nothing between ``prepare`` and the kernels is a string-keyed dict or a
-positional tuple. A new table (Born charges, say) is one more class here and
-one more field of ``MaterialTables``.
+positional tuple. A new table is one more class here and one more field of
+``MaterialTables``: ``NACTables`` (Born charges and the dipole-dipole sums of
+the non-analytical correction) is such a field, ``None`` for a material
+without Born charges. A field declared ``static()`` is not an array but a
+choice fixed at compile time (part of the pytree's structure: tables with
+different static values are never stacked together).
 
 Size axes (``Sizes`` fields):
 
@@ -21,11 +25,13 @@ nt     images of one primitive atom in the supercell (N / np)
 nI     distinct integer lattice vectors among the shortest vectors
 nq     q-points of the mesh
 nc     commensurate q-points
+nG     reciprocal lattice vectors of the dipole-dipole (Ewald) sum
 ====== ===============================================================
 
 Padding is exact, never approximate: padded atoms have zero force-constant
 rows and columns and mask 0, padded q-points weight 0, padded masses 1
-(never divided by zero); the kernels mask them out.
+(never divided by zero), padded Born charges and G-vector weights 0; the
+kernels mask them out.
 """
 
 from __future__ import annotations
@@ -54,6 +60,7 @@ class Sizes:
     nI: int = 0
     nq: int = 0
     nc: int = 0
+    nG: int = 0
 
     def max(self, other: Sizes) -> Sizes:
         return Sizes(**{k: max(v, getattr(other, k)) for k, v in dataclasses.asdict(self).items()})
@@ -77,16 +84,27 @@ def axes(*names: str | None, fill: float = 0) -> Any:
     return field(metadata={"axes": names, "fill": fill})
 
 
-def nested(**rename: str) -> Any:
-    """Field declaration for a table inside a table, its size axes renamed (e.g. nq→nc)."""
+def nested(optional: bool = False, **rename: str) -> Any:
+    """Field declaration for a table inside a table, its size axes renamed (e.g. nq→nc);
+    ``optional``: the field may be None (default None)."""
+    if optional:
+        return field(default=None, metadata={"rename": rename})
     return field(metadata={"rename": rename})
 
 
+def static(default: Any = dataclasses.MISSING) -> Any:
+    """Field declaration for a hashable choice fixed at compile time (a pytree meta field)."""
+    return field(default=default, metadata={"static": True})
+
+
 def table(cls: type[T]) -> type[T]:
-    """Class decorator: a frozen dataclass registered as a JAX pytree (all fields data)."""
+    """Class decorator: a frozen dataclass registered as a JAX pytree (fields declared
+    ``static()`` are meta fields, every other field is data)."""
     cls = dataclass(frozen=True, eq=False)(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    return jax.tree_util.register_dataclass(cls, data_fields=names, meta_fields=[])
+    fields = dataclasses.fields(cls)
+    data = [f.name for f in fields if not f.metadata.get("static")]
+    meta = [f.name for f in fields if f.metadata.get("static")]
+    return jax.tree_util.register_dataclass(cls, data_fields=data, meta_fields=meta)
 
 
 def _renamed(axes_: tuple, rename: dict[str, str]) -> tuple:
@@ -94,10 +112,13 @@ def _renamed(axes_: tuple, rename: dict[str, str]) -> tuple:
 
 
 def _walk(tbl, rename: dict[str, str] | None = None):
-    """(field name, value, axes or None for a nested table, fill, rename) of each field."""
+    """(field name, value, axes or None for a nested table, fill, rename) of each data
+    field (static fields are not walked: ``pad`` copies them)."""
     rename = rename or {}
     for f in dataclasses.fields(tbl):
         value = getattr(tbl, f.name)
+        if f.metadata.get("static"):
+            continue
         if "axes" in f.metadata:
             yield f.name, value, _renamed(f.metadata["axes"], rename), f.metadata["fill"], None
         else:
@@ -108,6 +129,8 @@ def _walk(tbl, rename: dict[str, str] | None = None):
 def sizes_of(tbl, rename: dict[str, str] | None = None) -> Sizes:
     """The sizes of a table's size axes (unpadded arrays give the material's own sizes)."""
     out: dict[str, int] = {}
+    if tbl is None:  # an absent optional table
+        return Sizes()
     for _, value, ax, _, inner in _walk(tbl, rename):
         if ax is None:
             for k, v in dataclasses.asdict(sizes_of(value, inner)).items():
@@ -132,15 +155,19 @@ def pad_array(a: np.ndarray, axes_: tuple, sizes: Sizes, fill: float = 0) -> np.
 
 
 def pad(tbl: T, sizes: Sizes, rename: dict[str, str] | None = None) -> T:
-    """The table with every array padded to ``sizes`` (host, NumPy)."""
-    values = {}
+    """The table with every array padded to ``sizes`` (host, NumPy); None stays None."""
+    if tbl is None:
+        return None
+    values = {f.name: getattr(tbl, f.name) for f in dataclasses.fields(tbl)
+              if f.metadata.get("static")}
     for name, value, ax, fill, inner in _walk(tbl, rename):
         values[name] = pad(value, sizes, inner) if ax is None else pad_array(value, ax, sizes, fill)
     return type(tbl)(**values)
 
 
 def stack(tables: list[T]) -> T:
-    """Tables of equal (padded) sizes stacked along a new leading axis (host, NumPy)."""
+    """Tables of equal (padded) sizes and equal structure (the same optional tables
+    present, the same static choices) stacked along a new leading axis (host, NumPy)."""
     return jax.tree_util.tree_map(lambda *leaves: np.stack(leaves), *tables)
 
 
@@ -200,14 +227,41 @@ class QSet:
     weights: np.ndarray = axes("nq")  # integer multiplicities as floats; 0 for padding
 
 
+FORCES_AXES = ("disp", "N", None)  # forces (n_disp, N, 3) eV/Å on the displaced supercells
+
+
+@table
+class NACTables:
+    """The non-analytical correction (NAC) of a polar material: Born charges, ε∞ and the
+    fixed parts of phonopy's dipole-dipole sums (see ``phonjax.dipole_dipole``).
+
+    ``method`` "gonze" (phonopy's default, Gonze & Lee: an Ewald-summed dipole-dipole
+    term added to D(q) of the short-range force constants) or "wang" (Wang et al.: a
+    q-direction-dependent constant added to the force constants).
+    """
+
+    born: np.ndarray = axes("np", None, None)  # Z*[i, α, β] (e), phonopy's born; 0 for padding
+    dielectric: np.ndarray = axes(None, None)  # ε∞
+    factor: np.ndarray = axes()  # unit conversion × 4π / V_primitive (phonopy's nac_factor)
+    reciprocal_lattice: np.ndarray = axes(None, None)  # columns b_a (Å⁻¹, no 2π): q_cart = B q
+    g_vectors: np.ndarray = axes("nG", None)  # Cartesian G (Å⁻¹, no 2π) with |G| < G_cutoff
+    g_weights: np.ndarray = axes("nG")  # 1; 0 for padding
+    g_cos: np.ndarray = axes("nG", "np", "np")  # cos 2π G·(r_i − r_j), Cartesian positions
+    g_sin: np.ndarray = axes("nG", "np", "np")  # sin 2π G·(r_i − r_j)
+    ewald: np.ndarray = axes()  # 4Λ² (Å⁻²): terms damped by exp(−K·ε·K / 4Λ²)
+    comm_qpoints: np.ndarray = axes("nt", None)  # q commensurate with the supercell, first BZ
+    comm_weights: np.ndarray = axes("nt")  # 1/n_c; 0 for padding
+    cells: np.ndarray = axes()  # N / np: primitive cells in the supercell (Wang's division)
+    method: str = static("gonze")
+
+
 @table
 class MaterialTables:
-    """Every kernel table of one material: its force constants, D(q) and two q-sets."""
+    """Every kernel table of one material: its force constants, D(q), two q-sets and,
+    for a polar material with Born charges, its non-analytical correction."""
 
     fc: FCTables = nested()
     phases: PhaseTables = nested()
     mesh: QSet = nested()  # irreducible mesh, weighted
     commensurate: QSet = nested(nq="nc")  # commensurate q-points (ω_max, stability), weight 1
-
-
-FORCES_AXES = ("disp", "N", None)  # forces (n_disp, N, 3) eV/Å on the displaced supercells
+    nac: NACTables | None = nested(optional=True)  # None: no NAC

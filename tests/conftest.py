@@ -42,3 +42,39 @@ def kernel_cases():
     results = phonjax.phonon_properties(systems, [refs[i].dataset.forces for i in KERNEL_IDS],
                                         keep_force_constants=True)
     return [(refs[i], s, r) for i, s, r in zip(KERNEL_IDS, systems, results)]
+
+
+# phonopy's example folders: phonopy_disp.yaml + FORCE_SETS (+ BORN)
+EXAMPLES = SHARED / "phonopy-examples"
+EXAMPLE_DIRECTIONS = {"[100]": [1.0, 0.0, 0.0], "[111]": [1.0, 1.0, 1.0]}  # Cartesian q → 0
+
+
+@pytest.fixture(scope="session")
+def phonopy_example():
+    """``example(name, nac)`` → (phonopy reference, phonjax dataset, Cartesian-[100]/[111]
+    directions in reduced coordinates) for a phonopy example folder; ``nac``: None (off),
+    "gonze" or "wang" (with its BORN). phonopy's side: ``phonopy_reference`` with the
+    folder's FORCE_SETS (and BORN), 20³ mesh, its band path, Γ along the directions.
+    Computed once per session and case."""
+    import numpy as np
+
+    if not EXAMPLES.is_dir():
+        pytest.skip("phonopy example folders not found")
+    cache = {}
+
+    def example(name: str, nac: str | None):
+        if (name, nac) not in cache:
+            folder = EXAMPLES / name
+            ds = phonjax.read_input(folder, nac=nac is not None)
+            if nac is not None:
+                ds.nac = ds.nac.replace(method=nac)
+            lattice = phonjax.prepare(ds, mesh=(1, 1, 1)).primitive.crystal.lattice
+            directions = [lattice @ np.array(d) for d in EXAMPLE_DIRECTIONS.values()]
+            ref = phonopy_reference(
+                folder / "phonopy_disp.yaml", primitive_matrix=ds.primitive_matrix,
+                force_sets=folder / "FORCE_SETS", born=folder / "BORN" if nac else None,
+                nac_method=nac, band_npoints=21, gamma_directions=directions if nac else ())
+            cache[(name, nac)] = (ref, ds, directions)
+        return cache[(name, nac)]
+
+    return example

@@ -5,7 +5,10 @@ graph + XLA): force constants, F/S/Cv, commensurate frequencies and the
 stability verdict at the contract's tolerances, on six materials of four crystal
 systems, two with more than 32 modes (where cuSOLVER switches algorithms on a
 GPU). A plan must use the eigensolver it names: the XLA plans run with the
-host solvers disabled, the host plans must call theirs.
+host solvers disabled, the host plans must call theirs. With the non-analytical
+correction (phonopy's example folders, ``phonopy_example``): Gonze–Lee NaCl, Wang
+Al2O3 and NaCl without NAC in one call (one size bucket split by NAC method),
+through the runners and through ``modes`` (mesh points, Γ along [100]).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import pytest
 
 import phonjax
 from phonjax.execution import ALL_PLANS, host_eigen
+from phonjax.execution.modes import modes
 from phonjax.stability import stability
 
 PLAN_IDS = ["mp-1000", "mp-361", "mp-14006", "mp-3248", "mp-8710", "mp-673245"]
@@ -58,6 +62,40 @@ def test_plan_matches_phonopy(cases, plan, monkeypatch):
         real = np.abs(theirs) >= 0.1  # the contract's modes; Γ acoustic ones are noise
         np.testing.assert_allclose(ours[real], theirs[real], atol=1e-8, rtol=0, err_msg=name)
         assert r.stable == stability(ref.commensurate_qpoints, theirs).stable, name
+
+
+NAC_CASES = [("NaCl", "gonze"), ("Al2O3", "wang"), ("NaCl", None)]
+# the XLA-eigensolver plans compile their own NAC graphs (~35-50 s on 2 CPU cores): slow
+NAC_PLANS = [p if p.host_solver else pytest.param(p, marks=pytest.mark.slow) for p in ALL_PLANS]
+
+
+@pytest.mark.parametrize("plan", NAC_PLANS, ids=lambda p: f"{p.runner}-{p.eigensolver}")
+def test_plan_matches_phonopy_with_nac(phonopy_example, plan, monkeypatch):
+    cases = [phonopy_example(*c) for c in NAC_CASES]
+    systems = [phonjax.prepare(ds) for _, ds, _ in cases]
+    calls = _spy_or_forbid(monkeypatch, plan)
+    results = phonjax.phonon_properties(systems, [ds.forces for _, ds, _ in cases], plan=plan,
+                                        keep_force_constants=True)
+    assert (calls["n"] > 0) == plan.host_solver
+    for case, (ref, _, directions), system, r in zip(NAC_CASES, cases, systems, results):
+        assert np.abs(r.force_constants - ref.force_constants).max() <= 1e-10, case
+        for key in ("free_energy_kJmol", "entropy_JKmol", "heat_capacity_JKmol"):
+            ours, theirs = getattr(r, key)[0], getattr(ref, key)[0]
+            assert abs(ours - theirs) <= 1e-8 * abs(theirs), (case, key, ours, theirs)
+        theirs = np.sort(ref.commensurate_frequencies_THz, axis=1)
+        real = np.abs(theirs) >= 0.1
+        np.testing.assert_allclose(np.sort(r.commensurate_frequencies_THz, axis=1)[real],
+                                   theirs[real], atol=1e-8, rtol=0, err_msg=str(case))
+        some = slice(0, None, 97)  # a few dozen of phonopy's mesh points
+        ours = modes(system.tables, r.force_constants, ref.mesh_qpoints[some], plan)[0]
+        np.testing.assert_allclose(ours, ref.mesh_frequencies_THz[some], atol=1e-8, rtol=0,
+                                   err_msg=str(case))
+        if case[1] is not None:
+            ours = modes(system.tables, r.force_constants, [[0.0, 0.0, 0.0]], plan,
+                         q_direction=directions[0])[0][0]
+            theirs = ref.gamma_frequencies_THz[0]
+            real = np.abs(theirs) >= 0.1
+            np.testing.assert_allclose(ours[real], theirs[real], atol=1e-8, rtol=0)
 
 
 def test_host_consistency_check_catches_wrong_eigenvalues():

@@ -6,12 +6,18 @@ tests/ or validation/):
 1. ``phonopy.load(path, produce_fc=False, is_nac=False, primitive_matrix=P)`` where ``P`` is the
    file's own primitive matrix as ``phonjax.read_dataset`` reads it (the identity when the file has
    none; never phonopy's ``"auto"``). A ``phonopy.Phonopy`` that already holds a displacement
-   dataset and forces (e.g. from a uMLIP) skips this step and keeps its own cells.
+   dataset and forces (e.g. from a uMLIP) skips this step and keeps its own cells. With
+   ``force_sets`` the forces come from that FORCE_SETS (``force_sets_filename``); with ``born``
+   the non-analytical correction is on (``born_filename=born``, ``is_nac=True``; phonopy's
+   Gonze–Lee unless ``nac_method="wang"``, set through ``nac_params``), otherwise it is off.
 2. ``produce_force_constants()`` (full N×N, traditional finite differences) and
    ``symmetrize_force_constants()``.
 3. ``run_mesh(mesh)`` with phonopy's defaults (half-shifted even meshes, symmetry reduction, its
    BZ-relocated irreducible points) and ``run_thermal_properties(temperatures)``.
 4. ``run_qpoints(get_commensurate_points(inv(P)·S))``: the q-points commensurate with the supercell.
+5. Only when asked (``band_npoints``): ``auto_band_structure(npoints)``, phonopy's seekpath band
+   path (with NAC, each segment through Γ uses its own direction for q → 0); and
+   (``gamma_directions``) ``run_qpoints([Γ], nac_q_direction=d)`` for each direction d.
 
 Untimed and only when asked, the displacement sets phonopy generates for the same cells:
 ``Phonopy(unitcell, S, P).generate_displacements(distance=0.01, is_plusminus="auto",
@@ -57,6 +63,9 @@ class PhonopyReference:
     heat_capacity_JKmol: np.ndarray | None = None  # (n_T,)
     commensurate_qpoints: np.ndarray | None = None  # (n_c, 3) reduced
     commensurate_frequencies_THz: np.ndarray | None = None  # (n_c, n_modes), phonopy's order
+    band_qpoints: list[np.ndarray] | None = None  # per segment (n_i, 3) reduced
+    band_frequencies_THz: list[np.ndarray] | None = None  # per segment (n_i, n_modes)
+    gamma_frequencies_THz: np.ndarray | None = None  # (n_directions, n_modes) at Γ along each
     # is_diagonal -> (displaced atoms (n,) 0-based, displacements (n, 3) Å), phonopy-generated
     generated_displacements: dict[bool, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     # wall seconds of load, force_constants, mesh, thermal, commensurate and their total;
@@ -67,7 +76,9 @@ class PhonopyReference:
 def phonopy_reference(source, *, mesh: Sequence[int] | None = (20, 20, 20),
                       temperatures_K: Sequence[float] = (300.0,), primitive_matrix=None,
                       load_only: bool = False,
-                      generate_displacements: Sequence[bool] = ()) -> PhonopyReference:
+                      generate_displacements: Sequence[bool] = (), force_sets=None, born=None,
+                      nac_method: str | None = None, band_npoints: int | None = None,
+                      gamma_directions: Sequence[Sequence[float]] = ()) -> PhonopyReference:
     """Run the reference pipeline (module docstring) on one dataset.
 
     Args:
@@ -79,6 +90,11 @@ def phonopy_reference(source, *, mesh: Sequence[int] | None = (20, 20, 20),
             Passing it avoids reading the file with phonjax (and importing JAX).
         load_only: stop after step 1 (cells and displacement datasets only).
         generate_displacements: the ``is_diagonal`` values whose generated sets to add (untimed).
+        force_sets: a type-1 FORCE_SETS with the forces (for a phonopy_disp.yaml path).
+        born: a BORN file: the non-analytical correction on (default: off).
+        nac_method: "gonze" (phonopy's default) or "wang", with ``born``.
+        band_npoints: points per segment of phonopy's automatic band path (step 5).
+        gamma_directions: (3,) reduced directions of q → 0 at Γ (step 5, with NAC).
     Raises:
         ValueError: a dataset without a source file, or inv(P)·S not integer.
     """
@@ -90,13 +106,19 @@ def phonopy_reference(source, *, mesh: Sequence[int] | None = (20, 20, 20),
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         c0, t0 = time.process_time(), time.perf_counter()
+        files = {} if force_sets is None else {"force_sets_filename": str(force_sets)}
+        if born is not None:
+            files["born_filename"] = str(born)
         ph = source if given else phonopy.load(
-            path, produce_fc=False, is_nac=False,
-            primitive_matrix=np.asarray(primitive_matrix).tolist())
+            path, produce_fc=False, is_nac=born is not None,
+            primitive_matrix=np.asarray(primitive_matrix).tolist(), **files)
+        if nac_method is not None:
+            ph.nac_params = {**ph.nac_params, "method": nac_method}
         times = {"load": time.perf_counter() - t0}
         out: dict[str, Any] = {}
         if not load_only:
             _run_spectra(ph, mesh, temperatures_K, out, times)
+            _run_paths(ph, band_npoints, gamma_directions, out, times)
         times["total"] = sum(times.values())  # the stages only, not the copies between them
         times["cpu"] = time.process_time() - c0
         out["generated_displacements"] = _generated(ph, generate_displacements)
@@ -154,6 +176,24 @@ def _run_spectra(ph, mesh, temperatures_K, out: dict, times: dict) -> None:
     out["commensurate_frequencies_THz"] = np.asarray(ph.get_qpoints_dict()["frequencies"])
     out["commensurate_qpoints"] = np.asarray(q)
     times["commensurate"] = time.perf_counter() - t
+
+
+def _run_paths(ph, band_npoints, gamma_directions, out: dict, times: dict) -> None:
+    """Step 5: phonopy's band path and Γ along directions, results into ``out``."""
+    t = time.perf_counter()
+    if band_npoints:
+        ph.auto_band_structure(npoints=band_npoints)
+        bands = ph.get_band_structure_dict()
+        out["band_qpoints"] = [np.asarray(q) for q in bands["qpoints"]]
+        out["band_frequencies_THz"] = [np.asarray(f) for f in bands["frequencies"]]
+    if len(gamma_directions):
+        freqs = []
+        for d in gamma_directions:
+            ph.run_qpoints([[0.0, 0.0, 0.0]], nac_q_direction=list(d))
+            freqs.append(np.asarray(ph.get_qpoints_dict()["frequencies"])[0])
+        out["gamma_frequencies_THz"] = np.array(freqs)
+    if band_npoints or len(gamma_directions):
+        times["paths"] = time.perf_counter() - t
 
 
 def _generated(ph, diagonals: Sequence[bool]) -> dict[bool, tuple[np.ndarray, np.ndarray]]:

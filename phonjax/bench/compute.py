@@ -84,6 +84,7 @@ def _prepare(protocol: Protocol, source, S=None, P=None, unitcell=None, pmat=Non
     from phonjax.prepare import prepare
 
     mesh = mesh_for(protocol, unitcell, pmat)
+    kw.setdefault("nac", False)  # the benchmark protocols never apply NAC, as the paper's
     return prepare(source, S, P, mesh=mesh, gamma_centered=protocol.gamma_centered,
                    distance=protocol.distance_A, is_diagonal=protocol.is_diagonal,
                    commensurate=protocol.commensurate, **kw)

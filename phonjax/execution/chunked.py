@@ -41,20 +41,20 @@ def _chunks(qset: QSet, q_chunk: int) -> Iterator[tuple[np.ndarray, np.ndarray, 
         yield part_q, part_w, n
 
 
-def _spectrum(qset: QSet, blocks, phases, n_modes: int, q_chunk: int, temps,
+def _spectrum(qset: QSet, blocks, phases, nac, n_modes: int, q_chunk: int, temps,
               plan: Plan) -> tuple[np.ndarray, np.ndarray]:
     """(frequencies (n_q, n_modes) THz, thermal sums (3, n_T)) of a q-set."""
     width = blocks.shape[0] * 3
     freqs, sums = [], np.zeros((3, len(temps)))
     for q, w, n in _chunks(qset, q_chunk):
         if plan.host_solver:
-            d = np.asarray(stages.chunk_matrices_jit(q, blocks, phases))
+            d = np.asarray(stages.chunk_matrices_jit(q, blocks, phases, nac))
             eigenvalues = np.zeros((q_chunk, width))
             eigenvalues[:n, :n_modes] = host_eigen.SOLVERS[plan.eigensolver](
                 d[:n, :n_modes, :n_modes])
             f, s = stages.chunk_from_eigenvalues_jit(eigenvalues, w, temps, phases)
         else:
-            f, s = stages.chunk_from_qpoints_jit(q, w, temps, blocks, phases)
+            f, s = stages.chunk_from_qpoints_jit(q, w, temps, blocks, phases, nac)
         freqs.append(np.asarray(f)[:n, :n_modes])
         sums += np.asarray(s)
     return (np.concatenate(freqs) if freqs else np.zeros((0, n_modes))), sums
@@ -78,11 +78,13 @@ def run(forces: Sequence[np.ndarray], tables: Sequence[MaterialTables], temperat
             t = tables[i]
             own, real = own_sizes(t, plan), sizes_of(t)
             phases = jax.device_put(pad(t.phases, own))
+            nac = jax.device_put(pad(t.nac, own))
             own_blocks = jax.device_put(np.ascontiguousarray(blocks[b, :own.np, :own.np, :own.nt]))
             n_modes, q_chunk = 3 * real.np, plan.q_chunk(3 * own.np)
-            _, sums = _spectrum(t.mesh, own_blocks, phases, n_modes, q_chunk, temps, plan)
+            _, sums = _spectrum(t.mesh, own_blocks, phases, nac, n_modes, q_chunk, temps, plan)
             # the mesh's chunk size: one compiled D(q) serves both q-sets
-            comm, _ = _spectrum(t.commensurate, own_blocks, phases, n_modes, q_chunk, temps, plan)
+            comm, _ = _spectrum(t.commensurate, own_blocks, phases, nac, n_modes, q_chunk, temps,
+                                plan)
             out.append(stages.MaterialOutput.from_sums(
                 sums, t.mesh, comm, fc[b, :real.N, :real.N] if keep_force_constants else None))
     return out

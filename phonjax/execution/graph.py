@@ -26,9 +26,10 @@ from phonjax.tables import MaterialTables, sizes_of
 def _one_material(forces, tables: MaterialTables, temperatures, subtract_drift: bool,
                   q_chunk: int, comm_chunk: int):
     fc, blocks = stages.fc_and_blocks(forces, tables, subtract_drift)
-    _, sums = stages.qset_spectrum(tables.mesh, q_chunk, temperatures, blocks, tables.phases)
+    _, sums = stages.qset_spectrum(tables.mesh, q_chunk, temperatures, blocks, tables.phases,
+                                   tables.nac)
     comm, _ = stages.qset_spectrum(tables.commensurate, comm_chunk, temperatures, blocks,
-                                   tables.phases)
+                                   tables.phases, tables.nac)
     return fc, sums, comm
 
 

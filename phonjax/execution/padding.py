@@ -21,12 +21,15 @@ from phonjax.tables import FORCES_AXES, MaterialTables, Sizes, pad, pad_array, s
 
 
 def bucket(tables: Sequence[MaterialTables], plan: Plan) -> list[list[int]]:
-    """Indices grouped by padded (supercell atoms, primitive atoms), smallest first."""
-    groups: dict[tuple[int, int], list[int]] = {}
+    """Indices grouped by padded (supercell atoms, primitive atoms) and by their
+    non-analytical correction (none, Gonze–Lee, Wang: tables of one structure),
+    smallest first."""
+    groups: dict[tuple[int, int, str], list[int]] = {}
     for i, t in enumerate(tables):
         s = sizes_of(t)
         key = (plan.padded(max(s.N, plan.min_padded_atoms)),
-               plan.padded(max(s.np, plan.min_padded_primitive)))
+               plan.padded(max(s.np, plan.min_padded_primitive)),
+               "" if t.nac is None else t.nac.method)
         groups.setdefault(key, []).append(i)
     return [groups[k] for k in sorted(groups)]
 
@@ -39,6 +42,7 @@ def group_sizes(tables: Sequence[MaterialTables], plan: Plan) -> Sizes:
     padded = {k: plan.padded(v) for k, v in dataclasses.asdict(s).items()}
     padded["N"] = plan.padded(max(s.N, plan.min_padded_atoms))
     padded["np"] = plan.padded(max(s.np, plan.min_padded_primitive))
+    padded["nG"] = plan.padded(s.nG) if s.nG else 0  # 0: no NAC
     return Sizes(**padded)
 
 
@@ -46,7 +50,8 @@ def own_sizes(tables: MaterialTables, plan: Plan) -> Sizes:
     """One material's D(q) sizes in the chunked runner: np and nt on the fine ladder
     (D(q) costs np²·nt, so a bucket's coarse padding is not paid there)."""
     s = sizes_of(tables)
-    return s.replace(np=plan.fine(s.np), nt=plan.fine(s.nt), nI=plan.padded(s.nI))
+    return s.replace(np=plan.fine(s.np), nt=plan.fine(s.nt), nI=plan.padded(s.nI),
+                     nG=plan.padded(s.nG) if s.nG else 0)
 
 
 def force_constant_bytes(s: Sizes) -> float:
@@ -57,9 +62,11 @@ def force_constant_bytes(s: Sizes) -> float:
 
 def q_bytes(s: Sizes, q_chunk: int) -> float:
     """Peak bytes of one chunk of D(q) work: the (q, np, np, nt) phases and the complex
-    matrices with their eigensolver workspace."""
+    matrices with their eigensolver workspace; with NAC (nG > 0) the (q, nG, 3, 3)
+    Ewald terms and a few dipole-dipole matrices more."""
     modes = 3 * s.np
-    return 16 * q_chunk * (4 * modes * modes + 4 * s.np ** 2 * s.nt * 9)
+    nac = 8 * q_chunk * s.nG * 9 * 3 + 16 * q_chunk * 4 * modes * modes if s.nG else 0
+    return 16 * q_chunk * (4 * modes * modes + 4 * s.np ** 2 * s.nt * 9) + nac
 
 
 def batch_size(n_materials: int, bytes_per_material: float, plan: Plan) -> int:

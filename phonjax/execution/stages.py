@@ -1,6 +1,7 @@
 """The stages that every runner is made of, written once.
 
-* ``fc_and_blocks``: forces → symmetrized force constants → mass-weighted blocks;
+* ``fc_and_blocks``: forces → symmetrized force constants → mass-weighted blocks
+  (``material_blocks``: the short-range ones for a Gonze–Lee NAC);
 * ``chunk_matrices``: q-points → D(q), for a host eigensolver;
 * ``chunk_from_eigenvalues``: eigenvalues → frequencies and weighted thermal sums;
 * ``chunk_from_qpoints``: q-points → D(q) → XLA eigenvalues → the same.
@@ -20,9 +21,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from phonjax.dynamical_matrix import (dynamical_matrices, eigenvalues_to_thz, frequencies,
-                                      mass_weighted_blocks)
+                                      mass_weighted_blocks, short_range_blocks)
 from phonjax.force_constants import force_constants
-from phonjax.tables import MaterialTables, PhaseTables, QSet
+from phonjax.tables import MaterialTables, NACTables, PhaseTables, QSet
 from phonjax.thermal import per_mole, thermal_sums
 
 
@@ -44,15 +45,25 @@ class MaterialOutput:
                    None if force_constants is None else np.asarray(force_constants))
 
 
+def material_blocks(fc, phases: PhaseTables, nac: NACTables | None):
+    """The blocks D(q) is built from (np, np, nt, 3, 3): mass-weighted force constants,
+    short-ranged for a Gonze–Lee non-analytical correction."""
+    blocks = mass_weighted_blocks(fc, phases)
+    if nac is not None and nac.method == "gonze":
+        blocks = short_range_blocks(blocks, phases, nac)
+    return blocks
+
+
 def fc_and_blocks(forces, tables: MaterialTables, subtract_drift: bool):
-    """(force constants (N, N, 3, 3) eV/Å², mass-weighted blocks (np, np, nt, 3, 3))."""
+    """(force constants (N, N, 3, 3) eV/Å², ``material_blocks`` (np, np, nt, 3, 3))."""
     fc = force_constants(forces, tables.fc, subtract_drift=subtract_drift)
-    return fc, mass_weighted_blocks(fc, tables.phases)
+    return fc, material_blocks(fc, tables.phases, tables.nac)
 
 
-def chunk_matrices(qpoints, blocks, phases: PhaseTables):
-    """D(q) (n_q, 3np, 3np) of one chunk of q-points."""
-    return dynamical_matrices(qpoints, blocks, phases)
+def chunk_matrices(qpoints, blocks, phases: PhaseTables, nac: NACTables | None = None,
+                   q_direction=None):
+    """D(q) (n_q, 3np, 3np) of one chunk of q-points (``q_direction``: of q → 0, for NAC)."""
+    return dynamical_matrices(qpoints, blocks, phases, nac=nac, q_direction=q_direction)
 
 
 def chunk_from_eigenvalues(eigenvalues, weights, temperatures, phases: PhaseTables):
@@ -62,13 +73,15 @@ def chunk_from_eigenvalues(eigenvalues, weights, temperatures, phases: PhaseTabl
     return freqs, thermal_sums(freqs, weights, temperatures, phases.mode_mask)
 
 
-def chunk_from_qpoints(qpoints, weights, temperatures, blocks, phases: PhaseTables):
+def chunk_from_qpoints(qpoints, weights, temperatures, blocks, phases: PhaseTables,
+                       nac: NACTables | None = None):
     """``chunk_from_eigenvalues`` of a chunk of q-points, eigenvalues by XLA."""
-    freqs = frequencies(dynamical_matrices(qpoints, blocks, phases), phases.mode_mask)
+    freqs = frequencies(dynamical_matrices(qpoints, blocks, phases, nac=nac), phases.mode_mask)
     return freqs, thermal_sums(freqs, weights, temperatures, phases.mode_mask)
 
 
-def qset_spectrum(qset: QSet, q_chunk: int, temperatures, blocks, phases: PhaseTables):
+def qset_spectrum(qset: QSet, q_chunk: int, temperatures, blocks, phases: PhaseTables,
+                  nac: NACTables | None = None):
     """(frequencies (n_q, 3np) THz, summed thermal sums (3, n_T)) of a q-set whose length is
     a multiple of ``q_chunk``, chunk by chunk (``jax.lax.map``: memory bounded by the chunk)
     with XLA's eigensolver, all in JAX (the graph runner and the differentiable surface)."""
@@ -76,13 +89,14 @@ def qset_spectrum(qset: QSet, q_chunk: int, temperatures, blocks, phases: PhaseT
     q = jnp.reshape(qset.qpoints, (n // q_chunk, q_chunk, 3))
     w = jnp.reshape(qset.weights, (n // q_chunk, q_chunk))
     freqs, sums = jax.lax.map(
-        lambda qw: chunk_from_qpoints(qw[0], qw[1], temperatures, blocks, phases), (q, w))
+        lambda qw: chunk_from_qpoints(qw[0], qw[1], temperatures, blocks, phases, nac), (q, w))
     return freqs.reshape(n, -1), sums.sum(axis=0)
 
 
 # one compiled function per stage and shape, shared by every call of the chunked runner
 fc_and_blocks_jit = jax.jit(jax.vmap(fc_and_blocks, in_axes=(0, 0, None)), static_argnums=2)
 chunk_matrices_jit = jax.jit(chunk_matrices)
+material_blocks_jit = jax.jit(material_blocks)
 chunk_from_eigenvalues_jit = jax.jit(chunk_from_eigenvalues)
 chunk_from_qpoints_jit = jax.jit(chunk_from_qpoints)
 per_mole_jit = jax.jit(per_mole)

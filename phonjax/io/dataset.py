@@ -5,7 +5,8 @@ supercell matrix S (integer; supercell lattice rows = Sᵀ·unit-cell rows, as i
 phonopy), the primitive matrix P (relative to the unit cell), and a type-1
 displacement dataset (one displaced atom per supercell) with forces when they
 are known. Alexandria benchmark files also carry reference results, kept in
-``reference``.
+``reference``. A polar crystal's Born charges and ε∞ (a BORN file, or the
+``nac`` section of a phonopy yaml) are kept in ``nac`` (``phonjax.nac.NACParams``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from phonjax.crystal import Crystal, CrystalError
+from phonjax.nac import NACParams
 
 
 class DatasetError(ValueError):
@@ -34,6 +36,7 @@ class PhononDataset:
     energy_eV: float | None = None  # total energy of the unit cell, if the file has one
     reference: dict[str, Any] = field(default_factory=dict)
     source: str | None = None
+    nac: NACParams | None = None  # non-analytical correction parameters, if the files have them
 
     def __post_init__(self):
         self.supercell_matrix = checked_supercell_matrix(self.supercell_matrix)
@@ -46,6 +49,12 @@ class PhononDataset:
                 raise DatasetError("one displaced atom index is needed per displacement")
             if ((self.displaced_atoms < 0) | (self.displaced_atoms >= n_super)).any():
                 raise DatasetError(f"displaced atom index outside the {n_super}-atom supercell")
+        if self.nac is not None:
+            n_unit = self.unitcell.n_atoms
+            n_p = int(round(n_unit * abs(np.linalg.det(self.primitive_matrix))))
+            if len(self.nac.born) not in (n_p, n_unit):
+                raise DatasetError(f"{len(self.nac.born)} Born charges, but the primitive cell has "
+                                   f"{n_p} atoms (and the unit cell {n_unit})")
         if self.forces is not None:
             forces = np.asarray(self.forces, float)
             expected = (0 if self.displacements is None else len(self.displacements), n_super, 3)

@@ -1,5 +1,7 @@
 """Readers for phonopy_params / phonopy.yaml and Alexandria phonon-benchmark files.
 
+(phonopy_disp.yaml + FORCE_SETS + BORN folders: ``phonjax.io.phonopy_files``.)
+
 Both are YAML (flow style from phonopy, block style in Alexandria), optionally
 compressed (.xz, .bz2, .gz). The files are large, so the text is first cut to
 the top-level sections phonjax uses (Alexandria files carry ~40k lines of
@@ -29,7 +31,7 @@ except AttributeError:  # pragma: no cover - libyaml missing
 _WANTED = {
     "phonopy", "physical_unit", "unit_cell", "supercell_matrix", "primitive_matrix",
     "displacements", "energy", "volume", "nsites", "temperatures", "free_e", "entropy",
-    "heat_capacity", "phonon_freq",
+    "heat_capacity", "phonon_freq", "nac", "born_effective_charge", "dielectric_constant",
 }
 _TOP_KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*):", re.M)
 _ENTRY = re.compile(r"^- atom:", re.M)
@@ -164,10 +166,13 @@ def dataset_from_mapping(data: dict, id: str, source: str | None = None) -> Phon
         energy = data.get("energy")
         if energy is not None and not np.isfinite(float(energy)):
             energy = None
+        from phonjax.io.phonopy_files import nac_from_mapping
+
         return PhononDataset(id=id, unitcell=unitcell, supercell_matrix=smat, primitive_matrix=pmat,
                              displaced_atoms=atoms, displacements=disps, forces=forces,
                              energy_eV=None if energy is None else float(energy),
-                             reference=reference, source=source)
+                             reference=reference, source=source,
+                             nac=nac_from_mapping(data, source))
     except CrystalError as exc:
         raise DatasetError(str(exc)) from None
     except (KeyError, TypeError, ValueError) as exc:

@@ -1,0 +1,355 @@
+"""phonopy's own files: ``phonopy_disp.yaml`` / ``phonopy.yaml`` + ``FORCE_SETS`` + ``BORN``.
+
+What a phonopy user has on disk after a DFT run: the displacement yaml (unit cell,
+supercell and primitive matrices, type-1 displacements), the forces in a separate
+type-1 ``FORCE_SETS``, and for a polar crystal a ``BORN`` file (first line: the unit
+factor, optionally G-cutoff and Λ, or a comment; then ε∞; then one Born charge per
+symmetry-independent atom of the primitive cell, expanded to all atoms by their site
+symmetry). Each is read by phonopy's own parser (``PhonopyYaml``,
+``parse_FORCE_SETS``, ``parse_BORN``; phonopy is imported only here, on first use),
+then checked where phonopy is lenient, so that nothing is misread silently: force
+rows of exactly three finite numbers and one per supercell atom, displacements of
+non-zero length on atoms of the supercell, no lines left over, and a stored
+supercell equal to the one built from ``supercell_matrix``. Each failure is a
+``DatasetError`` of one line naming the file and the reason.
+
+The NAC parameters of a phonopy_params / phonopy.yaml file (its ``nac`` section) are
+read by ``nac_from_mapping`` for ``read_dataset`` too.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from phonjax.cells import SYMPREC, build_primitive, build_supercell
+from phonjax.crystal import Crystal, CrystalError
+from phonjax.io.dataset import DatasetError, PhononDataset
+from phonjax.nac import NACError, NACParams
+
+YAML_NAMES = ("phonopy_params.yaml", "phonopy.yaml", "phonopy_disp.yaml")
+
+
+def _fail(path, reason: str) -> DatasetError:
+    return DatasetError(f"{Path(path).name}: {reason}")
+
+
+# --- BORN and nac sections ----------------------------------------------------------------
+
+
+def read_born(path: str | os.PathLike, unitcell: Crystal, primitive_matrix,
+              symprec: float = SYMPREC) -> NACParams:
+    """Born charges (expanded to the primitive cell's atoms, in phonjax's = phonopy's
+    order) and ε∞ of a BORN file, by phonopy's ``parse_BORN``. ``unitcell`` and
+    ``primitive_matrix``: the cells the charges belong to."""
+    from phonopy.structure.atoms import PhonopyAtoms
+
+    from phonopy.file_IO import parse_BORN
+
+    try:
+        supercell, _ = build_supercell(unitcell, np.eye(3, dtype=np.int64), symprec)
+        primitive = build_primitive(supercell, np.eye(3), primitive_matrix, symprec).crystal
+    except CrystalError as exc:
+        raise _fail(path, f"cannot build the primitive cell for the Born charges ({exc})") from None
+    cell = PhonopyAtoms(cell=primitive.lattice, scaled_positions=primitive.frac_positions,
+                        numbers=primitive.numbers, masses=primitive.masses)
+    if not Path(path).is_file():
+        raise _fail(path, "file not found")
+    try:
+        params = parse_BORN(cell, symprec=symprec, filename=path)
+    except (ValueError, RuntimeError, IndexError) as exc:  # BORNFileParseError is a RuntimeError
+        raise _fail(path, f"not a valid BORN file ({str(exc).splitlines()[0]})") from None
+    try:
+        return NACParams(born=params["born"], dielectric=params["dielectric"],
+                         factor=params.get("factor", NACParams.factor),
+                         g_cutoff=params.get("G_cutoff"), lambda_=params.get("Lambda"),
+                         source=str(path))
+    except NACError as exc:
+        raise _fail(path, str(exc)) from None
+
+
+def nac_from_mapping(data: dict, source: str | None = None) -> NACParams | None:
+    """The NAC parameters of a parsed phonopy yaml mapping, as phonopy's ``PhonopyYaml``
+    reads them: the ``nac`` section (or, before phonopy 2.18, ``born_effective_charge``
+    and ``dielectric_constant`` at the top level); None without both."""
+    section = data.get("nac") if isinstance(data.get("nac"), dict) else data
+    if "born_effective_charge" not in section or "dielectric_constant" not in section:
+        return None
+    factor = section.get("unit_conversion_factor")
+    header = section.get("phonopy")
+    if factor is None and isinstance(header, dict):
+        factor = header.get("nac_unit_conversion_factor")
+    method = str(section.get("method", "gonze")).lower() if section is not data else "gonze"
+    try:
+        return NACParams(born=np.array(section["born_effective_charge"], dtype=float),
+                         dielectric=np.array(section["dielectric_constant"], dtype=float),
+                         factor=NACParams.factor if factor is None else float(factor),
+                         method=method, source=source)
+    except (TypeError, ValueError) as exc:
+        raise DatasetError(f"malformed nac section ({exc})") from None
+
+
+# --- FORCE_SETS -----------------------------------------------------------------------------
+
+
+def _line_problem(lines: list[tuple[int, str]]) -> str | None:
+    """The first line of a type-1 FORCE_SETS (numbered non-blank lines) whose shape or
+    numbers are wrong: counts on the first two, one atom number, then three finite
+    numbers per displacement and per force row. None when every line is right."""
+    def numbers(k: int, count: int, what: str):
+        number, text = lines[k]
+        tokens = text.split()
+        if len(tokens) != count:
+            return None, f"line {number}: {what} has {len(tokens)} numbers, expected {count}"
+        try:
+            values = [float(t) for t in tokens] if count > 1 else [int(tokens[0])]
+        except ValueError:
+            return None, f"line {number}: {what} is not {'numbers' if count > 1 else 'an integer'}"
+        if not all(np.isfinite(values)):
+            return None, f"line {number}: {what} is not finite (NaN or infinite)"
+        return values, None
+
+    (natom,), problem = numbers(0, 1, "the number of atoms") if lines else ((0,), "empty file")
+    if problem:
+        return problem
+    (n_disp,), problem = numbers(1, 1, "the number of displacements") if len(lines) > 1 else (
+        (0,), "no number of displacements")
+    if problem:
+        return problem
+    k = 2
+    for d in range(1, n_disp + 1):
+        for what, count in [(f"the atom of displacement {d}", 1), (f"displacement {d}", 3)] + [
+                (f"force row {a} of displacement {d}", 3) for a in range(1, natom + 1)]:
+            if k >= len(lines):
+                return f"the file ends before {what} ({n_disp} displacements of {natom} atoms)"
+            _, problem = numbers(k, count, what)
+            if problem:
+                return problem
+            k += 1
+    if k < len(lines):
+        return (f"line {lines[k][0]}: more lines than {n_disp} displacements of {natom} atoms "
+                "take")
+    return None
+
+
+def read_force_sets(path: str | os.PathLike, n_supercell: int
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(displaced atoms (n,) 0-based, displacements (n, 3) Å, forces (n, N, 3) eV/Å) of a
+    type-1 FORCE_SETS, read by phonopy's ``parse_FORCE_SETS`` after every line is checked
+    (count and finiteness of its numbers; phonopy's reader takes rows of any length and
+    ignores lines left over)."""
+    from phonopy.file_IO import get_FORCE_SETS_type, parse_FORCE_SETS
+
+    if not Path(path).is_file():
+        raise _fail(path, "file not found")
+    try:
+        text = Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _fail(path, f"cannot read ({exc})") from None
+    lines = [(i, line) for i, line in enumerate(text.splitlines(), 1) if line.strip()]
+    if lines and len(lines[0][1].split()) == 6:
+        raise _fail(path, "type-2 FORCE_SETS (every atom displaced) is not supported: phonjax "
+                    "solves type-1 finite displacements")
+    problem = _line_problem(lines)
+    if problem:
+        raise _fail(path, problem)
+    if get_FORCE_SETS_type(path) != 1:  # pragma: no cover - the line check saw type 1
+        raise _fail(path, "not a type-1 FORCE_SETS")
+    dataset = parse_FORCE_SETS(filename=path)
+    natom, entries = dataset["natom"], dataset["first_atoms"]
+    if natom != n_supercell:
+        raise _fail(path, f"forces on {natom} atoms, but the supercell has {n_supercell}")
+    if not entries:
+        raise _fail(path, "no displacements")
+    atoms = np.array([e["number"] for e in entries], np.int64)
+    disps = np.array([e["displacement"] for e in entries], float)
+    forces = np.array([e["forces"] for e in entries], float)
+    outside = np.flatnonzero((atoms < 0) | (atoms >= natom))
+    if outside.size:
+        k = int(outside[0])
+        raise _fail(path, f"displacement {k + 1} moves atom {atoms[k] + 1}, outside 1..{natom}")
+    zero = np.flatnonzero(np.linalg.norm(disps, axis=1) == 0)
+    if zero.size:
+        k = int(zero[0])
+        raise _fail(path, f"displacement {k + 1} (atom {atoms[k] + 1}) has zero length")
+    return atoms, disps, forces
+
+
+# --- the displacement yaml ------------------------------------------------------------------
+
+
+def _crystal(atoms) -> Crystal:
+    return Crystal(atoms.cell, atoms.scaled_positions, atoms.numbers, atoms.masses)
+
+
+def _check_stored_supercell(path, stored, built: Crystal, symprec: float) -> None:
+    """The yaml's ``supercell`` must be the one built from its unit cell and matrix."""
+    if stored is None:
+        return
+    stored = _crystal(stored)
+    if stored.n_atoms != built.n_atoms:
+        raise _fail(path, f"the stored supercell has {stored.n_atoms} atoms, supercell_matrix "
+                    f"makes {built.n_atoms}")
+    if np.abs(stored.lattice - built.lattice).max() > symprec:
+        raise _fail(path, "the stored supercell's lattice is not the one supercell_matrix makes")
+    diff = stored.frac_positions - built.frac_positions
+    diff -= np.rint(diff)
+    far = np.sqrt(((diff @ built.lattice) ** 2).sum(axis=1)) > symprec
+    far |= stored.numbers != built.numbers
+    if far.any():
+        raise _fail(path, f"the stored supercell's atom {int(np.argmax(far)) + 1} is not the one "
+                    "supercell_matrix makes (different order or position)")
+
+
+def read_phonopy_yaml(path: str | os.PathLike, force_sets: str | os.PathLike | None = None,
+                      born: str | os.PathLike | None = None, nac: bool = True,
+                      symprec: float = SYMPREC) -> PhononDataset:
+    """A dataset from phonopy_disp.yaml / phonopy.yaml (by phonopy's ``PhonopyYaml``) with
+    its forces from the yaml itself or from ``force_sets`` (a type-1 FORCE_SETS), and its
+    NAC parameters from ``born`` (a BORN file) or else the yaml's ``nac`` section
+    (``nac=False``: none)."""
+    from phonopy.interface.phonopy_yaml import PhonopyYaml
+
+    from phonjax.io.readers import dataset_id
+
+    if not Path(path).is_file():
+        raise _fail(path, "file not found")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            data = PhonopyYaml().read(path)
+        except Exception as exc:  # phonopy raises many kinds for a bad yaml
+            raise _fail(path, f"not a phonopy yaml ({type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+    units = data.physical_units
+    if units is not None and (units.length_unit != "angstrom"
+                              or units.force_unit != "eV/angstrom"):
+        raise _fail(path, f"units {units.length_unit}, {units.force_unit} are not supported "
+                    "(Å and eV/Å only)")
+    if data.unitcell is None or data.supercell_matrix is None:
+        raise _fail(path, "no unit_cell or supercell_matrix")
+    pmat = np.eye(3) if data.primitive_matrix is None else data.primitive_matrix
+    try:
+        unitcell = _crystal(data.unitcell)
+        name = (dataset_id_of_folder(Path(path).parent) if _plain_name(Path(path)) in YAML_NAMES
+                else dataset_id(path))
+        base = PhononDataset(id=name, unitcell=unitcell,
+                             supercell_matrix=data.supercell_matrix, primitive_matrix=pmat,
+                             source=str(path))
+        built, _ = build_supercell(unitcell, base.supercell_matrix, symprec)
+    except (CrystalError, DatasetError) as exc:
+        raise _fail(path, str(exc)) from None
+    _check_stored_supercell(path, data.supercell, built, symprec)
+    atoms = disps = forces = None
+    first = (data.dataset or {}).get("first_atoms")
+    if data.dataset is not None and first is None:
+        raise _fail(path, "type-2 displacements (every atom displaced) are not supported")
+    if first:
+        atoms = np.array([d["number"] for d in first], np.int64)
+        disps = np.array([np.asarray(d["displacement"], float) for d in first])
+        if all("forces" in d for d in first):
+            forces = np.array([np.asarray(d["forces"], float) for d in first])
+    if forces is None and force_sets is not None:
+        fs_atoms, fs_disps, forces = read_force_sets(force_sets, built.n_atoms)
+        if atoms is not None and (len(atoms) != len(fs_atoms) or (atoms != fs_atoms).any()
+                                  or np.abs(disps - fs_disps).max() > 1e-6):
+            warnings.warn(f"the displacements in {Path(force_sets).name} are not those of "
+                          f"{Path(path).name}; those of {Path(force_sets).name} are used "
+                          "(as phonopy does)", UserWarning, stacklevel=2)
+        atoms, disps = fs_atoms, fs_disps
+    if disps is not None and (np.linalg.norm(disps, axis=1) == 0).any():
+        raise _fail(path, "a displacement has zero length")
+    nac_params = None
+    if nac and born is not None:
+        nac_params = read_born(born, unitcell, pmat, symprec)
+    elif nac and data.nac_params is not None:
+        p = data.nac_params
+        try:
+            nac_params = NACParams(born=p["born"], dielectric=p["dielectric"],
+                                   factor=p.get("factor", NACParams.factor),
+                                   method=p.get("method", "gonze"), source=str(path))
+        except NACError as exc:
+            raise _fail(path, str(exc)) from None
+    try:
+        return PhononDataset(id=base.id, unitcell=unitcell, supercell_matrix=base.supercell_matrix,
+                             primitive_matrix=pmat, displaced_atoms=atoms, displacements=disps,
+                             forces=forces, source=str(path), nac=nac_params)
+    except DatasetError as exc:
+        raise _fail(force_sets or path, str(exc)) from None
+
+
+def _with_born(ds: PhononDataset, born, nac: bool, symprec: float = SYMPREC) -> PhononDataset:
+    """``ds`` with its NAC parameters from ``born`` (a BORN file; before the file's own
+    ``nac`` section, as in phonopy), or none when ``nac`` is False."""
+    if not nac:
+        ds.nac = None
+    elif born is not None:
+        ds.nac = read_born(born, ds.unitcell, ds.primitive_matrix, symprec)
+    return ds
+
+
+def _read_yaml_in_folder(yaml_path: Path, born, nac: bool, symprec: float) -> PhononDataset:
+    """A displacement yaml with the FORCE_SETS and BORN next to it (``born`` first)."""
+    folder = yaml_path.parent
+    force_sets = folder / "FORCE_SETS" if (folder / "FORCE_SETS").is_file() else None
+    if born is None and (folder / "BORN").is_file():
+        born = folder / "BORN"
+    ds = read_phonopy_yaml(yaml_path, force_sets, born, nac, symprec)
+    if ds.forces is None:
+        raise _fail(yaml_path, "has no forces and there is no FORCE_SETS next to it")
+    return ds
+
+
+def _plain_name(path: Path) -> str:
+    name = path.name
+    for ext in (".xz", ".gz", ".bz2"):
+        name = name[: -len(ext)] if name.endswith(ext) else name
+    return name
+
+
+def read_phonopy_folder(folder: str | os.PathLike, born: str | os.PathLike | None = None,
+                        nac: bool = True, symprec: float = SYMPREC) -> PhononDataset:
+    """A dataset from a phonopy folder: its phonopy_params.yaml (self-contained, by
+    ``read_dataset``) or else its phonopy.yaml / phonopy_disp.yaml with FORCE_SETS, and
+    BORN (or ``born``) for the non-analytical correction unless ``nac`` is False."""
+    from phonjax.io.readers import read_dataset
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatasetError(f"{folder}: not a folder")
+    found = {_plain_name(p): p for p in sorted(folder.iterdir(), reverse=True)
+             if _plain_name(p) in YAML_NAMES and p.is_file()}
+    if "phonopy_params.yaml" in found:
+        if born is None and (folder / "BORN").is_file():
+            born = folder / "BORN"
+        ds = read_dataset(found["phonopy_params.yaml"])
+        ds.id = dataset_id_of_folder(folder)
+        return _with_born(ds, born, nac, symprec)
+    for name in YAML_NAMES[1:]:
+        if name in found:
+            return _read_yaml_in_folder(found[name], born, nac, symprec)
+    raise DatasetError(f"{folder.name}: no {', '.join(YAML_NAMES)} in the folder")
+
+
+def dataset_id_of_folder(folder: Path) -> str:
+    return Path(folder).resolve().name
+
+
+def read_input(path: str | os.PathLike, born: str | os.PathLike | None = None,
+               nac: bool = True) -> PhononDataset:
+    """What ``phonjax phonons`` reads from one argument: a phonopy folder
+    (``read_phonopy_folder``); a phonopy.yaml / phonopy_disp.yaml with the FORCE_SETS
+    (and BORN) next to it; or a self-contained phonopy_params / Alexandria file
+    (``read_dataset``). ``born``: a BORN file for the non-analytical correction (before
+    any in the files); ``nac=False``: no correction."""
+    from phonjax.io.readers import read_dataset
+
+    path = Path(path)
+    if path.is_dir():
+        return read_phonopy_folder(path, born, nac)
+    if _plain_name(path) in YAML_NAMES[1:]:
+        return _read_yaml_in_folder(path, born, nac, SYMPREC)
+    return _with_born(read_dataset(path), born, nac)

@@ -1,0 +1,203 @@
+"""Reading phonopy's own files: phonopy_disp.yaml + FORCE_SETS + BORN, and nac sections.
+
+Good files must give what phonopy itself reads (its Born-charge expansion, its forces);
+bad or inconsistent ones must fail with one line naming the file and the reason, never
+be misread: force rows of the wrong length, numbers that are not numbers, zero-length
+displacements, a supercell count or a line count that does not add up, a stored
+supercell that is not the one ``supercell_matrix`` makes, a BORN with too many lines.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+
+import numpy as np
+import pytest
+
+import phonjax
+from phonjax.io import DatasetError, read_born, read_dataset, read_input
+from tests.conftest import EXAMPLES
+
+pytestmark = pytest.mark.skipif(not EXAMPLES.is_dir(), reason="phonopy example folders not found")
+
+
+def _copy(tmp_path, name="NaCl"):
+    folder = tmp_path / name
+    shutil.copytree(EXAMPLES / name, folder)
+    for f in folder.iterdir():
+        f.chmod(0o644)
+    return folder
+
+
+def _edit(path, old, new, count=1):
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, count))
+
+
+def _fails(folder, *words):
+    with pytest.raises(DatasetError) as info:
+        read_input(folder)
+    message = str(info.value)
+    assert "\n" not in message
+    for word in words:
+        assert word in message, message
+    return message
+
+
+def test_folders_read_as_phonopy_reads_them():
+    import phonopy
+
+    for name in ("NaCl", "MgO", "Al2O3", "Cr", "MgB2"):
+        folder = EXAMPLES / name
+        ds = read_input(folder)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ph = phonopy.load(folder / "phonopy_disp.yaml", force_sets_filename=folder / "FORCE_SETS",
+                              born_filename=(folder / "BORN") if (folder / "BORN").is_file() else None,
+                              produce_fc=False, primitive_matrix=ds.primitive_matrix.tolist())
+        first = ph.dataset["first_atoms"]
+        assert ds.id == name
+        np.testing.assert_array_equal(ds.displaced_atoms, [d["number"] for d in first])
+        np.testing.assert_array_equal(ds.forces, [d["forces"] for d in first])
+        np.testing.assert_array_equal(ds.supercell_matrix, ph.supercell_matrix)
+        if (folder / "BORN").is_file():  # phonopy's expansion, in the same atom order
+            np.testing.assert_allclose(ds.nac.born, ph.nac_params["born"], atol=1e-12, rtol=0)
+            np.testing.assert_allclose(ds.nac.dielectric, ph.nac_params["dielectric"], atol=1e-12)
+            assert ds.nac.factor == ph.nac_params["factor"]
+        else:
+            assert ds.nac is None
+    assert read_input(EXAMPLES / "Al2O3", nac=False).nac is None
+
+
+def test_born_comment_line_gives_the_default_factor():
+    ds = read_input(EXAMPLES / "Al2O3")  # its BORN opens with a comment, not a factor
+    assert ds.nac.factor == 14.39965172592227 and len(ds.nac.born) == 10
+
+
+@pytest.mark.parametrize("old, new, words", [
+    ("  -0.0180619400    0.0000000000    0.0000000000", "  -0.0180619400    0.0 0.0 1.0",
+     ["FORCE_SETS", "line 6: force row 1 of displacement 1 has 4 numbers"]),
+    ("   0.0030240400    0.0000000000    0.0000000000", "   0.0030240400    0.0000000000",
+     ["FORCE_SETS", "line 7: force row 2 of displacement 1 has 2 numbers"]),
+    ("  -0.0180619400    0.0000000000", "  -0.0180619400    .nan",
+     ["FORCE_SETS", "line 6", "not numbers"]),
+    ("  -0.0180619400    0.0000000000", "  -0.0180619400    nan", ["FORCE_SETS", "line 6", "NaN"]),
+    ("\n1\n  0.01", "\n1.5\n  0.01", ["FORCE_SETS", "line 4: the atom of displacement 1",
+                                         "not an integer"]),
+    ("  0.0100000000000000   0.0000000000000000", "  0.0000000000000000   0.0000000000000000",
+     ["FORCE_SETS", "displacement 1", "zero length"]),
+    ("64\n2\n", "63\n2\n", ["FORCE_SETS", "line 69: the atom of displacement 2 has 3 numbers"]),
+    ("64\n2\n", "64\n1\n", ["FORCE_SETS", "line 71: more lines than 1 displacements"]),
+    ("64\n2\n", "64\n3\n", ["FORCE_SETS", "ends before the atom of displacement 3"]),
+])
+def test_bad_force_sets_fail_in_one_line(tmp_path, old, new, words):
+    folder = _copy(tmp_path)
+    _edit(folder / "FORCE_SETS", old, new)
+    _fails(folder, *words)
+
+
+def test_force_sets_of_another_supercell_fail(tmp_path):
+    folder = _copy(tmp_path)
+    shutil.copy(EXAMPLES / "Cr" / "FORCE_SETS", folder / "FORCE_SETS")
+    _fails(folder, "FORCE_SETS", "forces on 16 atoms, but the supercell has 64")
+
+
+def test_type2_force_sets_are_refused(tmp_path):
+    folder = _copy(tmp_path)
+    (folder / "FORCE_SETS").write_text("0.01 0 0 -0.1 0 0\n" * 64)
+    _fails(folder, "FORCE_SETS", "type-2")
+
+
+def test_a_stored_supercell_other_than_the_built_one_fails(tmp_path):
+    folder = _copy(tmp_path)
+    text = (folder / "phonopy_disp.yaml").read_text()
+    head, supercell = text.split("\nsupercell:", 1)
+    # move one atom of the stored supercell: its forces would belong to another structure
+    supercell = supercell.replace("coordinates: [  0.000000000000000,  0.000000000000000,  "
+                                  "0.250000000000000 ]", "coordinates: [  0.000000000000000,  "
+                                  "0.000000000000000,  0.260000000000000 ]", 1)
+    (folder / "phonopy_disp.yaml").write_text(head + "\nsupercell:" + supercell)
+    _fails(folder, "phonopy_disp.yaml", "stored supercell")
+
+
+def test_force_sets_of_other_displacements_warn_and_are_used(tmp_path):
+    folder = _copy(tmp_path)
+    _edit(folder / "phonopy_disp.yaml", "- atom:   33", "- atom:   34")
+    with pytest.warns(UserWarning, match="FORCE_SETS"):
+        ds = read_input(folder)
+    assert ds.displaced_atoms.tolist() == [0, 32]  # FORCE_SETS's, as phonopy
+
+
+@pytest.mark.parametrize("old, new, words", [
+    ("-1.08672 0 0 0 -1.08672 0 0 0 -1.08672", "-1.08672 0 0 0 -1.08672 0 0 0 -1.08672\n1 0 0 0 1 0 "
+     "0 0 1", ["BORN", "Too many atoms"]),
+    ("2.43533967 0 0 0 2.43533967 0 0 0 2.43533967", "2.43533967 0 0 0 2.43533967 0 0 0",
+     ["BORN", "line 2"]),
+    ("2.43533967 0 0 0 2.43533967 0 0 0 2.43533967", "2.4 0 0 0 -2.4 0 0 0 2.4",
+     ["BORN", "not positive definite"]),
+])
+def test_bad_born_fails_in_one_line(tmp_path, old, new, words):
+    folder = _copy(tmp_path)
+    _edit(folder / "BORN", old, new)
+    _fails(folder, *words)
+
+
+def test_no_forces_anywhere_fails(tmp_path):
+    folder = _copy(tmp_path, "Cr")
+    (folder / "FORCE_SETS").unlink()
+    _fails(folder, "phonopy_disp.yaml", "no forces")
+
+
+def test_nac_section_of_phonopy_params_as_phonopy_reads_it(tmp_path):
+    """phonopy's own phonopy_params.yaml (written by phonopy, with its nac section) reads to
+    the same NAC parameters and results as the folder it came from."""
+    import phonopy
+
+    folder = EXAMPLES / "NaCl"
+    ds = read_input(folder)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ph = phonopy.load(folder / "phonopy_disp.yaml", force_sets_filename=folder / "FORCE_SETS",
+                          born_filename=folder / "BORN", produce_fc=False,
+                          primitive_matrix=ds.primitive_matrix.tolist())
+    ph.save(tmp_path / "phonopy_params.yaml")
+    params = read_dataset(tmp_path / "phonopy_params.yaml")
+    np.testing.assert_allclose(params.nac.born, ph.nac_params["born"], atol=1e-14)
+    np.testing.assert_allclose(params.nac.dielectric, ph.nac_params["dielectric"], atol=1e-14)
+    assert params.nac.factor == ph.nac_params["factor"]
+    assert read_input(tmp_path, nac=False).nac is None
+
+
+def test_unit_cell_born_charges_with_a_crystal(phonopy_example):
+    """``prepare(crystal, S, P, nac=NACParams(...))``: Born charges given per unit-cell atom
+    (NaCl's conventional 8-atom cell) give phonopy's NAC results, as the BORN file does."""
+    ref, ds, _ = phonopy_example("NaCl", "gonze")
+    unit_born = np.where(ds.unitcell.numbers[:, None, None] == 11, 1.08703, -1.08672) * np.eye(3)
+    nac = phonjax.NACParams(born=unit_born, dielectric=ds.nac.dielectric, factor=ds.nac.factor)
+    system = phonjax.prepare(ds.unitcell, ds.supercell_matrix, ds.primitive_matrix, nac=nac)
+    r = phonjax.phonon_properties([system], [ds.forces])[0]
+    theirs = ref.free_energy_kJmol[0]
+    assert abs(r.free_energy_kJmol[0] - theirs) <= 1e-8 * abs(theirs)
+    with pytest.raises(ValueError, match="3 Born charges"):
+        phonjax.prepare(ds.unitcell, ds.supercell_matrix, ds.primitive_matrix,
+                        nac=nac.replace(born=unit_born[:3]))
+    with pytest.raises(ValueError, match="method"):
+        nac.replace(method="ewald")
+
+
+def test_cli_folder_with_and_without_nac(phonopy_example, capsys):
+    from phonjax.cli import main
+
+    ref_nac, _, _ = phonopy_example("NaCl", "gonze")
+    ref_off, _, _ = phonopy_example("NaCl", None)
+    for extra, ref in (([], ref_nac), (["--no-nac"], ref_off)):
+        assert main(["phonons", str(EXAMPLES / "NaCl"), "--json", *extra]) == 0
+        row = json.loads(capsys.readouterr().out.splitlines()[-1])
+        assert row["id"] == "NaCl" and row["nac"] == (None if extra else "gonze")
+        assert abs(row["free_energy_kJmol"] - ref.free_energy_kJmol[0]) <= 1e-8 * abs(
+            ref.free_energy_kJmol[0])
+    assert main(["phonons", str(EXAMPLES / "Cr"), "--born", str(EXAMPLES / "NaCl" / "BORN")]) == 1
+    assert "BORN" in capsys.readouterr().err
