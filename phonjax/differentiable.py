@@ -7,7 +7,8 @@ eV/Å (``thermal_properties_from_forces``), the masses ``tables.phases.masses``
 (replace them with ``dataclasses.replace``), and through ``phonjax.energy`` any
 parameter of an energy function. Static: every index table, the q-points and
 their weights. The path is the graph runner's (``phonjax.execution.stages``):
-D(q) → XLA's eigensolver → frequencies → thermal sums, chunk by chunk.
+D(q) (with the non-analytical correction where the tables carry Born charges)
+→ XLA's eigensolver → frequencies → thermal sums, chunk by chunk.
 
 Only functions of eigenvalues enter (sums over modes; never eigenvectors), so
 the derivatives are finite at degenerate modes; √λ is guarded at λ = 0 and
@@ -33,9 +34,8 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from phonjax.dynamical_matrix import mass_weighted_blocks
 from phonjax.execution.plan import Plan
-from phonjax.execution.stages import qset_spectrum
+from phonjax.execution.stages import material_blocks, qset_spectrum
 from phonjax.force_constants import force_constants as _force_constants
 from phonjax.tables import MaterialTables, QSet, pad, sizes_of
 from phonjax.thermal import per_mole
@@ -66,7 +66,8 @@ def float64_differentiable(fn):
     def wrapper(*args):
         if jax.config.jax_enable_x64:
             return fn(*args)
-        return scoped(*args)
+        with jax.enable_x64(True):  # or the custom VJP's boundary casts float64 inputs to float32
+            return scoped(*args)
 
     return wrapper
 
@@ -96,9 +97,9 @@ def thermal_properties(force_constants, tables: MaterialTables, temperatures_K, 
 
     @float64_differentiable
     def properties(fc, phases, temperatures):
-        blocks = mass_weighted_blocks(jnp.asarray(fc, jnp.float64), phases)
+        blocks = material_blocks(jnp.asarray(fc, jnp.float64), phases, tables.nac)
         temps = jnp.atleast_1d(jnp.asarray(temperatures, jnp.float64))
-        _, sums = qset_spectrum(mesh, chunk, temps, blocks, phases)
+        _, sums = qset_spectrum(mesh, chunk, temps, blocks, phases, tables.nac)
         return per_mole(sums, total)
 
     return properties(force_constants, tables.phases, jnp.asarray(temperatures_K))
@@ -140,8 +141,8 @@ def _qset_frequencies(force_constants, tables: MaterialTables, qset: QSet):
 
     @float64_differentiable
     def frequencies(fc, phases):
-        blocks = mass_weighted_blocks(jnp.asarray(fc, jnp.float64), phases)
-        freqs, _ = qset_spectrum(padded, chunk, jnp.zeros(1), blocks, phases)
+        blocks = material_blocks(jnp.asarray(fc, jnp.float64), phases, tables.nac)
+        freqs, _ = qset_spectrum(padded, chunk, jnp.zeros(1), blocks, phases, tables.nac)
         return freqs[:n]
 
     return frequencies(force_constants, tables.phases)

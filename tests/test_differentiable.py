@@ -36,13 +36,32 @@ def _properties(tables):
 
 
 def test_values_equal_phonopy(cases):
+    """In float64 whatever the caller's setting (here: x64 off; float64 inputs, no jit of the
+    caller's around it, which would cast them to float32 at its boundary)."""
+    assert not jax.config.jax_enable_x64
     for ref, system, res in cases:
-        with phonjax.float64():
-            values = np.asarray(_properties(system.tables)(res.force_constants,
-                                                          system.tables.phases.masses))
+        values = [float(x[0]) for x in dx.thermal_properties(res.force_constants, system.tables,
+                                                             [300.0])]
         theirs = np.array([ref.free_energy_kJmol[0], ref.entropy_JKmol[0],
                            ref.heat_capacity_JKmol[0]])
         np.testing.assert_allclose(values, theirs, rtol=1e-8, atol=0)
+
+
+def test_values_with_nac_equal_phonopy():
+    """NaCl with Born charges (Gonze–Lee): the differentiable path carries the NAC tables."""
+    from tests.conftest import SHARED
+    from validation.reference import phonopy_reference
+
+    folder = SHARED / "phonopy-examples" / "NaCl"
+    ds = phonjax.read_input(folder)
+    system = phonjax.prepare(ds)
+    [res] = phonjax.phonon_properties([system], [ds.forces], keep_force_constants=True)
+    ref = phonopy_reference(folder / "phonopy_disp.yaml", force_sets=folder / "FORCE_SETS",
+                            born=folder / "BORN")
+    values = [float(x[0]) for x in dx.thermal_properties(res.force_constants, system.tables,
+                                                         [300.0])]
+    theirs = [ref.free_energy_kJmol[0], ref.entropy_JKmol[0], ref.heat_capacity_JKmol[0]]
+    np.testing.assert_allclose(values, theirs, rtol=1e-8, atol=0)
 
 
 def test_derivatives_equal_central_differences(cases):
