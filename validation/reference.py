@@ -12,6 +12,8 @@ tests/ or validation/):
 3. ``run_mesh(mesh)`` with phonopy's defaults (half-shifted even meshes, symmetry reduction, its
    BZ-relocated irreducible points) and ``run_thermal_properties(temperatures)``.
 4. ``run_qpoints(get_commensurate_points(inv(P)·S))``: the q-points commensurate with the supercell.
+5. Only when asked: ``run_qpoints(q)`` at given q-points (e.g. a band path), and after step 3
+   ``run_total_dos()`` (phonopy's tetrahedron method and frequency points, or ``sigma=`` smearing).
 
 Untimed and only when asked, the displacement sets phonopy generates for the same cells:
 ``Phonopy(unitcell, S, P).generate_displacements(distance=0.01, is_plusminus="auto",
@@ -57,6 +59,10 @@ class PhonopyReference:
     heat_capacity_JKmol: np.ndarray | None = None  # (n_T,)
     commensurate_qpoints: np.ndarray | None = None  # (n_c, 3) reduced
     commensurate_frequencies_THz: np.ndarray | None = None  # (n_c, n_modes), phonopy's order
+    qpoints: np.ndarray | None = None  # (n_q, 3) the q-points asked for (step 5)
+    qpoint_frequencies_THz: np.ndarray | None = None  # (n_q, n_modes) at those
+    dos_frequency_points_THz: np.ndarray | None = None  # (n_f,) phonopy's total_dos points
+    total_dos: np.ndarray | None = None  # (n_f,) states/THz per primitive cell
     # is_diagonal -> (displaced atoms (n,) 0-based, displacements (n, 3) Å), phonopy-generated
     generated_displacements: dict[bool, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     # wall seconds of load, force_constants, mesh, thermal, commensurate and their total;
@@ -67,7 +73,9 @@ class PhonopyReference:
 def phonopy_reference(source, *, mesh: Sequence[int] | None = (20, 20, 20),
                       temperatures_K: Sequence[float] = (300.0,), primitive_matrix=None,
                       load_only: bool = False,
-                      generate_displacements: Sequence[bool] = ()) -> PhonopyReference:
+                      generate_displacements: Sequence[bool] = (),
+                      qpoints=None, total_dos: bool = False,
+                      dos_sigma_THz: float | None = None) -> PhonopyReference:
     """Run the reference pipeline (module docstring) on one dataset.
 
     Args:
@@ -79,6 +87,9 @@ def phonopy_reference(source, *, mesh: Sequence[int] | None = (20, 20, 20),
             Passing it avoids reading the file with phonjax (and importing JAX).
         load_only: stop after step 1 (cells and displacement datasets only).
         generate_displacements: the ``is_diagonal`` values whose generated sets to add (untimed).
+        qpoints: (n_q, 3) q-points (primitive reciprocal basis) whose frequencies to add (untimed).
+        total_dos: add phonopy's total DOS on the mesh (tetrahedron, or Gaussian with
+            ``dos_sigma_THz``), untimed.
     Raises:
         ValueError: a dataset without a source file, or inv(P)·S not integer.
     """
@@ -99,6 +110,8 @@ def phonopy_reference(source, *, mesh: Sequence[int] | None = (20, 20, 20),
             _run_spectra(ph, mesh, temperatures_K, out, times)
         times["total"] = sum(times.values())  # the stages only, not the copies between them
         times["cpu"] = time.process_time() - c0
+        if not load_only:
+            _run_extras(ph, mesh, qpoints, total_dos, dos_sigma_THz, out)
         out["generated_displacements"] = _generated(ph, generate_displacements)
     pmat = np.eye(3) if ph.primitive_matrix is None else np.array(ph.primitive_matrix, float)
     return PhonopyReference(phonopy=ph, dataset=dataset, primitive_matrix=pmat,
@@ -154,6 +167,21 @@ def _run_spectra(ph, mesh, temperatures_K, out: dict, times: dict) -> None:
     out["commensurate_frequencies_THz"] = np.asarray(ph.get_qpoints_dict()["frequencies"])
     out["commensurate_qpoints"] = np.asarray(q)
     times["commensurate"] = time.perf_counter() - t
+
+
+def _run_extras(ph, mesh, qpoints, total_dos: bool, sigma, out: dict) -> None:
+    """Step 5 (untimed): frequencies at given q-points, the total DOS on the mesh."""
+    if qpoints is not None:
+        q = np.asarray(qpoints, float).reshape(-1, 3)
+        ph.run_qpoints(q)
+        out.update(qpoints=q, qpoint_frequencies_THz=np.asarray(ph.get_qpoints_dict()["frequencies"]))
+    if total_dos:
+        if mesh is None:
+            raise ValueError("total_dos needs a mesh")
+        ph.run_total_dos(sigma=sigma, use_tetrahedron_method=sigma is None)
+        d = ph.get_total_dos_dict()
+        out.update(dos_frequency_points_THz=np.asarray(d["frequency_points"]),
+                   total_dos=np.asarray(d["total_dos"]))
 
 
 def _generated(ph, diagonals: Sequence[bool]) -> dict[bool, tuple[np.ndarray, np.ndarray]]:

@@ -115,9 +115,14 @@ def branches(where: str, q: np.ndarray, f: np.ndarray, tolerance_THz: float,
         for band in np.flatnonzero(part.any(axis=0)):
             rows = np.flatnonzero(part[:, band])
             i = rows[np.argmin(f[sl][rows, band])] + (sl.start or 0)
-            out.append(UnstableBranch(where, int(band), name, tuple(float(x) for x in q[i]),
+            out.append(UnstableBranch(where, int(band), name, _tidy(q[i]),
                                       float(f[i, band]), int(len(rows)), shares_at(i, band)))
     return out
+
+
+def _tidy(q) -> tuple[float, float, float]:
+    """q rounded to 1e-10 (no −0.0, no 1e-49 noise) for reports."""
+    return tuple(float(x) + 0.0 for x in np.round(np.asarray(q, float), 10))
 
 
 def commensurate_supercell(q, max_denominator: int = 12) -> tuple[int, int, int] | None:
@@ -155,5 +160,5 @@ def modulated(primitive: Crystal, q, eigenvector: np.ndarray, frequency_THz: flo
     cart = supercell.positions + u * (amplitude_A / largest)
     crystal = Crystal(supercell.lattice, cart @ np.linalg.inv(supercell.lattice), supercell.numbers,
                       supercell.masses)
-    return Modulation(band, tuple(float(v) for v in q), float(frequency_THz), n, crystal,
+    return Modulation(band, _tidy(q), float(frequency_THz), n, crystal,
                       amplitude_A)

@@ -57,6 +57,15 @@ def _draw_bands(ax, band, color, label=None, x_map=None, lw=1.0) -> None:
                 ax.plot(x, neg, color="#d62728", lw=lw * 1.4)
 
 
+def _wavenumber_axis(ax) -> None:
+    """A right-hand axis in cm⁻¹ for the same frequencies."""
+    from phonjax.units import THZ_TO_CM
+
+    right = ax.secondary_yaxis("right", functions=(lambda f: f * THZ_TO_CM,
+                                                   lambda w: w / THZ_TO_CM))
+    right.set_ylabel("Wavenumber (cm$^{-1}$)")
+
+
 def _no_zero_tick(ax) -> None:
     """No "0" under the DOS panel: it would run into the band plot's last label."""
     from matplotlib.ticker import MaxNLocator
@@ -90,6 +99,7 @@ def bands_dos(p, path) -> None:
     _no_zero_tick(ax_dos)
     ax_dos.set_xlabel("DOS (states/THz)")
     ax_dos.legend(loc="upper right", fontsize=8, frameon=False)
+    _wavenumber_axis(ax_dos)
     verified = p.band.path.verified
     check = {True: "path checked", False: "PATH CHECK FAILED", None: "user path"}[verified]
     fig.suptitle(f"{_title(p)}   [{check}]", fontsize=10)
@@ -182,6 +192,7 @@ def compare(items, path) -> None:
     ax_dos.set_xlabel("DOS (states/THz)")
     ax_dos.set_xlim(0, None)
     _no_zero_tick(ax_dos)
+    _wavenumber_axis(ax_dos)
     fig.suptitle(f"{ref.name}: {len(done)} models", fontsize=10)
     fig.savefig(path, bbox_inches="tight")
     plt.close(fig)

@@ -14,6 +14,7 @@ from phonjax.single import bandpath, dos as dos_module, instability as inst
 from phonjax.single.thermal_table import ThermalTable, reduced_formula
 
 EIGENVECTOR_CHUNK_BYTES = 1e8  # eigenvectors held at once while projecting the mesh
+MAX_MODULATIONS = 12  # modulated structures written per pair, most unstable first
 
 
 @dataclass(frozen=True, eq=False)
@@ -139,24 +140,34 @@ def instability_report(p, band: BandStructure | None, spectrum: MeshSpectrum | N
     for where, (q, f) in sets.items():
         segments = band.segment_slices() if where == "band path" else None
         branches += inst.branches(where, q, f, tol, shares_for(q), segments)
-    modulations, skipped = [], []
-    candidates = _commensurable_points(p, band)
-    for b in sorted({br.band for br in branches}):
-        best = None
-        for q in candidates:
+    # one modulated structure per distinct unstable mode (degenerate partners and equivalent
+    # q-points give the same frequency) at the q-points a small supercell holds, worst first
+    found: dict[float, tuple] = {}
+    for q in _commensurable_points(p, band):
+        for b in range(3 * p.system.n_primitive):
             f_b, _ = vector(q, b)
-            if f_b < -tol and (best is None or f_b < best[1]):
-                best = (q, f_b)
-        m = None
-        if best is not None:
-            m = inst.modulated(primitive, best[0], vector(best[0], b)[1], best[1], b,
-                               s.modulation_amplitude_A, s.modulation_max_atoms)
-        if m is None:
-            skipped.append(f"band {b + 1}: imaginary only at q-points that need a supercell of "
-                           f"more than {s.modulation_max_atoms} atoms")
-        else:
+            if f_b < -tol and not _gamma_acoustic(q, b, cache):
+                found.setdefault(round(float(f_b), 4), (q, b, f_b))
+    modulations, skipped = [], []
+    for q, b, f_b in sorted(found.values(), key=lambda x: x[2])[:MAX_MODULATIONS]:
+        m = inst.modulated(primitive, q, vector(q, b)[1], f_b, b, s.modulation_amplitude_A,
+                           s.modulation_max_atoms)
+        if m is not None:
             modulations.append(m)
+    lowest_modulated = min((m.frequency_THz for m in modulations), default=np.inf)
+    if not verdict.stable and verdict.min_frequency_THz < lowest_modulated - tol:
+        skipped.append(f"the lowest mode ({verdict.min_frequency_THz:.3f} THz at "
+                       f"{verdict.min_where}) lies at a q-point that no supercell of at most "
+                       f"{s.modulation_max_atoms} atoms holds")
     return inst.InstabilityReport(verdict, branches, modulations, skipped)
+
+
+def _gamma_acoustic(q, band_index: int, cache: dict) -> bool:
+    """Whether mode ``band_index`` at q is one of Γ's three acoustic modes (smallest |ν|)."""
+    if not inst.is_gamma(np.asarray(q)[None], 1e-8)[0]:
+        return False
+    f = cache[tuple(np.round(q, 10))][0][0]
+    return band_index in np.argsort(np.abs(f), kind="stable")[:3]
 
 
 def _commensurable_points(p, band: BandStructure | None) -> list[np.ndarray]:
