@@ -150,19 +150,23 @@ def supercell_for_length(crystal: Crystal, min_length_A: float, symprec: float =
                                    f"{min_length_A:g} Å")
 
 
-def choose_cells(crystal: Crystal, settings) -> CellChoice:
-    """P and S for ``crystal`` under ``settings`` (``WorkflowSettings``)."""
+def choose_cells(crystal: Crystal, settings, file_matrices: tuple | None = None) -> CellChoice:
+    """P and S for ``crystal`` under ``settings`` (``WorkflowSettings``). ``file_matrices``
+    (P, S) of a force-set file are the defaults ("auto" P, no S given) when present."""
     symprec = settings.symprec
     p = settings.primitive_matrix
-    if isinstance(p, str) and p == "auto":
+    if isinstance(p, str) and p == "auto" and file_matrices is not None:
+        pmat, p_how = np.asarray(file_matrices[0], float), "from the force-set file"
+    elif isinstance(p, str) and p in ("auto", "spglib"):
         pmat, p_how = auto_primitive_matrix(crystal, symprec)
     elif isinstance(p, str):  # "unitcell"
         pmat, p_how = np.eye(3), "the unit cell as given (primitive_matrix='unitcell')"
     else:
         pmat, p_how = np.asarray(p, float), "given"
     if settings.supercell_matrix is not None:
-        smat = np.asarray(settings.supercell_matrix, np.int64)
-        s_how = "given"
+        smat, s_how = np.asarray(settings.supercell_matrix, np.int64), "given"
+    elif file_matrices is not None:
+        smat, s_how = np.asarray(file_matrices[1], np.int64), "from the force-set file"
     else:
         smat, s_how = supercell_for_length(crystal, settings.min_length_A, symprec)
     return cell_choice(crystal, pmat, smat, p_how, s_how)

@@ -41,7 +41,8 @@ class WorkflowSettings:
     # --- cells --------------------------------------------------------------------------
     min_length_A: float = 20.0  # supercell: conventional-cell multiples with vectors ≥ this
     supercell_matrix: tuple | None = None  # explicit S relative to the (input) unit cell
-    primitive_matrix: Any = "auto"  # "auto" (spglib), "unitcell" (identity) or a 3x3 P
+    primitive_matrix: Any = "auto"  # "auto" (a force-set file's P, else spglib's), "spglib",
+    #   "unitcell" (identity) or a 3x3 P
     # --- force constants ----------------------------------------------------------------
     distance_A: float = 0.01
     subtract_drift: bool = False  # phonopy does not; models conserve momentum anyway
@@ -114,8 +115,9 @@ class WorkflowSettings:
             object.__setattr__(self, "supercell_matrix", tuple(map(tuple, s.tolist())))
         p = self.primitive_matrix
         if isinstance(p, str):
-            if p not in ("auto", "unitcell"):
-                fail(f"primitive_matrix must be 'auto', 'unitcell' or a 3x3 matrix, got {p!r}")
+            if p not in ("auto", "spglib", "unitcell"):
+                fail(f"primitive_matrix must be 'auto', 'spglib', 'unitcell' or a 3x3 matrix, "
+                     f"got {p!r}")
         else:
             from phonjax.io.dataset import DatasetError, checked_primitive_matrix
 

@@ -123,7 +123,7 @@ def relax(items: Sequence, progress: Progress = _noop) -> None:
 def prepare(items: Sequence, progress: Progress = _noop) -> None:
     """Cells (P, S) and the kernel's tables of every pair."""
     from phonjax.prepare import prepare as prepare_system
-    from phonjax.single.cells import cell_choice, choose_cells
+    from phonjax.single.cells import choose_cells
 
     todo = [p for p in _alive(items) if p.system is None]
     if todo:
@@ -131,17 +131,21 @@ def prepare(items: Sequence, progress: Progress = _noop) -> None:
     for p in todo:
         s = p.settings
         try:
-            use_file = p.dataset is not None and (p.model == DFT or (
-                s.supercell_matrix is None and isinstance(s.primitive_matrix, str)
-                and s.primitive_matrix == "auto"))
-            if use_file:  # the file's own S and P (and, for its forces, its displacements)
-                ds = p.dataset
-                p.cells = cell_choice(p.unitcell, ds.primitive_matrix, ds.supercell_matrix,
-                                      "from the force-set file", "from the force-set file")
-            else:
-                p.cells = choose_cells(p.unitcell, s)
-            if p.model == DFT:
-                p.system = prepare_system(p.dataset, mesh=s.mesh, id=p.name)
+            ds = p.dataset
+            file_matrices = None if ds is None else (ds.primitive_matrix, ds.supercell_matrix)
+            if p.model == DFT and s.supercell_matrix is not None and not np.array_equal(
+                    np.asarray(s.supercell_matrix), ds.supercell_matrix):
+                raise ValueError("the file's forces belong to its own supercell; --supercell "
+                                 "needs a --model")
+            p.cells = choose_cells(p.unitcell, s, file_matrices)
+            if p.model == DFT:  # the file's displacements and forces, P as chosen
+                from phonjax.io import PhononDataset
+
+                ds = PhononDataset(ds.id, ds.unitcell, ds.supercell_matrix,
+                                   p.cells.primitive_matrix, ds.displaced_atoms,
+                                   ds.displacements, ds.forces, ds.energy_eV, ds.reference,
+                                   ds.source)
+                p.system = prepare_system(ds, mesh=s.mesh, id=p.name)
             else:
                 p.system = prepare_system(p.unitcell, p.cells.supercell_matrix,
                                           p.cells.primitive_matrix, mesh=s.mesh,
