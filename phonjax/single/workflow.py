@@ -121,7 +121,8 @@ def relax(items: Sequence, progress: Progress = _noop) -> None:
 
 
 def prepare(items: Sequence, progress: Progress = _noop) -> None:
-    """Cells (P, S) and the kernel's tables of every pair."""
+    """Cells (P, S) and the kernel's tables of every pair (the mesh reduced exactly as phonopy
+    reduces it, so that F, S, Cv are phonopy's sums point for point)."""
     from phonjax.prepare import prepare as prepare_system
     from phonjax.single.cells import choose_cells
 
@@ -145,11 +146,12 @@ def prepare(items: Sequence, progress: Progress = _noop) -> None:
                                    p.cells.primitive_matrix, ds.displaced_atoms,
                                    ds.displacements, ds.forces, ds.energy_eV, ds.reference,
                                    ds.source)
-                p.system = prepare_system(ds, mesh=s.mesh, id=p.name)
+                p.system = prepare_system(ds, mesh=s.mesh, phonopy_mesh_fallback=True, id=p.name)
             else:
                 p.system = prepare_system(p.unitcell, p.cells.supercell_matrix,
                                           p.cells.primitive_matrix, mesh=s.mesh,
-                                          distance=s.distance_A, symprec=s.symprec, id=p.name)
+                                          phonopy_mesh_fallback=True, distance=s.distance_A,
+                                          symprec=s.symprec, id=p.name)
         except Exception as exc:
             _fail(p, "prepare", exc)
 

@@ -21,7 +21,7 @@ import yaml
 from phonjax.single.cli import main
 from tests.conftest import sample_path
 
-DATA = Path(__file__).parent / "data"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def chgnet_available() -> bool:
@@ -47,12 +47,12 @@ def test_si_and_nacl_conventional_cifs_with_chgnet(tmp_path, capsys):
     import torch
 
     torch.set_num_threads(1)
-    code, out, err = run([DATA / "Si_conventional.cif", DATA / "NaCl_conventional.cif",
+    code, out, err = run([EXAMPLES / "Si.cif", EXAMPLES / "NaCl.cif",
                           "--model", "chgnet", "--supercell", "2", "2", "2", "--mesh", "6",
                           "--band-points", "21", "--temperatures", "0", "600", "100",
                           "--out", tmp_path], capsys)
     assert code == 0, err
-    for name, n_disp in (("Si_conventional", 1), ("NaCl_conventional", 2)):
+    for name, n_disp in (("Si", 1), ("NaCl", 2)):
         folder = tmp_path / name / "chgnet"
         for f in ("phonopy_params.yaml", "band.yaml", "total_dos.dat", "projected_dos.dat",
                   "projected_dos_elements.dat", "thermal_properties.yaml",
@@ -125,7 +125,7 @@ def test_force_set_file_without_model(tmp_path, capsys):
     (["--model", "nosuchmodel"], "no phonjax adapter named 'nosuchmodel'"),
 ])
 def test_bad_options_one_line_status_2(args, message, capsys, tmp_path):
-    code, _, err = run([DATA / "Si_conventional.cif", *args, "--out", tmp_path], capsys)
+    code, _, err = run([EXAMPLES / "Si.cif", *args, "--out", tmp_path], capsys)
     assert code == 2
     lines = [x for x in err.strip().splitlines() if x.strip()]
     assert len(lines) == 1 and message in lines[0], err
@@ -138,7 +138,7 @@ def test_model_not_installed(capsys, tmp_path):
     missing = [n for n in adapter_classes() if not get_adapter(n).availability()]
     if not missing:
         pytest.skip("every registered model is installed here")
-    code, _, err = run([DATA / "Si_conventional.cif", "--model", missing[0], "--out", tmp_path],
+    code, _, err = run([EXAMPLES / "Si.cif", "--model", missing[0], "--out", tmp_path],
                        capsys)
     lines = [x for x in err.strip().splitlines() if x.strip()]
     assert code == 2 and len(lines) == 1 and "cannot run here" in lines[0], err
