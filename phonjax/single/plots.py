@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
-          "#17becf", "#bcbd22", "#7f7f7f")
+COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+          "#bcbd22", "#7f7f7f")  # no red: red marks imaginary branches
 R_J_PER_MOL_K = 8.314462618
 
 
@@ -32,7 +32,8 @@ def _title(p) -> str:
     sym = p.symmetry_input.international if p.symmetry_input else ""
     th = p.thermal
     formula = th.formula if th is not None else p.name
-    return f"{p.name}: {formula} ({sym}) · {p.model}"
+    head = formula if p.name == formula else f"{p.name}: {formula}"
+    return f"{head} ({sym}) · {p.model}"
 
 
 def _decorate_bands(ax, sampling, ymin: float, ymax: float) -> None:
@@ -193,7 +194,11 @@ def compare(items, path) -> None:
     ax_dos.set_xlim(0, None)
     _no_zero_tick(ax_dos)
     _wavenumber_axis(ax_dos)
-    fig.suptitle(f"{ref.name}: {len(done)} models", fontsize=10)
+    sym = ref.symmetry_input.international if ref.symmetry_input else ""
+    formula = ref.thermal.formula if ref.thermal is not None else ref.name
+    fig.suptitle(f"{ref.name}: {formula} ({sym}) · " + " vs ".join(p.model for p in done)
+                 + "  [imaginary branches in red]" * any(
+                     (p.band.all_frequencies_THz < 0).any() for p in done), fontsize=10)
     fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
 
