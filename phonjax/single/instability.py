@@ -52,7 +52,7 @@ class Modulation:
     band: int
     q: tuple[float, float, float]
     frequency_THz: float
-    supercell: tuple[int, int, int]  # multiples of the primitive cell
+    supercell: tuple  # (3, 3) M: supercell rows = Mᵀ·primitive rows
     crystal: Crystal
     amplitude_A: float
 
@@ -136,17 +136,35 @@ def commensurate_supercell(q, max_denominator: int = 12) -> tuple[int, int, int]
     return tuple(n)
 
 
+def modulation_cell(q, n_primitive: int, max_atoms: int, calculation_cell=None
+                    ) -> np.ndarray | None:
+    """The smallest supercell matrix M (rows = Mᵀ·primitive rows) whose lattice q is periodic
+    on (q·M integer): diagonal denominators of q, or the calculation's own supercell
+    ``calculation_cell`` (which holds every commensurate q); None above ``max_atoms``."""
+    options = []
+    n = commensurate_supercell(q)
+    if n is not None:
+        options.append(np.diag(n))
+    if calculation_cell is not None:
+        m = np.asarray(calculation_cell, np.int64)
+        qm = np.asarray(q, float) @ m
+        if np.abs(qm - np.rint(qm)).max() < 1e-6:
+            options.append(m)
+    options = [m for m in options if n_primitive * abs(round(np.linalg.det(m))) <= max_atoms]
+    return min(options, key=lambda m: abs(round(np.linalg.det(m))), default=None)
+
+
 def modulated(primitive: Crystal, q, eigenvector: np.ndarray, frequency_THz: float, band: int,
-              amplitude_A: float, max_atoms: int) -> Modulation | None:
+              amplitude_A: float, max_atoms: int, calculation_cell=None) -> Modulation | None:
     """The primitive cell's supercell displaced along one mode (module docstring), or None
-    when q needs a supercell of more than ``max_atoms`` atoms."""
+    when no supercell of at most ``max_atoms`` atoms holds q."""
     from phonjax.cells import build_supercell
 
-    n = commensurate_supercell(q)
-    if n is None or primitive.n_atoms * int(np.prod(n)) > max_atoms:
+    cell = modulation_cell(q, primitive.n_atoms, max_atoms, calculation_cell)
+    if cell is None:
         return None
-    supercell, s2u = build_supercell(primitive, np.diag(n))
-    x = supercell.frac_positions * np.asarray(n)[None, :]  # primitive fractional coordinates
+    supercell, s2u = build_supercell(primitive, cell)
+    x = supercell.frac_positions @ cell.T  # primitive fractional coordinates
     e = np.asarray(eigenvector).reshape(-1, 3)
     amplitude = e / np.sqrt(primitive.masses)[:, None]
     k = int(np.argmax(np.linalg.norm(amplitude, axis=1)))
@@ -160,5 +178,5 @@ def modulated(primitive: Crystal, q, eigenvector: np.ndarray, frequency_THz: flo
     cart = supercell.positions + u * (amplitude_A / largest)
     crystal = Crystal(supercell.lattice, cart @ np.linalg.inv(supercell.lattice), supercell.numbers,
                       supercell.masses)
-    return Modulation(band, _tidy(q), float(frequency_THz), n, crystal,
-                      amplitude_A)
+    return Modulation(band, _tidy(q), float(frequency_THz), tuple(map(tuple, cell.tolist())),
+                      crystal, amplitude_A)

@@ -151,7 +151,7 @@ def instability_report(p, band: BandStructure | None, spectrum: MeshSpectrum | N
     modulations, skipped = [], []
     for q, b, f_b in sorted(found.values(), key=lambda x: x[2])[:MAX_MODULATIONS]:
         m = inst.modulated(primitive, q, vector(q, b)[1], f_b, b, s.modulation_amplitude_A,
-                           s.modulation_max_atoms)
+                           s.modulation_max_atoms, p.system.primitive.supercell_in_primitive)
         if m is not None:
             modulations.append(m)
     lowest_modulated = min((m.frequency_THz for m in modulations), default=np.inf)
@@ -177,7 +177,9 @@ def _commensurable_points(p, band: BandStructure | None) -> list[np.ndarray]:
         for seg in band.path.segments:
             points += [seg.q_start, seg.q_end]
     out: list[np.ndarray] = []
+    m = p.system.primitive.supercell_in_primitive
     for q in points:
-        if inst.commensurate_supercell(q) is not None and not any(np.allclose(q, o) for o in out):
+        fits = inst.modulation_cell(q, p.system.n_primitive, p.settings.modulation_max_atoms, m)
+        if fits is not None and not any(np.allclose(q, o) for o in out):
             out.append(q)
     return out

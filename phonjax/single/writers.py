@@ -162,7 +162,7 @@ def write_modes(p, folder: Path) -> list[str]:
         write_cif(m.crystal, name)
         out.append(str(name))
         entries.append({"band": m.band + 1, "q": m.q, "frequency_THz": m.frequency_THz,
-                        "supercell_of_primitive": m.supercell, "largest_displacement_A":
+                        "supercell_matrix_of_primitive": m.supercell, "largest_displacement_A":
                         m.amplitude_A, "file": str(name.relative_to(folder))})
     data = {"verdict": vars(rep.verdict),
             "unstable_branches": [dict(vars(b), band=b.band + 1) for b in rep.branches],
