@@ -71,9 +71,9 @@ def crystal_of(obj, name: str = "structure") -> Crystal:
 def read_inputs(source, name: str | None = None) -> list[CrystalInput]:
     """The crystals of one source: a path (structure or force-set file) or an object."""
     if not isinstance(source, (str, os.PathLike)):
-        label = name or getattr(source, "info", {}).get("name") if hasattr(source, "info") \
-            else name
-        label = label or _formula_name(source)
+        info = getattr(source, "info", None)
+        label = name or (info.get("name") if isinstance(info, dict) else None) \
+            or _formula_name(source)
         return [CrystalInput(label, crystal_of(source, label))]
     path = Path(source)
     if not path.exists():

@@ -112,9 +112,8 @@ def relax(items: Sequence, progress: Progress = _noop) -> None:
                         p.relaxation = RelaxSummary(r.ok, r.steps, r.fmax_eV_A, r.seconds,
                                                     r.energy_eV_per_atom, r.reason, after)
                         if not r.ok:
-                            _fail(p, "relax", f"relaxation failed: {r.reason} (fmax target "
-                                  f"{settings.fmax_eV_A:g} eV/Å); loosen --fmax, raise the "
-                                  "steps, or use --no-relax")
+                            _fail(p, "relax", f"{r.reason} (target fmax {settings.fmax_eV_A:g} "
+                                  "eV/Å); loosen fmax (--fmax) or skip it (--no-relax)")
         except Exception as exc:  # the model cannot load: every pair of it fails
             for p in group:
                 _fail(p, "model", exc)

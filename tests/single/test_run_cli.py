@@ -108,12 +108,17 @@ def test_primitive_and_conventional_inputs_give_the_same_bands():
 
 
 def test_force_set_file_without_model(tmp_path, capsys):
+    path = tmp_path / "path.yaml"  # a user path in the conventional cell's reciprocal basis
+    path.write_text("basis: unitcell\npath:\n- [[G, [0, 0, 0]], [X, [0, 1, 0]], [L, [0.5, 0.5, 0.5]]]\n")
     code, out, err = run([sample_path("mp-1000"), "--mesh", "6", "--band-points", "11",
-                          "--no-plots", "--out", tmp_path], capsys)
+                          "--band-path", path, "--no-plots", "--out", tmp_path], capsys)
     assert code == 0, err
     s = json.loads((tmp_path / "mp-1000" / "dft" / "summary.json").read_text())
     assert s["model"]["model"] == "dft" and s["relaxation"] is None
     assert s["cells"]["primitive"] == "from the force-set file"
+    assert s["band_path"]["labels"] == ["G", "X", "L"] and s["band_path"]["verified"] is None
+    band = yaml.safe_load(open(tmp_path / "mp-1000" / "dft" / "band.yaml"))
+    np.testing.assert_allclose(band["phonon"][10]["q-position"], [0.5, 0, 0.5], atol=1e-7)
 
 
 @pytest.mark.parametrize("args, message", [
@@ -159,3 +164,27 @@ def test_unreadable_and_non_periodic_inputs(tmp_path, capsys):
         lines = [x for x in err.strip().splitlines() if x.strip()]
         assert code == 2 and len(lines) == 1, err
         assert str(path) in lines[0] and message in lines[0], err
+
+
+def test_two_models_and_a_failed_relaxation(tmp_path, capsys):
+    """Toy numpy models (tests/bench/fakes.py): one relaxes, one returns NaN forces. The
+    failure is one line and a summary with its stage; the other model's results, the
+    comparison table and the overlay plot are still written; exit status 1."""
+    import csv
+
+    import tests.bench.fakes  # noqa: F401  registers the "toy" family
+
+    code, out, err = run([EXAMPLES / "Si.cif", "--model", "toy:morse", "--model", "toy:nan",
+                          "--supercell", "1", "1", "1", "--mesh", "4", "--band-points", "11",
+                          "--temperatures", "0", "300", "100", "--out", tmp_path], capsys)
+    assert code == 1
+    assert "Si · toy:nan: relax failed: NaN" in out
+    failed = json.loads((tmp_path / "Si" / "toy_nan" / "summary.json").read_text())
+    assert failed["error"]["stage"] == "relax" and "NaN" in failed["error"]["message"]
+    ok = json.loads((tmp_path / "Si" / "toy_morse" / "summary.json").read_text())
+    assert ok["error"] is None and ok["relaxation"]["converged"]
+    rows = list(csv.DictReader(open(tmp_path / "Si" / "comparison.csv")))
+    assert [r["model"] for r in rows] == ["toy:morse", "toy:nan"]
+    assert rows[0]["status"] == "ok" and rows[1]["status"].startswith("failed (relax)")
+    assert (tmp_path / "Si" / "comparison.png").is_file()
+    assert "1 done, 1 failed" in err
