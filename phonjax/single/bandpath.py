@@ -148,9 +148,17 @@ class _Seekpath:
     def is_supercell(self) -> bool:
         return abs(np.linalg.det(self.m)) < 0.75
 
+    @property
+    def exact_m_inv(self) -> np.ndarray:
+        """M⁻¹, rounded to integers when our cell is seekpath's primitive or a supercell of it
+        (spglib's rotation comes from its idealized cell, a symprec-sized step from ours:
+        unrounded, the labelled points would sit ~1e-7 off)."""
+        m_inv = np.linalg.inv(self.m)
+        return np.rint(m_inv) if self.lattice_ok else m_inv
+
     def ours(self, q_sp) -> np.ndarray:
         """seekpath's reduced coordinates → ours: q = q_sp·M⁻ᵀ."""
-        return np.asarray(q_sp, float) @ np.linalg.inv(self.m).T
+        return np.asarray(q_sp, float) @ self.exact_m_inv.T
 
 
 def _seekpath(primitive: Crystal, symprec: float) -> _Seekpath:
@@ -181,7 +189,7 @@ def check_path(path: BandPath, primitive: Crystal, symprec: float = 1e-5) -> lis
                          np.asarray(res["primitive_types"])), symprec)
     # equivalence modulo seekpath's primitive reciprocal lattice: our coordinates times Mᵀ
     # (a unimodular basis change when our cell is primitive, a coarser one for a supercell)
-    modulus = sk.m.T
+    modulus = np.linalg.inv(sk.exact_m_inv).T
     points = {s.start: s.q_start for s in path.segments} | {s.end: s.q_end for s in path.segments}
     checks = []
     for label, q in points.items():
