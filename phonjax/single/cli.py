@@ -37,7 +37,8 @@ def parser() -> argparse.ArgumentParser:
                       help="supercell: conventional-cell multiples with every lattice vector ≥ this "
                            "(default 20)")
     p.add_argument("--primitive", nargs="+", default=["auto"], metavar="P",
-                   help="'auto' (spglib, phonopy's choice; default), 'unitcell', or 9 numbers")
+                   help="'auto' (default: a force-set file's own, else spglib's, phonopy's "
+                        "choice), 'spglib', 'unitcell', or 9 numbers")
     p.add_argument("--no-relax", action="store_true", help="use the structure as given")
     p.add_argument("--fmax", type=float, default=0.005, metavar="eV/Å",
                    help="relaxation converged below this force (default 0.005)")
