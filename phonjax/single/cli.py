@@ -149,7 +149,7 @@ def _progress(err):
         status.update(f"{message} …")
 
     status = err.status("starting …")
-    return report, status, state
+    return report, status
 
 
 def _outputs(items, out: Path, plots: bool, err) -> None:
@@ -162,13 +162,13 @@ def _outputs(items, out: Path, plots: bool, err) -> None:
     for name, group in crystals.items():
         for p in group:
             folder = out / name / _slug(p.model)
-            if p.error is not None:
-                folder.mkdir(parents=True, exist_ok=True)
-                from phonjax.single.writers import write_summary
-
-                write_summary(p, folder)  # what was done before the failure, and why it stopped
-                continue
             try:
+                if p.error is not None:
+                    from phonjax.single.writers import write_summary
+
+                    folder.mkdir(parents=True, exist_ok=True)
+                    write_summary(p, folder)  # what was done before the failure, and why
+                    continue
                 p.write(folder)
                 if plots:
                     p.plot(folder)
@@ -290,12 +290,16 @@ def main(argv: list[str] | None = None) -> int:
     from phonjax.single.phonons import Phonons
 
     t0 = time.perf_counter()
-    report, status, state = _progress(err)
-    with status:
-        Phonons.run_all(items, report)
-        report("writing files and plots")
-        _outputs(items, out, not args.no_plots, err)
-        report("done")
+    report, status = _progress(err)
+    try:
+        with status:
+            Phonons.run_all(items, report)
+            report("writing files and plots")
+            _outputs(items, out, not args.no_plots, err)
+            report("done")
+    except KeyboardInterrupt:
+        err.print(f"[red]interrupted[/red]: files written so far are in {out}/", highlight=False)
+        return 130
     for p in items:
         for line in describe(p):
             console.print(line, highlight=False, soft_wrap=True)
