@@ -7,11 +7,14 @@ cells, force constants, band structure along a checked standard path, DOS and pa
 thermal properties in three normalisations, the imaginary-mode report and its files.
 
 Modules, one concept each: ``settings`` (what a run does, validated), ``inputs`` (reading
-structures and force sets), ``cells`` (symmetry, primitive cell, supercell), ``relaxation``,
-``bandpath`` (seekpath's path mapped to the cell used, and its check), ``dos`` (tetrahedron and
-Gaussian DOS, projections), ``thermal_table``, ``instability`` (imaginary-mode report, modulated
-structures), ``phonons`` (the ``Phonons`` object), ``workflow`` (the steps, batched over many
-pairs), ``writers``, ``plots``, ``provenance``, ``cli`` (``phonjax run``).
+structures and force sets), ``cells`` (symmetry, primitive cell, supercell), ``bandpath``
+(seekpath's path mapped to the cell used, and its check), ``dos`` (tetrahedron and Gaussian DOS,
+projections), ``thermal_table``, ``instability`` (imaginary-mode report, modulated structures),
+``workflow`` (relaxation, forces and kernel, batched over many pairs with the bench's code),
+``spectra`` (what one pair's force constants give), ``phonons`` (the ``Phonons`` object),
+``report`` (JSON summary, model comparison), ``writers``, ``plots``, ``provenance``, ``cli``
+(``phonjax run``). Born charges (NAC) will enter through ``WorkflowSettings.nac`` and
+``Phonons.modes_at``, the one place frequencies are computed.
 """
 
 __all__ = ["Phonons", "WorkflowSettings"]
