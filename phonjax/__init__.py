@@ -41,7 +41,18 @@ def _version() -> str:
 
 __version__ = _version()
 
-__all__ = ["Crystal", "CrystalError", "DatasetError", "HarmonicSystem", "PhononDataset",
-           "NACParams", "PhononResult", "PhononSettings", "Plan", "StructureBatch", "dataset_from_crystal",
+
+def __getattr__(name: str):
+    # the single-crystal workflow, imported on first use (it pulls in phonopy and seekpath)
+    if name == "Phonons":
+        from phonjax.single.phonons import Phonons
+
+        return Phonons
+    raise AttributeError(f"module 'phonjax' has no attribute {name!r}")
+
+
+__all__ = ["Crystal", "CrystalError", "DatasetError", "HarmonicSystem", "NACParams",
+           "PhononDataset", "Phonons",
+           "PhononResult", "PhononSettings", "Plan", "StructureBatch", "dataset_from_crystal",
            "float64", "from_dataset", "pad_structures", "phonon_properties", "prepare",
            "read_dataset", "read_input", "__version__"]

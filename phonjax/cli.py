@@ -1,4 +1,4 @@
-"""Command line: ``python -m phonjax {phonons,bench,models,data} ...``."""
+"""Command line: ``python -m phonjax {run,phonons,bench,models,data} ...``."""
 
 from __future__ import annotations
 
@@ -109,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         from phonjax.bench.cli import main as bench_main
 
         return bench_main(argv[1:])
+    if argv and argv[0] == "run":
+        from phonjax.single.cli import main as run_main
+
+        return run_main(argv[1:])
     parser = argparse.ArgumentParser(prog="phonjax", description=__doc__)
     sub = parser.add_subparsers(dest="command")
     _phonons_parser(sub)
@@ -116,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     from phonjax.data.cli import add_parser as _data_parser
 
     _data_parser(sub)
+    sub.add_parser("run", help="phonons of crystals (CIF, POSCAR, …) with uMLIPs: bands, DOS, "
+                   "thermal properties, files and plots (see `phonjax run --help`)")
     sub.add_parser("bench", help="the uMLIP phonon benchmark (see `phonjax bench --help`)")
     args = parser.parse_args(argv)
     if args.command is None:

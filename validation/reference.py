@@ -17,7 +17,9 @@ tests/ or validation/):
 4. ``run_qpoints(get_commensurate_points(inv(P)·S))``: the q-points commensurate with the supercell.
 5. Only when asked (``band_npoints``): ``auto_band_structure(npoints)``, phonopy's seekpath band
    path (with NAC, each segment through Γ uses its own direction for q → 0); and
-   (``gamma_directions``) ``run_qpoints([Γ], nac_q_direction=d)`` for each direction d.
+   (``gamma_directions``) ``run_qpoints([Γ], nac_q_direction=d)`` for each direction d;
+   ``run_qpoints(q)`` at given q-points (e.g. a band path), and after step 3
+   ``run_total_dos()`` (phonopy's tetrahedron method and frequency points, or ``sigma=`` smearing).
 
 Untimed and only when asked, the displacement sets phonopy generates for the same cells:
 ``Phonopy(unitcell, S, P).generate_displacements(distance=0.01, is_plusminus="auto",
@@ -66,6 +68,10 @@ class PhonopyReference:
     band_qpoints: list[np.ndarray] | None = None  # per segment (n_i, 3) reduced
     band_frequencies_THz: list[np.ndarray] | None = None  # per segment (n_i, n_modes)
     gamma_frequencies_THz: np.ndarray | None = None  # (n_directions, n_modes) at Γ along each
+    qpoints: np.ndarray | None = None  # (n_q, 3) the q-points asked for (step 5)
+    qpoint_frequencies_THz: np.ndarray | None = None  # (n_q, n_modes) at those
+    dos_frequency_points_THz: np.ndarray | None = None  # (n_f,) phonopy's total_dos points
+    total_dos: np.ndarray | None = None  # (n_f,) states/THz per primitive cell
     # is_diagonal -> (displaced atoms (n,) 0-based, displacements (n, 3) Å), phonopy-generated
     generated_displacements: dict[bool, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     # wall seconds of load, force_constants, mesh, thermal, commensurate and their total;
@@ -78,7 +84,9 @@ def phonopy_reference(source, *, mesh: Sequence[int] | None = (20, 20, 20),
                       load_only: bool = False,
                       generate_displacements: Sequence[bool] = (), force_sets=None, born=None,
                       nac_method: str | None = None, band_npoints: int | None = None,
-                      gamma_directions: Sequence[Sequence[float]] = ()) -> PhonopyReference:
+                      gamma_directions: Sequence[Sequence[float]] = (),
+                      qpoints=None, total_dos: bool = False,
+                      dos_sigma_THz: float | None = None) -> PhonopyReference:
     """Run the reference pipeline (module docstring) on one dataset.
 
     Args:
@@ -95,6 +103,9 @@ def phonopy_reference(source, *, mesh: Sequence[int] | None = (20, 20, 20),
         nac_method: "gonze" (phonopy's default) or "wang", with ``born``.
         band_npoints: points per segment of phonopy's automatic band path (step 5).
         gamma_directions: (3,) reduced directions of q → 0 at Γ (step 5, with NAC).
+        qpoints: (n_q, 3) q-points (primitive reciprocal basis) whose frequencies to add (untimed).
+        total_dos: add phonopy's total DOS on the mesh (tetrahedron, or Gaussian with
+            ``dos_sigma_THz``), untimed.
     Raises:
         ValueError: a dataset without a source file, or inv(P)·S not integer.
     """
@@ -121,6 +132,8 @@ def phonopy_reference(source, *, mesh: Sequence[int] | None = (20, 20, 20),
             _run_paths(ph, band_npoints, gamma_directions, out, times)
         times["total"] = sum(times.values())  # the stages only, not the copies between them
         times["cpu"] = time.process_time() - c0
+        if not load_only:
+            _run_extras(ph, mesh, qpoints, total_dos, dos_sigma_THz, out)
         out["generated_displacements"] = _generated(ph, generate_displacements)
     pmat = np.eye(3) if ph.primitive_matrix is None else np.array(ph.primitive_matrix, float)
     return PhonopyReference(phonopy=ph, dataset=dataset, primitive_matrix=pmat,
@@ -194,6 +207,21 @@ def _run_paths(ph, band_npoints, gamma_directions, out: dict, times: dict) -> No
         out["gamma_frequencies_THz"] = np.array(freqs)
     if band_npoints or len(gamma_directions):
         times["paths"] = time.perf_counter() - t
+
+
+def _run_extras(ph, mesh, qpoints, total_dos: bool, sigma, out: dict) -> None:
+    """Step 5 (untimed): frequencies at given q-points, the total DOS on the mesh."""
+    if qpoints is not None:
+        q = np.asarray(qpoints, float).reshape(-1, 3)
+        ph.run_qpoints(q)
+        out.update(qpoints=q, qpoint_frequencies_THz=np.asarray(ph.get_qpoints_dict()["frequencies"]))
+    if total_dos:
+        if mesh is None:
+            raise ValueError("total_dos needs a mesh")
+        ph.run_total_dos(sigma=sigma, use_tetrahedron_method=sigma is None)
+        d = ph.get_total_dos_dict()
+        out.update(dos_frequency_points_THz=np.asarray(d["frequency_points"]),
+                   total_dos=np.asarray(d["total_dos"]))
 
 
 def _generated(ph, diagonals: Sequence[bool]) -> dict[bool, tuple[np.ndarray, np.ndarray]]:

@@ -25,13 +25,18 @@ import numpy as np
 from phonjax.dipole_dipole import Q2_ZERO
 from phonjax.dynamical_matrix import eigenvalues_to_thz
 from phonjax.execution import host_eigen, stages
+from phonjax.execution.padding import own_sizes
 from phonjax.execution.plan import Plan, default_plan
-from phonjax.tables import MaterialTables, QSet, sizes_of
+from phonjax.tables import MaterialTables, QSet, pad, sizes_of
 
 
 @partial(jax.jit, static_argnames="vectors")
 def _xla_chunk(qpoints, blocks, phases, nac, q_direction, vectors: bool):
+    """Frequencies (and eigenvectors) by XLA; padded modes (zero rows and columns of D)
+    shifted above the real ones, so the real modes come first, unmixed."""
     d = stages.chunk_matrices(qpoints, blocks, phases, nac, q_direction)
+    mask = phases.mode_mask
+    d = d + jnp.diag(jnp.where(mask, 0.0, 1e6 * (1.0 + jnp.abs(d).max())))[None]
     if vectors:
         values, vecs = jnp.linalg.eigh(d)
         return eigenvalues_to_thz(values), vecs
@@ -51,6 +56,9 @@ def modes(tables: MaterialTables, force_constants: np.ndarray, qpoints, plan: Pl
     reciprocal lattice. Imaginary modes come out negative, as in phonopy.
     ``q_direction`` (3,) reduced, non-zero: with NAC, the direction of q → 0 used at
     Γ (and by Wang's method at every q), as phonopy's ``run_qpoints(nac_q_direction=)``.
+    D(q) is built at the material's sizes padded to the plan's fine ladder (as the chunked
+    runner does), so that materials of similar size share one compiled D(q); the solvers
+    see the real modes.
     """
     plan = plan or default_plan()
     q = np.asarray(qpoints, float).reshape(-1, 3)
@@ -65,11 +73,15 @@ def modes(tables: MaterialTables, force_constants: np.ndarray, qpoints, plan: Pl
     if tables.nac is not None and q_direction is None:
         q_direction = np.zeros(3)  # no direction, as an array: one compiled function for both
     n_modes = 3 * sizes_of(tables).np
-    q_chunk = q_chunk or plan.q_chunk(n_modes)
+    own = own_sizes(tables, plan)
+    q_chunk = q_chunk or plan.q_chunk(3 * own.np)
     freqs = np.zeros((len(q), n_modes))
     vecs = np.zeros((len(q), n_modes, n_modes), complex) if eigenvectors else None
     with jax.enable_x64(True):
-        phases, nac = jax.device_put(tables.phases), jax.device_put(tables.nac)
+        phases = jax.device_put(pad(tables.phases, own))
+        nac = None if tables.nac is None else jax.device_put(pad(tables.nac, own))
+        # padded image tables index atom 0, whose phase weights are zero: padded blocks
+        # never reach D
         blocks = stages.material_blocks_jit(jax.device_put(np.asarray(force_constants, float)),
                                             phases, nac)
         for start in range(0, len(q), q_chunk):
@@ -79,7 +91,8 @@ def modes(tables: MaterialTables, force_constants: np.ndarray, qpoints, plan: Pl
             sl = slice(start, start + len(part))
             if plan.host_solver:
                 d = np.asarray(stages.chunk_matrices_jit(padded, blocks, phases, nac,
-                                                         q_direction))[:len(part)]
+                                                         q_direction))
+                d = d[:len(part), :n_modes, :n_modes]
                 if eigenvectors:
                     values, v = host_eigen.eigh(d, plan.eigensolver)
                     vecs[sl] = v
@@ -88,9 +101,9 @@ def modes(tables: MaterialTables, force_constants: np.ndarray, qpoints, plan: Pl
                 freqs[sl] = np.asarray(_to_thz(values))
             else:
                 f, v = _xla_chunk(padded, blocks, phases, nac, q_direction, eigenvectors)
-                freqs[sl] = np.asarray(f)[:len(part)]
+                freqs[sl] = np.asarray(f)[:len(part), :n_modes]
                 if eigenvectors:
-                    vecs[sl] = np.asarray(v)[:len(part)]
+                    vecs[sl] = np.asarray(v)[:len(part), :n_modes, :n_modes]
     return freqs, vecs
 
 

@@ -1,0 +1,310 @@
+"""``phonjax run STRUCTURE... [options]``: phonons of one crystal, or a hundred, with files and plots.
+
+Each structure file (CIF, POSCAR, extxyz, … anything ASE reads; force-set files too) with each
+``--model``: relaxed (FixSymmetry + FrechetCellFilter + FIRE, fmax 0.005 eV/Å), supercell with
+lattice vectors ≥ 20 Å, primitive cell found by spglib, band structure along seekpath's path
+(mapped to the cell used and checked), tetrahedron DOS and PDOS on a 20×20×20 mesh, thermal
+properties 0–1000 K, imaginary-mode report with modulated structures. Files and PNGs go to
+OUT/NAME/MODEL/; several models on one crystal also give OUT/NAME/comparison.{csv,png}.
+A bad option or an unusable model: one line, exit status 2. A crystal that fails: one line,
+the others go on, exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from pathlib import Path
+
+DEFAULT_MODEL = "chgnet"
+DEFAULT_OUT = "phonjax-run"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="phonjax run", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("structures", nargs="+", metavar="STRUCTURE",
+                   help="structure files ASE reads, or phonopy_params / Alexandria force-set files")
+    p.add_argument("--model", action="append", default=None, metavar="NAME[:VARIANT]",
+                   help=f"uMLIP adapter, repeatable (default {DEFAULT_MODEL}; 'dft': a force-set "
+                        "file's own forces, the default for force-set files)")
+    cell = p.add_mutually_exclusive_group()
+    cell.add_argument("--supercell", nargs="+", type=int, metavar="N",
+                      help="supercell matrix relative to the input cell: 3 (diagonal) or 9 integers")
+    cell.add_argument("--min-length", type=float, default=20.0, metavar="Å",
+                      help="supercell: conventional-cell multiples with every lattice vector ≥ this "
+                           "(default 20)")
+    p.add_argument("--primitive", nargs="+", default=["auto"], metavar="P",
+                   help="'auto' (default: a force-set file's own, else spglib's, phonopy's "
+                        "choice), 'spglib', 'unitcell', or 9 numbers")
+    p.add_argument("--no-relax", action="store_true", help="use the structure as given")
+    p.add_argument("--fmax", type=float, default=0.005, metavar="eV/Å",
+                   help="relaxation converged below this force (default 0.005)")
+    p.add_argument("--no-symmetrize", action="store_true",
+                   help="do not snap the input to the symmetry found at 1e-3 Å")
+    p.add_argument("--band-path", default="auto", metavar="auto|FILE",
+                   help="'auto' (seekpath, mapped to the cell used and checked) or a YAML path file")
+    p.add_argument("--band-points", type=int, default=101, metavar="N",
+                   help="q-points on the longest path segment (default 101)")
+    p.add_argument("--mesh", nargs="+", type=int, default=[20, 20, 20], metavar="N",
+                   help="q-mesh for DOS and thermal properties: N or N1 N2 N3 (default 20)")
+    p.add_argument("--dos", choices=("tetrahedron", "gaussian"), default="tetrahedron")
+    p.add_argument("--sigma", type=float, default=None, metavar="THz",
+                   help="Gaussian width (default: phonopy's, 1/100 of the frequency span)")
+    p.add_argument("--temperatures", nargs=3, type=float, default=[0.0, 1000.0, 10.0],
+                   metavar=("T0", "T1", "STEP"), help="K (default 0 1000 10)")
+    p.add_argument("--imaginary-tolerance", type=float, default=0.05, metavar="THz",
+                   help="ν < −this counts as imaginary (default 0.05)")
+    p.add_argument("--distance", type=float, default=0.01, metavar="Å",
+                   help="displacement length (default 0.01, phonopy's)")
+    p.add_argument("--out", default=DEFAULT_OUT, help=f"results folder (default ./{DEFAULT_OUT})")
+    p.add_argument("--device", default="cpu", help="model device (cpu, cuda, …)")
+    p.add_argument("--max-atoms", type=int, default=None,
+                   help="atoms per model call (default 256 on CPU, 2048 elsewhere)")
+    p.add_argument("--no-plots", action="store_true", help="files only")
+    return p
+
+
+def temperatures(t0: float, t1: float, step: float) -> tuple[float, ...]:
+    if not (step > 0 and t1 >= t0):
+        raise ValueError(f"--temperatures needs T0 ≤ T1 and STEP > 0, got {t0:g} {t1:g} {step:g}")
+    n = int(round((t1 - t0) / step))
+    return tuple(float(t0 + i * step) for i in range(n + 1) if t0 + i * step <= t1 + 1e-9)
+
+
+def settings_from(args):
+    """``WorkflowSettings`` from the options (``SettingsError``/``ValueError`` on nonsense)."""
+    from phonjax.single.settings import WorkflowSettings
+
+    prim = args.primitive
+    primitive = prim[0] if len(prim) == 1 else [float(x) for x in prim]
+    if isinstance(primitive, list) and len(primitive) != 9:
+        raise ValueError(f"--primitive takes 'auto', 'unitcell' or 9 numbers, got {len(prim)}")
+    if args.supercell is not None and len(args.supercell) not in (3, 9):
+        raise ValueError(f"--supercell takes 3 or 9 integers, got {len(args.supercell)}")
+    if args.max_atoms is not None and args.max_atoms < 1:
+        raise ValueError("--max-atoms must be ≥ 1")
+    return WorkflowSettings(
+        relax=not args.no_relax, fmax_eV_A=args.fmax, min_length_A=args.min_length,
+        symmetrize_tolerance_A=None if args.no_symmetrize else 1e-3,
+        supercell_matrix=None if args.supercell is None else tuple(args.supercell),
+        primitive_matrix=primitive, distance_A=args.distance, mesh=tuple(args.mesh),
+        temperatures_K=temperatures(*args.temperatures), band_path=args.band_path,
+        band_points=args.band_points, dos_method=args.dos, dos_sigma_THz=args.sigma,
+        imaginary_tolerance_THz=args.imaginary_tolerance)
+
+
+def _items(args, settings, err):
+    """(pairs, number of unusable inputs); a model that cannot run raises ValueError."""
+    from phonjax.single.inputs import InputError, is_force_set_file
+    from phonjax.single.phonons import Phonons
+
+    models = args.model
+    items, bad = [], 0
+    if models:
+        for m in models:  # a model that cannot run stops everything, before any input is read
+            if m != "dft":
+                from phonjax.bench import models as registry
+
+                registry.check_spec(m)
+    if args.band_path != "auto" and not Path(args.band_path).is_file():
+        raise ValueError(f"--band-path {args.band_path}: file not found")
+    for s in args.structures:
+        chosen = models or (["dft"] if is_force_set_file(s) else [DEFAULT_MODEL])
+        try:
+            items += Phonons.from_structures([s], chosen, settings=settings, device=args.device,
+                                             max_atoms=args.max_atoms)
+        except (InputError, ValueError) as exc:
+            bad += 1
+            err.print(f"[red]error[/red] {exc}", highlight=False, soft_wrap=True)
+    final: dict[tuple, str] = {}  # (name, source) -> folder name, unique across arguments
+    for p in items:
+        key = (p.name, p.source)
+        if key not in final:
+            taken = set(final.values())
+            name, k = p.name, 1
+            while name in taken:
+                k += 1
+                name = f"{p.name}-{k}"
+            final[key] = name
+        p.name = final[key]
+    return items, bad
+
+
+def _slug(model: str) -> str:
+    return model.replace(":", "_").replace("/", "_")
+
+
+def _progress(err):
+    state = {"t": time.perf_counter(), "last": None}
+
+    def report(message: str) -> None:
+        now = time.perf_counter()
+        if state["last"] is not None:
+            err.print(f"  [green]✓[/green] {state['last']} ({now - state['t']:.1f} s)",
+                      highlight=False, soft_wrap=True)
+        state.update(t=now, last=message)
+        status.update(f"{message} …")
+
+    status = err.status("starting …")
+    return report, status
+
+
+def _outputs(items, out: Path, plots: bool, err) -> None:
+    from phonjax.single import plots as plotting
+    from phonjax.single.report import comparison_rows
+
+    crystals: dict[str, list] = {}
+    for p in items:
+        crystals.setdefault(p.name, []).append(p)
+    for name, group in crystals.items():
+        for p in group:
+            folder = out / name / _slug(p.model)
+            try:
+                if p.error is not None:
+                    from phonjax.single.writers import write_summary
+
+                    folder.mkdir(parents=True, exist_ok=True)
+                    write_summary(p, folder)  # what was done before the failure, and why
+                    continue
+                p.write(folder)
+                if plots:
+                    p.plot(folder)
+            except Exception as exc:
+                p.error = ("output", f"{type(exc).__name__}: {exc}")
+        if len(group) > 1:
+            rows = comparison_rows(group)
+            keys = list(dict.fromkeys(k for r in rows for k in r))
+            with open(out / name / "comparison.csv", "w", newline="") as f:
+                w = csv.DictWriter(f, keys)
+                w.writeheader()
+                w.writerows(rows)
+            if plots:
+                plotting.compare(group, out / name / "comparison.png")
+
+
+def _matrix(m) -> str:
+    """"4×4×4" for a diagonal matrix, its rows otherwise."""
+    import numpy as np
+
+    m = np.asarray(m)
+    if (m == np.diag(m.diagonal())).all():
+        return "×".join(str(int(x)) for x in m.diagonal())
+    return " ".join(",".join(str(int(x)) for x in row) for row in m)
+
+
+def describe(p) -> list[str]:
+    """What was done to one pair, in a few lines (the choices the user should see)."""
+    if p.error is not None and p.cells is None:
+        return [f"[bold]{p.name}[/bold] · {p.model}: [red]{p.error[0]} failed[/red]: {p.error[1]}"]
+    lines = [f"[bold]{p.name}[/bold] · {p.model}"]
+    sym = f"input {p.input_crystal.n_atoms} atoms, {p.symmetry_input}"
+    if p.symmetrized_to is not None:
+        sym += f"; snapped to {p.symmetrized_to} at {p.settings.symmetrize_tolerance_A:g} Å"
+    lines.append(sym)
+    r = p.relaxation
+    if r is not None:
+        state = "converged" if r.converged else "[red]not converged[/red]"
+        lines.append(f"relaxed: {r.steps} FIRE steps, final fmax {r.fmax_eV_A:.2e} eV/Å ({state}); "
+                     f"symmetry after: {r.symmetry_after}")
+    elif p.model != "dft":
+        lines.append("relaxation off: the structure as given")
+    c = p.cells
+    if c is not None:
+        lines.append(f"primitive cell: {c.n_primitive} atoms, {c.primitive_how}")
+        n_disp = len(p.system.displacements) if p.system is not None else 0
+        lines.append(f"supercell: {_matrix(c.supercell_matrix)} ({c.supercell_how}) = "
+                     f"{c.n_supercell} atoms, images ≥ {c.min_image_distance_A:.1f} Å apart, "
+                     f"{n_disp} displacement(s)")
+    if p.band is not None:
+        path = p.band.path
+        ok = {True: "[green]all labelled points checked[/green]",
+              False: f"[red]check failed for {[x.label for x in path.checks if not x.ok]}[/red]",
+              None: "not checked"}[path.verified]
+        lines.append(f"band path: {path.source}; {ok}")
+    if p.instability is not None:
+        v = p.instability.verdict
+        word = "[green]stable[/green]" if v.stable else "[red]unstable[/red]"
+        lines.append(f"{word}: lowest counted frequency {v.min_frequency_THz:.3f} THz "
+                     f"({v.min_where}); {len(p.instability.modulations)} modulated structure(s)")
+    if p.error is not None:
+        lines.append(f"[red]{p.error[0]} failed[/red]: {p.error[1]}")
+    return [lines[0]] + ["  " + x for x in lines[1:]]
+
+
+def _table(items, console) -> None:
+    from rich.table import Table
+
+    from phonjax.single.report import report_temperature
+
+    t_report = report_temperature(items[0].settings.temperatures_K) if items else 300.0
+    table = Table(title=f"thermal values at {t_report:g} K, per mole of formula units")
+    for col in ("crystal", "model", "ω_max THz", "F kJ/mol", "S J/K/mol", "Cv J/K/mol", "stable"):
+        table.add_column(col, justify="left" if col in ("crystal", "model") else "right",
+                         overflow="fold")
+    for p in items:
+        if p.error is not None:
+            table.add_row(p.name, p.model, "", "", "", "", f"[red]{p.error[0]} failed[/red]")
+            continue
+        th, v = p.thermal, p.instability.verdict
+        row = th.columns("formula_units")
+        i = int(abs(th.temperatures_K - t_report).argmin())
+        table.add_row(p.name, p.model, f"{float(p.mesh.frequencies_THz.max()):.3f}",
+                      f"{row['free_energy_kJ_per_mol_formula_units'][i]:.4f}",
+                      f"{row['entropy_J_per_K_per_mol_formula_units'][i]:.4f}",
+                      f"{row['heat_capacity_J_per_K_per_mol_formula_units'][i]:.4f}",
+                      "yes" if v.stable else "[red]no[/red]")
+    console.print(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from rich.console import Console
+
+    from phonjax.single.settings import SettingsError
+
+    args = parser().parse_args(sys.argv[1:] if argv is None else argv)
+    # piped output keeps every digit (a terminal's width would fold the table)
+    console = Console() if sys.stdout.isatty() else Console(width=160)
+    err = Console(stderr=True)
+    try:
+        settings = settings_from(args)
+    except (SettingsError, ValueError) as exc:
+        err.print(f"[red]error[/red]: {exc}", highlight=False, soft_wrap=True)
+        return 2
+    from phonjax.compile_cache import enable_compilation_cache
+
+    enable_compilation_cache()
+    try:
+        items, bad = _items(args, settings, err)
+    except ValueError as exc:
+        err.print(f"[red]error[/red]: {exc}", highlight=False, soft_wrap=True)
+        return 2
+    if not items:
+        return 2
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        err.print(f"[red]error[/red]: --out {out} is a file, not a folder", highlight=False)
+        return 2
+    from phonjax.single.phonons import Phonons
+
+    t0 = time.perf_counter()
+    report, status = _progress(err)
+    try:
+        with status:
+            Phonons.run_all(items, report)
+            report("writing files and plots")
+            _outputs(items, out, not args.no_plots, err)
+            report("done")
+    except KeyboardInterrupt:
+        err.print(f"[red]interrupted[/red]: files written so far are in {out}/", highlight=False)
+        return 130
+    for p in items:
+        for line in describe(p):
+            console.print(line, highlight=False, soft_wrap=True)
+    _table(items, console)
+    failed = sum(p.error is not None for p in items)
+    err.print(f"{len(items) - failed} done, {failed + bad} failed in "
+              f"{time.perf_counter() - t0:.1f} s · files in {out}/", highlight=False)
+    return 1 if failed or bad else 0

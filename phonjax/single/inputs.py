@@ -1,0 +1,137 @@
+"""Input of the single-crystal workflow: structures and force sets, named, checked.
+
+An *input* is one crystal with a name: a ``Crystal`` read from any structure file ASE reads
+(CIF, POSCAR, extxyz — every frame of a multi-frame file), an ASE ``Atoms``, a pymatgen
+``Structure``, or a force-set file (phonopy_params / phonopy.yaml / Alexandria YAML, plain or
+compressed), which also brings its supercell and primitive matrices and its DFT forces.
+A file that cannot be used raises ``InputError`` with one line: the file and the reason
+(not found, not a structure ASE can read, not periodic in three directions, …).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from phonjax.crystal import Crystal, CrystalError
+from phonjax.io import DatasetError, PhononDataset
+
+FORCE_SET_SUFFIXES = (".yaml", ".yml", ".yaml.xz", ".yaml.bz2", ".yaml.gz", ".yml.xz",
+                      ".yml.bz2", ".yml.gz")
+
+
+class InputError(ValueError):
+    """An input that cannot be used; the message is one line naming it."""
+
+
+@dataclass(frozen=True, eq=False)
+class CrystalInput:
+    name: str
+    crystal: Crystal
+    source: str | None = None  # file the crystal came from
+    dataset: PhononDataset | None = None  # a force-set file's content (S, P, forces)
+
+
+def is_force_set_file(path: str | os.PathLike) -> bool:
+    return str(path).lower().endswith(FORCE_SET_SUFFIXES)
+
+
+def _name_of(path: Path) -> str:
+    name = path.name
+    for suffix in sorted(FORCE_SET_SUFFIXES + (".cif", ".vasp", ".extxyz", ".xyz", ".json"),
+                         key=len, reverse=True):
+        if name.lower().endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def crystal_of(obj, name: str = "structure") -> Crystal:
+    """A ``Crystal`` from a ``Crystal``, ASE ``Atoms`` or pymatgen ``Structure`` (checked:
+    periodic in three directions, a non-singular cell, ordered sites)."""
+    if isinstance(obj, Crystal):
+        return obj
+    try:
+        if hasattr(obj, "get_scaled_positions"):  # ASE Atoms
+            if len(obj) == 0:
+                raise InputError(f"{name}: no atoms")
+            if not all(obj.pbc) or abs(obj.cell.volume) < 1e-6:
+                raise InputError(f"{name}: not periodic in all three directions "
+                                 f"(pbc={[bool(p) for p in obj.pbc]}, cell volume "
+                                 f"{abs(obj.cell.volume):.3g} Å³); phonons need a 3D crystal")
+            return Crystal.from_ase(obj)
+        if hasattr(obj, "frac_coords") and hasattr(obj, "lattice"):  # pymatgen Structure
+            return Crystal.from_pymatgen(obj)
+    except CrystalError as exc:
+        raise InputError(f"{name}: {exc}") from None
+    raise InputError(f"{name}: expected a file name, ASE Atoms, pymatgen Structure or "
+                     f"phonjax Crystal, got {type(obj).__name__}")
+
+
+def read_inputs(source, name: str | None = None) -> list[CrystalInput]:
+    """The crystals of one source: a path (structure or force-set file) or an object."""
+    if not isinstance(source, (str, os.PathLike)):
+        info = getattr(source, "info", None)
+        label = name or (info.get("name") if isinstance(info, dict) else None) \
+            or _formula_name(source)
+        return [CrystalInput(label, crystal_of(source, label))]
+    path = Path(source)
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; give the structure files in it")
+    stem = name or _name_of(path)
+    if is_force_set_file(path):
+        from phonjax.io import read_dataset
+
+        try:
+            ds = read_dataset(path)
+        except DatasetError as exc:
+            raise InputError(f"{path}: {exc}") from None
+        return [CrystalInput(stem, ds.unitcell, str(path), ds)]
+    frames = _read_ase(path)
+    if len(frames) == 1:
+        return [CrystalInput(stem, crystal_of(frames[0], str(path)), str(path))]
+    return [CrystalInput(f"{stem}-{i}", crystal_of(a, f"{path} (frame {i})"), str(path))
+            for i, a in enumerate(frames)]
+
+
+def _read_ase(path: Path) -> list:
+    import warnings
+
+    import ase.io
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            frames = ase.io.read(str(path), index=":")
+    except Exception as exc:  # ASE raises many types for unreadable files
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{path}: not a structure file ASE can read ({reason})") from None
+    frames = frames if isinstance(frames, list) else [frames]
+    if not frames:
+        raise InputError(f"{path}: the file holds no structure")
+    return frames
+
+
+def _formula_name(obj) -> str:
+    try:
+        return str(obj.get_chemical_formula())  # ASE
+    except AttributeError:
+        pass
+    try:
+        return str(obj.composition.reduced_formula)  # pymatgen
+    except AttributeError:
+        return "structure"
+
+
+def unique_names(inputs: list[CrystalInput]) -> list[CrystalInput]:
+    """The inputs with names made unique (``Si``, ``Si-2``, …): they name output folders."""
+    seen: dict[str, int] = {}
+    out = []
+    for item in inputs:
+        n = seen.get(item.name, 0) + 1
+        seen[item.name] = n
+        out.append(item if n == 1 else CrystalInput(f"{item.name}-{n}", item.crystal,
+                                                    item.source, item.dataset))
+    return out

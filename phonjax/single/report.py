@@ -1,0 +1,141 @@
+"""What a run says about each pair: the JSON summary, the per-model comparison, the text lines.
+
+``summary(p)`` is the JSON summary with full provenance (input, symmetry before and after,
+relaxation, cells, path check, mesh, thermal values in the three normalisations, stability
+verdict and rule, model and weights, versions, settings, timings). It never holds NaN or
+infinity (written as null). ``comparison_rows`` is the one table of several models on one
+crystal: ω_max, F, S, Cv at one temperature, the verdict.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from phonjax.units import THZ_TO_K
+
+
+def clean(value):
+    """JSON-safe: numpy scalars and arrays to Python, NaN and infinities to None."""
+    if isinstance(value, dict):
+        return {str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return clean(value.tolist())
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def report_temperature(temperatures_K) -> float:
+    """300 K when the table has it, else the temperature closest to it."""
+    t = np.asarray(temperatures_K, float)
+    return float(t[np.argmin(np.abs(t - 300.0))])
+
+
+def _path(p) -> dict | None:
+    if p.band is None:
+        return None
+    path = p.band.path
+    return {"source": path.source, "verified": path.verified, "labels": path.labels,
+            "n_qpoints": int(len(p.band.qpoints)), "warnings": path.warnings,
+            "checks": [{"label": c.label, "q": c.q, "ok": c.ok, "in_star": c.in_star,
+                        "lattice_ok": c.lattice_ok, "little_group": c.little_group,
+                        "little_group_seekpath": c.little_group_seekpath} for c in path.checks]}
+
+
+def _thermal(p) -> dict | None:
+    th = p.thermal
+    if th is None:
+        return None
+    t = report_temperature(th.temperatures_K)
+    i = int(np.argmin(np.abs(th.temperatures_K - t)))
+    rows = {per: {k: float(v[i]) for k, v in th.columns(per).items()}
+            for per in ("cells", "formula_units", "atoms")}
+    return {"formula_unit": th.formula, "formula_units_per_primitive_cell": th.z,
+            "atoms_per_primitive_cell": th.n_atoms,
+            "zero_point_energy_kJ_per_mol_cells": th.zero_point_energy_kJmol,
+            "temperature_K": t, **rows,
+            "temperatures_K": [float(th.temperatures_K[0]), float(th.temperatures_K[-1]),
+                               len(th.temperatures_K)]}
+
+
+def _stability(p) -> dict | None:
+    rep = p.instability
+    if rep is None:
+        return None
+    v = rep.verdict
+    return {"stable": v.stable, "rule": v.rule, "tolerance_THz": v.tolerance_THz,
+            "min_frequency_THz": v.min_frequency_THz, "min_at": v.min_where,
+            "gamma_acoustic_max_abs_THz": v.gamma_acoustic_max_abs_THz,
+            "n_unstable_branches": len(rep.branches),
+            "modulated_structures": [{"band": m.band + 1, "q": m.q, "frequency_THz": m.frequency_THz,
+                                      "supercell": m.supercell, "amplitude_A": m.amplitude_A}
+                                     for m in rep.modulations],
+            "not_modulated": rep.skipped}
+
+
+def summary(p) -> dict:
+    from phonjax.single.provenance import model_identity, versions
+
+    r = p.result
+    out = {
+        "name": p.name, "source": p.source,
+        "model": model_identity(p.model, p.device) if p.error is None or p.error[0] != "model"
+        else {"model": p.model},
+        "error": None if p.error is None else {"stage": p.error[0], "message": p.error[1]},
+        "input": {"formula": p.input_crystal.to_ase().get_chemical_formula(),
+                  "n_atoms": p.input_crystal.n_atoms,
+                  "symmetry": str(p.symmetry_input) if p.symmetry_input else None,
+                  "symmetrized": (None if p.symmetrized_to is None else
+                                  {"tolerance_A": p.settings.symmetrize_tolerance_A,
+                                   "symmetry_after": str(p.symmetrized_to)})},
+        "relaxation": p.relaxation.to_dict() if p.relaxation else None,
+        "cells": p.cells.to_dict() if p.cells else None,
+        "n_displacements": None if p.system is None else len(p.system.displacements),
+        "band_path": _path(p),
+        "mesh": None if p.mesh is None else {
+            "mesh": list(p.mesh.grid.mesh), "n_irreducible_q": len(p.mesh.grid.qpoints),
+            "time_reversal_only": p.mesh.grid.symmetry_fallback},
+        "dos": None if p.dos is None else {"method": p.dos.method, "sigma_THz": p.dos.sigma_THz},
+        "thermal": _thermal(p),
+        "stability": _stability(p),
+        "commensurate": None if r is None else {
+            "omega_max_K": r.omega_max_K, "omega_max_THz": r.omega_max_K / THZ_TO_K,
+            "omega_min_K": r.omega_min_K, "stable_benchmark_rule": r.stable,
+            "benchmark_rule": f"real frequencies at the {r.n_commensurate_q} commensurate q-points, "
+                              f"Γ acoustic modes down to −{r.gamma_acoustic_tolerance_K:g} K"},
+        "settings": p.settings.to_dict(),
+        "timings_s": {k: round(v, 3) for k, v in p.timings.items()},
+        "versions": versions(),
+    }
+    return clean(out)
+
+
+def comparison_rows(items) -> list[dict]:
+    """One row per model of one crystal: ω_max, F, S, Cv at the report temperature, verdict."""
+    rows = []
+    for p in items:
+        row = {"model": p.model, "status": "ok" if p.error is None else
+               f"failed ({p.error[0]}): {p.error[1]}"}
+        if p.error is None and p.thermal is not None:
+            th = p.thermal
+            t = report_temperature(th.temperatures_K)
+            cols = th.at(t)
+            row.update({"temperature_K": t,
+                        "omega_max_THz": float(np.max(p.mesh.frequencies_THz)) if p.mesh
+                        else p.result.omega_max_K / THZ_TO_K,
+                        "F_kJ_per_mol_cells": cols["free_energy_kJ_per_mol_cells"],
+                        "S_J_per_K_per_mol_cells": cols["entropy_J_per_K_per_mol_cells"],
+                        "Cv_J_per_K_per_mol_cells": cols["heat_capacity_J_per_K_per_mol_cells"],
+                        "min_frequency_THz": p.instability.verdict.min_frequency_THz,
+                        "stable": p.instability.verdict.stable})
+        rows.append(row)
+    return rows

@@ -1,0 +1,150 @@
+"""What one run of the single-crystal workflow does: every setting that changes a number.
+
+``WorkflowSettings`` is frozen and validated on construction, so a nonsense value (a negative
+fmax, a zero mesh, a NaN temperature) fails at once with one line naming the setting, before any
+model is loaded. The relaxation fields carry the names the bench's relaxation reads
+(``phonjax.bench.relax``: ``fmax_eV_A``, ``relax_rounds``, ``relax_steps``, ``fix_symmetry``,
+``max_force_eV_A``), so the settings object is passed to it as its protocol.
+
+Defaults give right phonons rather than fast ones: relaxation on (FixSymmetry +
+FrechetCellFilter + FIRE to 0.005 eV/Å), supercell lattice vectors ≥ 20 Å, primitive cell
+found by spglib (phonopy's ``"auto"``), phonopy's 0.01 Å displacements, a 20×20×20 mesh,
+phonopy's tetrahedron DOS, 0–1000 K in 10 K steps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+class SettingsError(ValueError):
+    """A setting that cannot give a meaningful result (one line, names the setting)."""
+
+
+@dataclass(frozen=True)
+class WorkflowSettings:
+    # --- structure and relaxation -------------------------------------------------------
+    relax: bool = True
+    fmax_eV_A: float = 0.005  # converged when atoms' and cell's forces are all below
+    relax_rounds: int = 15  # rounds of up to relax_steps FIRE steps (fresh optimizer each)
+    relax_steps: int = 500
+    fix_symmetry: bool = True  # ASE FixSymmetry during relaxation
+    max_force_eV_A: float = 1e4  # larger forces during relaxation count as an explosion
+    symmetrize_tolerance_A: float | None = 1e-3  # snap the input to the symmetry found at this
+    #   tolerance first (ASE refine_symmetry), when that is higher than at symprec; None: never
+    symprec: float = 1e-5  # phonopy's tolerance for symmetry, cells and displacements
+    # --- cells --------------------------------------------------------------------------
+    min_length_A: float = 20.0  # supercell: conventional-cell multiples with vectors ≥ this
+    supercell_matrix: tuple | None = None  # explicit S relative to the (input) unit cell
+    primitive_matrix: Any = "auto"  # "auto" (a force-set file's P, else spglib's), "spglib",
+    #   "unitcell" (identity) or a 3x3 P
+    # --- force constants ----------------------------------------------------------------
+    distance_A: float = 0.01
+    subtract_drift: bool = False  # phonopy does not; models conserve momentum anyway
+    # --- spectra ------------------------------------------------------------------------
+    mesh: tuple[int, int, int] = (20, 20, 20)  # half-shifted on even axes, as phonopy
+    temperatures_K: tuple[float, ...] = tuple(float(t) for t in range(0, 1001, 10))
+    band_path: Any = "auto"  # "auto" (seekpath), a path file, or segments (see bandpath)
+    band_points: int = 101  # q-points on the longest segment; others at the same spacing
+    dos_method: str = "tetrahedron"  # or "gaussian"
+    dos_sigma_THz: float | None = None  # Gaussian width (default: phonopy's span/100)
+    # --- stability ----------------------------------------------------------------------
+    imaginary_tolerance_THz: float = 0.05  # ν < −this counts as imaginary (Γ acoustic excluded)
+    gamma_acoustic_tolerance_K: float = 50.0  # the benchmark's rule at commensurate q-points
+    modulation_amplitude_A: float = 0.1  # largest atomic displacement of a modulated structure
+    modulation_max_atoms: int = 400  # no modulated supercell larger than this
+    # --- polar crystals -----------------------------------------------------------------
+    nac: Any = None  # Born charges and ε∞ (issue 15); None: no non-analytical correction
+
+    def __post_init__(self):
+        def fail(msg: str):
+            raise SettingsError(msg)
+
+        def positive(name: str, value, integer: bool = False):
+            ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+                value, bool) and math.isfinite(value) and value > 0
+            if not ok or (integer and int(value) != value):
+                fail(f"{name} must be a positive {'integer' if integer else 'number'}, "
+                     f"got {value!r}")
+
+        for name in ("fmax_eV_A", "max_force_eV_A", "symprec", "min_length_A", "distance_A",
+                     "modulation_amplitude_A"):
+            positive(name, getattr(self, name))
+        for name in ("relax_rounds", "relax_steps", "band_points", "modulation_max_atoms"):
+            positive(name, getattr(self, name), integer=True)
+        if self.band_points < 2:
+            fail(f"band_points must be ≥ 2, got {self.band_points}")
+        if self.symmetrize_tolerance_A is not None:
+            positive("symmetrize_tolerance_A", self.symmetrize_tolerance_A)
+        for name in ("imaginary_tolerance_THz", "gamma_acoustic_tolerance_K"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                fail(f"{name} must be a finite number ≥ 0, got {value!r}")
+        raw = np.ravel(np.asarray(self.mesh, dtype=object))
+        if raw.size == 1:
+            raw = np.repeat(raw, 3)
+        try:
+            values = [float(m) for m in raw]
+        except (TypeError, ValueError):
+            values = []
+        if len(values) != 3 or not all(math.isfinite(v) and v >= 1 and v.is_integer()
+                                       for v in values):
+            fail(f"mesh must be one or three positive integers, got {raw.tolist()}")
+        object.__setattr__(self, "mesh", tuple(int(v) for v in values))
+        temps = tuple(float(t) for t in np.atleast_1d(self.temperatures_K))
+        if not temps or not all(math.isfinite(t) and t >= 0 for t in temps):
+            fail(f"temperatures must be finite and ≥ 0 K, got {list(temps)}")
+        object.__setattr__(self, "temperatures_K", temps)
+        if self.dos_method not in ("tetrahedron", "gaussian"):
+            fail(f"dos_method must be 'tetrahedron' or 'gaussian', got {self.dos_method!r}")
+        if self.dos_sigma_THz is not None:
+            positive("dos_sigma_THz", self.dos_sigma_THz)
+        if self.supercell_matrix is not None:
+            from phonjax.io.dataset import DatasetError, checked_supercell_matrix
+
+            try:
+                s = checked_supercell_matrix(np.reshape(self.supercell_matrix, -1) if np.size(
+                    self.supercell_matrix) == 3 else np.reshape(self.supercell_matrix, (3, 3)))
+            except (DatasetError, ValueError) as exc:
+                fail(f"supercell: {exc}")
+            object.__setattr__(self, "supercell_matrix", tuple(map(tuple, s.tolist())))
+        p = self.primitive_matrix
+        if isinstance(p, str):
+            if p not in ("auto", "spglib", "unitcell"):
+                fail(f"primitive_matrix must be 'auto', 'spglib', 'unitcell' or a 3x3 matrix, "
+                     f"got {p!r}")
+        else:
+            from phonjax.io.dataset import DatasetError, checked_primitive_matrix
+
+            try:
+                m = checked_primitive_matrix(np.reshape(np.asarray(p, float), (3, 3)))
+            except (DatasetError, ValueError) as exc:
+                fail(f"primitive matrix: {exc}")
+            object.__setattr__(self, "primitive_matrix", tuple(map(tuple, m.tolist())))
+        if self.nac is not None:
+            fail("the non-analytical correction (Born charges) is not available yet "
+                 "(it arrives with phonjax's BORN reader); run without nac")
+
+    def replace(self, **changes) -> WorkflowSettings:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def phonon_settings(self):
+        """The kernel's physics (``phonjax.PhononSettings``) for these settings."""
+        from phonjax.phonons import PhononSettings
+
+        return PhononSettings(temperatures_K=self.temperatures_K,
+                              subtract_drift=self.subtract_drift,
+                              gamma_acoustic_tolerance_K=self.gamma_acoustic_tolerance_K)
+
+    def to_dict(self) -> dict:
+        """JSON-ready settings (tuples as lists)."""
+        out = dataclasses.asdict(self)
+        if not isinstance(out["band_path"], (str, type(None))):
+            out["band_path"] = "user-given"
+        return out

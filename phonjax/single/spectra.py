@@ -1,0 +1,185 @@
+"""What a pair's force constants give: band structure, mesh spectrum and DOS, thermal table,
+imaginary-mode report. One material at a time, frequencies and eigenvectors from the kernel's
+``execution.modes`` (through ``Phonons.modes_at``, the one place a non-analytical correction
+will enter).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from phonjax.single import bandpath, dos as dos_module, instability as inst
+from phonjax.single.thermal_table import ThermalTable, reduced_formula
+
+EIGENVECTOR_CHUNK_BYTES = 1e8  # eigenvectors held at once while projecting the mesh
+MAX_MODULATIONS = 12  # modulated structures written per pair, most unstable first
+
+
+@dataclass(frozen=True, eq=False)
+class BandStructure:
+    sampling: bandpath.PathSampling
+    frequencies_THz: list[np.ndarray]  # per segment (n_i, n_modes), ascending
+    eigenvectors: list[np.ndarray] | None  # per segment (n_i, n_modes, n_modes), columns
+
+    @property
+    def path(self) -> bandpath.BandPath:
+        return self.sampling.path
+
+    @property
+    def qpoints(self) -> np.ndarray:
+        return self.sampling.all_qpoints
+
+    @property
+    def distances(self) -> np.ndarray:
+        return np.concatenate(self.sampling.distances)
+
+    @property
+    def all_frequencies_THz(self) -> np.ndarray:
+        return np.concatenate(self.frequencies_THz)
+
+    def segment_slices(self) -> list[tuple[str, slice]]:
+        out, start = [], 0
+        for seg, q in zip(self.path.segments, self.sampling.qpoints):
+            out.append((f"{seg.start}-{seg.end}", slice(start, start + len(q))))
+            start += len(q)
+        return out
+
+
+def band_structure(p, path=None, n_points: int | None = None,
+                   with_eigenvectors: bool = False) -> BandStructure:
+    s = p.settings
+    primitive = p.system.primitive.crystal
+    bp = bandpath.build_path(s.band_path if path is None else path, primitive,
+                             p.cells.primitive_matrix, s.symprec)
+    sampling = bandpath.sample(bp, primitive.lattice, n_points or s.band_points)
+    f, v = p.modes_at(sampling.all_qpoints, with_eigenvectors)
+    cuts = np.cumsum([len(q) for q in sampling.qpoints])[:-1]
+    return BandStructure(sampling, np.split(f, cuts), None if v is None else np.split(v, cuts))
+
+
+@dataclass(frozen=True, eq=False)
+class MeshSpectrum:
+    grid: dos_module.MeshGrid
+    frequencies_THz: np.ndarray  # (n_ir, n_modes)
+    atom_shares: np.ndarray | None  # (n_ir, n_modes, n_atoms), degenerate modes averaged
+
+
+def mesh_spectrum(p, mesh=None, with_shares: bool = True) -> MeshSpectrum:
+    """Frequencies (and atom shares, eigenvectors in bounded chunks) on phonopy's mesh."""
+    s = p.settings
+    grid = dos_module.phonopy_mesh(p.system.primitive.crystal, mesh or s.mesh, s.symprec)
+    if not with_shares:
+        return MeshSpectrum(grid, p.modes_at(grid.qpoints)[0], None)
+    n_modes = 3 * p.system.n_primitive
+    chunk = max(1, int(EIGENVECTOR_CHUNK_BYTES // (16 * n_modes * n_modes)))
+    freqs, shares = [], []
+    for start in range(0, len(grid.qpoints), chunk):
+        f, v = p.modes_at(grid.qpoints[start:start + chunk], True)
+        freqs.append(f)
+        shares.append(dos_module.atom_shares(v, f))
+    return MeshSpectrum(grid, np.concatenate(freqs), np.concatenate(shares))
+
+
+def density_of_states(p, spectrum: MeshSpectrum, method: str | None = None,
+                      sigma_THz: float | None = None) -> dos_module.DensityOfStates:
+    s = p.settings
+    return dos_module.density_of_states(
+        spectrum.frequencies_THz, spectrum.atom_shares, spectrum.grid, p.system.primitive.crystal,
+        method or s.dos_method, sigma_THz if sigma_THz is not None else s.dos_sigma_THz,
+        s.symprec)
+
+
+def thermal_table(p, spectrum: MeshSpectrum | None = None) -> ThermalTable:
+    """The kernel's F, S, Cv at the settings' temperatures (F(0) gives the zero-point energy)."""
+    r = p.result
+    temps = np.asarray(r.temperatures_K)
+    wanted = np.asarray(p.settings.temperatures_K)
+    index = np.array([int(np.flatnonzero(temps == t)[0]) for t in wanted])
+    zpe = float(np.asarray(r.free_energy_kJmol)[int(np.flatnonzero(temps == 0.0)[0])])
+    formula, z = reduced_formula(p.system.primitive.crystal.symbols)
+    modes = integrated = 0
+    if spectrum is not None:
+        w = spectrum.grid.weights
+        modes = int(w.sum() * spectrum.frequencies_THz.shape[1])
+        integrated = int((w[:, None] * (spectrum.frequencies_THz > 0)).sum())
+    pick = lambda a: np.asarray(a, float)[index]  # noqa: E731
+    return ThermalTable(wanted.astype(float), pick(r.free_energy_kJmol), pick(r.entropy_JKmol),
+                        pick(r.heat_capacity_JKmol), p.system.n_primitive, formula, z, zpe,
+                        modes, integrated)
+
+
+def instability_report(p, band: BandStructure | None, spectrum: MeshSpectrum | None
+                       ) -> inst.InstabilityReport:
+    s = p.settings
+    primitive = p.system.primitive.crystal
+    tol = s.imaginary_tolerance_THz
+    sets = {}
+    if band is not None:
+        sets["band path"] = (band.qpoints, band.all_frequencies_THz)
+    if spectrum is not None:
+        sets["mesh"] = (spectrum.grid.qpoints, spectrum.frequencies_THz)
+    sets["commensurate q-points"] = (np.asarray(p.system.commensurate),
+                                     np.asarray(p.result.commensurate_frequencies_THz))
+    mesh_label = "×".join(map(str, spectrum.grid.mesh)) if spectrum is not None else "no"
+    verdict = inst.verdict(sets, tol, mesh_label)
+    cache: dict = {}
+
+    def vector(q, band_index):
+        key = tuple(np.round(q, 10))
+        if key not in cache:
+            cache[key] = p.modes_at(np.asarray([q]), True)
+        f, v = cache[key]
+        return f[0, band_index], v[0][:, band_index]
+
+    def shares_for(q_all):
+        return lambda i, b: inst.element_shares(vector(q_all[i], b)[1], primitive)
+
+    branches = []
+    for where, (q, f) in sets.items():
+        segments = band.segment_slices() if where == "band path" else None
+        branches += inst.branches(where, q, f, tol, shares_for(q), segments)
+    # one modulated structure per distinct unstable mode (degenerate partners and equivalent
+    # q-points give the same frequency) at the q-points a small supercell holds, worst first
+    found: dict[float, tuple] = {}
+    for q in _commensurable_points(p, band):
+        for b in range(3 * p.system.n_primitive):
+            f_b, _ = vector(q, b)
+            if f_b < -tol and not _gamma_acoustic(q, b, cache):
+                found.setdefault(round(float(f_b), 4), (q, b, f_b))
+    modulations, skipped = [], []
+    for q, b, f_b in sorted(found.values(), key=lambda x: x[2])[:MAX_MODULATIONS]:
+        m = inst.modulated(primitive, q, vector(q, b)[1], f_b, b, s.modulation_amplitude_A,
+                           s.modulation_max_atoms, p.system.primitive.supercell_in_primitive)
+        if m is not None:
+            modulations.append(m)
+    lowest_modulated = min((m.frequency_THz for m in modulations), default=np.inf)
+    if not verdict.stable and verdict.min_frequency_THz < lowest_modulated - tol:
+        skipped.append(f"the lowest mode ({verdict.min_frequency_THz:.3f} THz at "
+                       f"{verdict.min_where}) lies at a q-point that no supercell of at most "
+                       f"{s.modulation_max_atoms} atoms holds")
+    return inst.InstabilityReport(verdict, branches, modulations, skipped)
+
+
+def _gamma_acoustic(q, band_index: int, cache: dict) -> bool:
+    """Whether mode ``band_index`` at q is one of Γ's three acoustic modes (smallest |ν|)."""
+    if not inst.is_gamma(np.asarray(q)[None], 1e-8)[0]:
+        return False
+    f = cache[tuple(np.round(q, 10))][0][0]
+    return band_index in np.argsort(np.abs(f), kind="stable")[:3]
+
+
+def _commensurable_points(p, band: BandStructure | None) -> list[np.ndarray]:
+    """Labelled path points and commensurate q-points: the q a small supercell can hold."""
+    points = [np.asarray(q, float) for q in np.asarray(p.system.commensurate)]
+    if band is not None:
+        for seg in band.path.segments:
+            points += [seg.q_start, seg.q_end]
+    out: list[np.ndarray] = []
+    m = p.system.primitive.supercell_in_primitive
+    for q in points:
+        fits = inst.modulation_cell(q, p.system.n_primitive, p.settings.modulation_max_atoms, m)
+        if fits is not None and not any(np.allclose(q, o) for o in out):
+            out.append(q)
+    return out
