@@ -1,5 +1,3 @@
-import sys
+from phonjax.cli import entry
 
-from phonjax.cli import main
-
-sys.exit(main())
+entry()

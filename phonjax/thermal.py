@@ -51,7 +51,8 @@ def thermal_sums(frequencies_thz, weights, temperatures, mode_mask=None):
 
 def per_mole(sums, total_weight):
     """(free_energy kJ/mol, entropy J/K/mol, heat_capacity J/K/mol), each (n_T,), from
-    ``thermal_sums`` of a whole mesh and its total weight Σw."""
+    ``thermal_sums`` of a whole mesh and its total weight Σw. Arithmetic only, so it takes
+    the host's summed chunks (NumPy) as they are, and traced arrays inside a graph."""
     per_cell = sums / total_weight * EV_TO_KJMOL
     return per_cell[0], per_cell[1] * 1000, per_cell[2] * 1000
 

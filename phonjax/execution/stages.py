@@ -40,7 +40,7 @@ class MaterialOutput:
     @classmethod
     def from_sums(cls, sums, mesh: QSet, commensurate_frequencies_THz, force_constants=None):
         """From a whole mesh's ``thermal_sums`` (3, n_T) and its (unpadded) q-set."""
-        f, s, cv = (np.asarray(x) for x in per_mole_jit(sums, float(np.sum(mesh.weights))))
+        f, s, cv = (np.asarray(x) for x in per_mole(np.asarray(sums), float(np.sum(mesh.weights))))
         return cls(f, s, cv, np.asarray(commensurate_frequencies_THz),
                    None if force_constants is None else np.asarray(force_constants))
 
@@ -99,4 +99,3 @@ chunk_matrices_jit = jax.jit(chunk_matrices)
 material_blocks_jit = jax.jit(material_blocks)
 chunk_from_eigenvalues_jit = jax.jit(chunk_from_eigenvalues)
 chunk_from_qpoints_jit = jax.jit(chunk_from_qpoints)
-per_mole_jit = jax.jit(per_mole)
