@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import json
+import math
 import sys
 import time
-from pathlib import Path
+
+from phonjax.options import OneLineParser, argparse_type, json_safe, non_negative, positive_int
 
 
 def _phonons_parser(sub) -> None:
@@ -15,10 +16,14 @@ def _phonons_parser(sub) -> None:
                        "(plain, .xz, .bz2, .gz): force constants from the file's forces, F/S/Cv "
                        "on the mesh, ω_max and dynamical stability at the commensurate q-points.")
     p.add_argument("files", nargs="*", help="dataset files (default: the bundled 20-material sample)")
-    p.add_argument("--mesh", nargs=3, type=int, default=[20, 20, 20], metavar=("N1", "N2", "N3"))
+    p.add_argument("--mesh", nargs=3, type=argparse_type(positive_int, "--mesh"),
+                   default=[20, 20, 20], metavar=("N1", "N2", "N3"))
     p.add_argument("--gamma-centered", action="store_true", help="Γ-centred mesh (default: MP shift)")
-    p.add_argument("--temperature", type=float, nargs="+", default=[300.0], help="K (default 300)")
-    p.add_argument("--gamma-acoustic-tolerance", type=float, default=50.0, metavar="K",
+    p.add_argument("--temperature", type=argparse_type(non_negative, "--temperature"), nargs="+",
+                   default=[300.0], help="K, ≥ 0 (default 300)")
+    p.add_argument("--gamma-acoustic-tolerance", type=argparse_type(non_negative,
+                                                                    "--gamma-acoustic-tolerance"),
+                   default=50.0, metavar="K",
                    help="Γ acoustic modes may go down to −K and still count as stable (default 50)")
     p.add_argument("--subtract-drift", action="store_true", help="remove the mean force per supercell")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -55,10 +60,15 @@ def _run_phonons(args) -> int:
             results = phonon_properties(systems, forces, temperatures=args.temperature,
                                         subtract_drift=args.subtract_drift,
                                         gamma_acoustic_tolerance_K=args.gamma_acoustic_tolerance)
+    results, bad = _finite(results)
+    for r, what in bad:  # e.g. Cv at a temperature the kernel cannot evaluate
+        failed += 1
+        err.print(f"[red]error[/red] {r.id}: {what} is not a finite number; nothing printed for it",
+                  highlight=False, soft_wrap=True)
     if args.json:
         for r in results:
             for i in range(len(r.temperatures_K)):
-                print(json.dumps(r.summary(i)))
+                print(json.dumps(json_safe(r.summary(i)), allow_nan=False))
     else:
         table = Table(title=f"phonjax phonons — mesh {args.mesh}, per mole of primitive cells")
         for col in ("id", "n_p", "T (K)", "F (kJ/mol)", "S (J/K/mol)", "Cv (J/K/mol)",
@@ -73,6 +83,21 @@ def _run_phonons(args) -> int:
         Console().print(table)
         err.print(f"{len(results)} done, {failed} failed in {time.perf_counter() - t0:.1f} s")
     return 1 if failed else 0
+
+
+def _finite(results) -> tuple[list, list]:
+    """(results whose F, S and Cv are all finite, [(result, what is not)] for the others)."""
+    good, bad = [], []
+    for r in results:
+        for name in ("free_energy_kJmol", "entropy_JKmol", "heat_capacity_JKmol"):
+            values = getattr(r, name)
+            at = [t for t, v in zip(r.temperatures_K, values) if not math.isfinite(v)]
+            if at:
+                bad.append((r, f"{name} at T = {', '.join(f'{t:g}' for t in at)} K"))
+                break
+        else:
+            good.append(r)
+    return good, bad
 
 
 def _models_parser(sub) -> None:
@@ -95,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         from phonjax.bench.cli import main as bench_main
 
         return bench_main(argv[1:])
-    parser = argparse.ArgumentParser(prog="phonjax", description=__doc__)
+    parser = OneLineParser(prog="phonjax", description=__doc__)
     sub = parser.add_subparsers(dest="command")
     _phonons_parser(sub)
     _models_parser(sub)
@@ -108,4 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         from phonjax.compile_cache import enable_compilation_cache
 
         enable_compilation_cache()
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("phonjax: interrupted", file=sys.stderr)
+        return 130

@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from phonjax.options import OneLineParser
+
 DEFAULT_MODEL = "chgnet:0.3.0"
 DEFAULT_OUT = "phonjax-results"
 STORE_NAME = "bench.sqlite"
@@ -32,9 +34,9 @@ def _common(p: argparse.ArgumentParser) -> None:
 def run_parser() -> argparse.ArgumentParser:
     from phonjax.bench.protocols import DEFAULT_PROTOCOL, PRESETS
 
-    p = argparse.ArgumentParser(prog="phonjax bench", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="`phonjax bench report --help` rebuilds tables and figures.")
+    p = OneLineParser(prog="phonjax bench", description=__doc__,
+                      formatter_class=argparse.RawDescriptionHelpFormatter,
+                      epilog="`phonjax bench report --help` rebuilds tables and figures.")
     p.add_argument("--dataset", nargs="+", default=None, metavar="PATH",
                    help="folder(s) or files (phonopy_params / Alexandria YAML, the PBE binaries "
                         "JSON) or 'sample' (default: the bundled 20-material phonondb sample)")
@@ -68,8 +70,8 @@ def run_parser() -> argparse.ArgumentParser:
 
 
 def report_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="phonjax bench report",
-                                description="Rebuild tables and figures from the store.")
+    p = OneLineParser(prog="phonjax bench report",
+                      description="Rebuild tables and figures from the store.")
     p.add_argument("--dataset-label", default=None, help="only this dataset")
     p.add_argument("--protocol", default=None, help="only this protocol key (e.g. loew2024@v1)")
     _common(p)

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
+from phonjax import options
 from phonjax.units import THZ_TO_K
 
 
@@ -69,42 +70,48 @@ PRESETS: dict[str, Protocol] = {
 DEFAULT_PROTOCOL = "loew2024"
 
 
+# the checks of phonjax.options, per setting (None allowed where the field says so)
+_CHECKS = {"temperature_K": options.non_negative, "gamma_acoustic_tolerance_K": options.non_negative,
+           "thz_to_k": options.positive, "mesh_length_A": options.positive,
+           "distance_A": options.positive, "fmax_eV_A": options.positive,
+           "max_force_eV_A": options.positive, "relax_steps": options.positive_int,
+           "relax_rounds": options.positive_int}
+_CHOICES = {"commensurate": ("primitive", "supercell_matrix"),
+            "acoustic_modes": ("smallest", "lowest")}
+
+
 def _coerce(name: str, value):
-    """Parse a command-line override string into the field's type."""
+    """A setting from a command-line string (or a value) in the field's type, checked:
+    ``SettingError`` names the setting when the value makes no sense."""
     kind = str({f.name: f.type for f in fields(Protocol)}[name])
-    if not isinstance(value, str):  # normalise so that equal settings hash equally
-        if value is None or name == "name":
-            return value
-        if name == "mesh":
-            return tuple(int(v) for v in value)
-        if "bool" in kind:
-            return bool(value)
-        if "float" in kind:
-            return float(value)
-        if "int" in kind:
-            return int(value)
+    if isinstance(value, str) and "None" in kind and value.lower() in ("none", "length"):
+        return None
+    if value is None or name == "name":
         return value
     if name == "mesh":
-        if value.lower() in ("none", "length"):
-            return None
-        parts = value.replace("x", " ").replace(",", " ").split()
-        if len(parts) == 1:
-            parts = parts * 3
+        if isinstance(value, str):
+            parts = value.replace("x", " ").replace(",", " ").split()
+            parts = parts * 3 if len(parts) == 1 else parts
+        else:
+            parts = list(value)
         if len(parts) != 3:
-            raise ValueError(f"mesh must be N or N1xN2xN3, got {value!r}")
-        return tuple(int(p) for p in parts)
+            raise options.SettingError(f"mesh must be N or N1xN2xN3, got {value!r}")
+        return tuple(options.positive_int("mesh", p) for p in parts)
+    if name in _CHECKS:
+        return _CHECKS[name](name, value)
+    if name in _CHOICES:
+        if value not in _CHOICES[name]:
+            raise options.SettingError(f"{name} must be one of {', '.join(_CHOICES[name])}, "
+                                       f"got {value!r}")
+        return value
     if "bool" in kind:
-        if value.lower() in ("1", "true", "yes", "on"):
-            return True
-        if value.lower() in ("0", "false", "no", "off"):
-            return False
-        raise ValueError(f"{name} must be true or false, got {value!r}")
-    if "None" in kind and value.lower() == "none":
-        return None
-    if "float" in kind:
-        return float(value)
-    if "int" in kind:
-        return int(value)
+        if isinstance(value, str):
+            if value.lower() in ("1", "true", "yes", "on"):
+                return True
+            if value.lower() in ("0", "false", "no", "off"):
+                return False
+            raise options.SettingError(f"{name} must be true or false, got {value!r}")
+        return bool(value)
     return value
 
 
@@ -120,14 +127,10 @@ def resolve(name: str = DEFAULT_PROTOCOL, overrides: dict | None = None) -> Prot
             raise ValueError(f"unknown protocol setting {k!r}; known: {', '.join(sorted(known))}")
         changes[k] = _coerce(k, v)
     p = replace(PRESETS[name], **changes)
-    if p.mesh is None and not p.mesh_length_A:
-        raise ValueError("a protocol needs a mesh or a mesh_length_A")
-    if p.mesh is not None and (len(p.mesh) != 3 or min(p.mesh) < 1):
-        raise ValueError(f"mesh must be three positive integers, got {p.mesh}")
-    if p.commensurate not in ("primitive", "supercell_matrix"):
-        raise ValueError("commensurate must be 'primitive' or 'supercell_matrix'")
-    if p.distance_A <= 0 or p.fmax_eV_A <= 0 or p.relax_steps < 1 or p.relax_rounds < 1:
-        raise ValueError("distance_A, fmax_eV_A, relax_steps and relax_rounds must be positive")
+    if p.mesh is None and p.mesh_length_A is None:
+        raise options.SettingError("a protocol needs a mesh or a mesh_length_A")
+    for f in fields(Protocol):  # every field, so a preset cannot hold nonsense either
+        _coerce(f.name, getattr(p, f.name))
     return p
 
 

@@ -29,6 +29,33 @@ def test_bad_overrides(bad):
         protocols.resolve("loew2024", bad)
 
 
+@pytest.mark.parametrize("bad", [
+    {"temperature_K": "-5"}, {"temperature_K": "nan"}, {"temperature_K": "inf"},
+    {"thz_to_k": "0"}, {"thz_to_k": "-47.99"}, {"gamma_acoustic_tolerance_K": "nan"},
+    {"gamma_acoustic_tolerance_K": "-10"}, {"mesh": "none", "mesh_length_A": "-5"},
+    {"mesh": "none", "mesh_length_A": "nan"}, {"distance_A": "nan"}, {"distance_A": "0"},
+    {"mesh": "abc"}, {"mesh": "0"}, {"mesh": "4x4x0"}, {"fmax_eV_A": "nan"},
+    {"relax_steps": "0"}, {"max_force_eV_A": "inf"}, {"temperature_K": 1e400},
+])
+def test_nonsense_settings_are_refused_naming_the_setting(bad):
+    """Each of these ran to a stored status=ok row before (F = ZPE with S = 0, ω_max = 0,
+    a 1×1×1 mesh, stable = false for a stable crystal)."""
+    name = [k for k in bad if bad[k] != "none"][-1]
+    with pytest.raises(ValueError, match=name):
+        protocols.resolve("loew2024", bad)
+
+
+def test_bench_refuses_nonsense_settings_before_running(tmp_path, capsys):
+    from phonjax.bench.cli import main
+
+    out = tmp_path / "o"
+    assert main(["--reference-only", "--limit", "1", "--out", str(out), "--no-progress",
+                 "--set", "temperature_K=-5"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "temperature_K" in err[0]
+    assert not (out / "bench.sqlite").exists()
+
+
 @pytest.mark.parametrize("mp_id", ["mp-1000", "mp-10851", "mp-14006", "mp-23215", "mp-28163",
                                    "mp-555483", "mp-673245"])
 def test_length_mesh_matches_phonopy(mp_id):
