@@ -135,6 +135,24 @@ def binaries_supercell_matrix(lattice: np.ndarray, length_A: float = BINARIES_SU
     return np.diag([max(1, math.ceil(length_A / h - 1e-9)) for h in heights]).astype(int)
 
 
+def content_sha256(material: Material) -> str | None:
+    """SHA-256 of what a material's numbers are computed from: its file's bytes, or its
+    binaries JSON entry (canonical JSON). None when the file cannot be read."""
+    import hashlib
+
+    h = hashlib.sha256()
+    if material.path is None:
+        h.update(json.dumps(material.entry, sort_keys=True, default=str).encode())
+        return h.hexdigest()
+    try:
+        with open(material.path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        return None
+    return h.hexdigest()
+
+
 def load(material: Material):
     """A ``PhononDataset`` for ``material`` (raises ``DatasetError``/``InputError``)."""
     from phonjax.io import read_dataset

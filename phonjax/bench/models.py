@@ -8,6 +8,8 @@ spec is all that travels between processes.
 
 from __future__ import annotations
 
+import hashlib
+import os
 from typing import Callable
 
 from phonjax.bench import REFERENCE_MODEL
@@ -75,3 +77,35 @@ def describe(spec: str) -> dict:
             "variant": getattr(a, "variant", split_spec(spec)[1]),
             "package": dist, "package_version": version,
             "checkpoint": str(a.checkpoint) if getattr(a, "checkpoint", None) else None}
+
+
+_FILE_HASHES: dict[tuple, str] = {}
+
+
+def _file_sha256(path) -> str:
+    """SHA-256 of a file, cached per (path, size, mtime) in this process."""
+    st = os.stat(path)
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _FILE_HASHES:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        _FILE_HASHES[key] = h.hexdigest()
+    return _FILE_HASHES[key]
+
+
+def identity(spec: str) -> str:
+    """What the numbers of ``spec`` depend on besides its name: the package and its
+    version, and the SHA-256 of its weights files (a checkpoint, or the variant's files).
+    Stored with every row: a row of another identity is recomputed, not reused."""
+    d = describe(spec)
+    a = adapter(spec)
+    checkpoint = getattr(a, "checkpoint", None)
+    try:
+        files = [checkpoint] if checkpoint else list(a.weight_files())
+    except Exception:  # an adapter that cannot list its files: the version must do
+        files = []
+    digests = sorted(_file_sha256(f) for f in files if f is not None and os.path.isfile(f))
+    weights = hashlib.sha256("".join(digests).encode()).hexdigest()[:16] if digests else "none"
+    return f"{d['package']}=={d['package_version']}; weights {weights}"

@@ -80,8 +80,8 @@ def test_wall_seconds_add_up_to_the_chunk(small_files):
 
     _, materials, _ = list_materials(small_files[:2], "small")
     t0 = time.perf_counter()
-    rows = compute_chunk(materials, "toy:morse", protocols.resolve("loew2024", FAST))
+    rows = list(compute_chunk(materials, "toy:morse", protocols.resolve("loew2024", FAST)))
     elapsed = time.perf_counter() - t0
-    shares = [r["wall_seconds"] for r in rows]
-    assert len(rows) == 2 and shares[0] == shares[1] > 0
+    shares = [r["wall_seconds"] for r in rows]  # each: the time since the previous row
+    assert len(rows) == 2 and min(shares) > 0
     assert 0.5 * elapsed < sum(shares) <= elapsed
