@@ -8,6 +8,7 @@ import sys
 import time
 
 from phonjax.options import OneLineParser, argparse_type, json_safe, non_negative, positive_int
+from phonjax.terminal import fit_table, stderr_console, stdout_console
 
 
 def _phonons_parser(sub) -> None:
@@ -31,7 +32,6 @@ def _phonons_parser(sub) -> None:
 
 
 def _run_phonons(args) -> int:
-    from rich.console import Console
     from rich.table import Table
 
     from phonjax.data import sample_files
@@ -39,7 +39,7 @@ def _run_phonons(args) -> int:
     from phonjax.phonons import phonon_properties
     from phonjax.prepare import prepare
 
-    err = Console(stderr=True)
+    err = stderr_console()
     files = args.files or [str(f) for f in sample_files()]
     failed = 0
     systems, forces = [], []
@@ -71,16 +71,17 @@ def _run_phonons(args) -> int:
                 print(json.dumps(json_safe(r.summary(i)), allow_nan=False))
     else:
         table = Table(title=f"phonjax phonons — mesh {args.mesh}, per mole of primitive cells")
-        for col in ("id", "n_p", "T (K)", "F (kJ/mol)", "S (J/K/mol)", "Cv (J/K/mol)",
-                    "ω_max (K)", "ω_min (K)", "stable"):
+        for col in ("id", "n_p", "T (K)", "F kJ/mol", "S J/K/mol", "Cv J/K/mol", "ω_max K",
+                    "ω_min K", "stable"):
             table.add_column(col, justify="right" if col != "id" else "left")
+        fit_table(table)  # 80 columns on a terminal; every digit when piped (stdout_console)
         for r in results:
             for i, t in enumerate(r.temperatures_K):
                 table.add_row(r.id, str(r.n_primitive), f"{t:g}", f"{r.free_energy_kJmol[i]:.6f}",
                               f"{r.entropy_JKmol[i]:.6f}", f"{r.heat_capacity_JKmol[i]:.6f}",
                               f"{r.omega_max_K:.3f}", f"{r.omega_min_K:.3f}",
                               "yes" if r.stable else "[red]no[/red]")
-        Console().print(table)
+        stdout_console().print(table)
         err.print(f"{len(results)} done, {failed} failed in {time.perf_counter() - t0:.1f} s")
     return 1 if failed else 0
 
@@ -106,11 +107,9 @@ def _models_parser(sub) -> None:
 
 
 def _run_models(args) -> int:
-    from rich.console import Console
-
     from phonjax_adapters.registry import models_table
 
-    Console().print(models_table())
+    stdout_console().print(models_table())
     return 0
 
 

@@ -33,12 +33,14 @@ def stderr_console():
 
 def fit_table(table):
     """Cells of every column fold onto a second line instead of ending in '…' when the
-    terminal is too narrow; a compact box (no outer edge, one space between columns)."""
+    terminal is too narrow; a compact box (no outer edge, no padding, one space between
+    columns)."""
     from rich import box
 
     table.box = box.SIMPLE_HEAD
     table.show_edge = False
     table.pad_edge = False
+    table.padding = (0, 0)
     for column in table.columns:
         column.overflow = "fold"
     return table

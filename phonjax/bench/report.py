@@ -36,7 +36,10 @@ def markdown(df: pd.DataFrame) -> str:
 
 
 def rich_table(df: pd.DataFrame, title: str):
+    """Fits 80 columns on a terminal (long titles wrap, values fold, never '…')."""
     from rich.table import Table
+
+    from phonjax.terminal import fit_table
 
     t = Table(title=title)
     for c in df.columns:
@@ -46,7 +49,7 @@ def rich_table(df: pd.DataFrame, title: str):
             t.add_column(str(c), justify="right")
     for row in df.itertuples(index=False):
         t.add_row(*(_fmt(v) for v in row))
-    return t
+    return fit_table(t)
 
 
 def build(store: Store, dataset: str, protocol: str, out: Path, *,
