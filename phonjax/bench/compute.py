@@ -63,16 +63,29 @@ def _row(material: Material, model: str, protocol: Protocol, **fields) -> dict:
 _EXTENSIVE = ("free_energy_kJmol", "entropy_JKmol", "heat_capacity_JKmol")
 
 
-def _phonon_fields(result, system) -> dict:
+ACOUSTIC_RULES = ("smallest", "lowest")  # phonjax.stability's two Γ rules
+
+
+def _phonon_fields(result, system, protocol: Protocol) -> dict:
     """The row's phonon numbers; ``ValueError`` when F, S or Cv is not a finite number
-    (so that it becomes a failure, never a stored ``ok``)."""
+    (so that it becomes a failure, never a stored ``ok``). Stability and ω_min follow the
+    protocol's Γ rule; ``stable_smallest``/``stable_lowest`` are the verdicts under each
+    rule (same tolerance), from the commensurate frequencies."""
+    from phonjax.stability import stability
+
     for name in _EXTENSIVE:
         if not math.isfinite(getattr(result, name)[0]):
             raise ValueError(f"{name} is not a finite number at {result.temperatures_K[0]:g} K")
+    verdicts = {rule: stability(system.commensurate, result.commensurate_frequencies_THz,
+                                protocol.gamma_acoustic_tolerance_K, protocol.thz_to_k,
+                                acoustic_modes=rule) for rule in ACOUSTIC_RULES}
+    own = verdicts[protocol.acoustic_modes]
     return {"free_energy_kJmol": result.free_energy_kJmol[0], "entropy_JKmol": result.entropy_JKmol[0],
-            "heat_capacity_JKmol": result.heat_capacity_JKmol[0], "omega_max_K": result.omega_max_K,
-            "omega_min_K": result.omega_min_K, "gamma_acoustic_min_K": result.gamma_acoustic_min_K,
-            "stable": bool(result.stable), "n_primitive": result.n_primitive,
+            "heat_capacity_JKmol": result.heat_capacity_JKmol[0], "omega_max_K": own.omega_max_K,
+            "omega_min_K": own.omega_min_K, "gamma_acoustic_min_K": own.gamma_acoustic_min_K,
+            "stable": own.stable, "acoustic_modes": protocol.acoustic_modes,
+            **{f"stable_{rule}": v.stable for rule, v in verdicts.items()},
+            "n_primitive": result.n_primitive,
             "n_supercell": system.n_supercell, "n_displacements": len(system.displacements),
             "mesh": "x".join(str(m) for m in result.mesh), "temperature_K": result.temperatures_K[0]}
 
@@ -154,7 +167,8 @@ def _result_row(m: Material, model: str, protocol: Protocol, fields: dict, syste
     try:
         if isinstance(result, Exception):
             raise result
-        return _row(m, model, protocol, **fields, **_phonon_fields(result, system), **extra)
+        return _row(m, model, protocol, **fields, **_phonon_fields(result, system, protocol),
+                    **extra)
     except Exception as exc:
         return _row(m, model, protocol, **fields, status="failed", stage="phonons",
                     error=f"{type(exc).__name__}: {exc}")

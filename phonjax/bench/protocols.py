@@ -1,12 +1,16 @@
 """Named, versioned benchmark protocols: every setting that changes a number.
 
 ``loew2024`` follows the paper's text (20³ Monkhorst–Pack mesh, Γ acoustic
-tolerance 50 K, q-points truly commensurate with the supercell, diagonal
-displacements allowed). ``hyllios`` follows the published code
-(hyllios/utils benchmark_ph): phonopy's default mesh from a length of 100 Å
-(Γ-centred), −35 K at Γ, ``get_commensurate_points(supercell_matrix)`` and
-``is_diagonal=False``, THz→K 47.992. A protocol's ``key`` names it in the
-store; overrides change the key so results of different settings never mix.
+tolerance 50 K for the three modes of smallest |ν| at Γ, q-points truly
+commensurate with the supercell, diagonal displacements allowed). ``hyllios``
+follows the published code (hyllios/utils benchmark_ph): phonopy's default mesh
+from a length of 100 Å (Γ-centred), the three *lowest* modes at Γ excused down
+to −35 K, ``get_commensurate_points(supercell_matrix)`` and ``is_diagonal=False``,
+THz→K 47.992. ``acoustic_modes`` is the Γ rule ("smallest" |ν| or "lowest" ν,
+see ``phonjax.stability``); the bench stores the verdict under both rules with
+every result. A protocol's ``key`` names it in the store; overrides change the
+key so results of different settings never mix (hyllios@v1 rows were computed
+with the "smallest" rule; v2 uses the published code's).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ class Protocol:
     mesh_length_A: float | None = None  # phonopy's run_mesh(length): Γ-centred length2mesh
     gamma_centered: bool = False
     gamma_acoustic_tolerance_K: float = 50.0
+    acoustic_modes: str = "smallest"  # which three Γ modes are excused: smallest |ν| or lowest ν
     commensurate: str = "primitive"
     is_diagonal: bool = True
     thz_to_k: float = THZ_TO_K
@@ -63,9 +68,10 @@ class Protocol:
 
 PRESETS: dict[str, Protocol] = {
     "loew2024": Protocol(name="loew2024", version=1),
-    "hyllios": Protocol(name="hyllios", version=1, mesh=None, mesh_length_A=100.0,
+    "hyllios": Protocol(name="hyllios", version=2, mesh=None, mesh_length_A=100.0,
                         gamma_centered=True, gamma_acoustic_tolerance_K=35.0,
-                        commensurate="supercell_matrix", is_diagonal=False, thz_to_k=47.992),
+                        acoustic_modes="lowest", commensurate="supercell_matrix",
+                        is_diagonal=False, thz_to_k=47.992),
 }
 DEFAULT_PROTOCOL = "loew2024"
 

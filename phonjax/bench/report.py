@@ -14,12 +14,14 @@ import numpy as np
 import pandas as pd
 
 from phonjax.bench import REFERENCE_MODEL
-from phonjax.bench.scoring import compare, summary, tables
+from phonjax.bench.scoring import compare, reference_rules, summary, tables
 from phonjax.bench.store import Store
 
 TITLES = {"table1": "Table I — failures and structure (vs reference)",
           "table2": "Table II — MAE of phonon properties at 300 K (per mole of primitive cells)",
-          "table3": "Table III — dynamical stability confusion matrix (%)"}
+          "table3": "Table III — dynamical stability confusion matrix (%), under both Γ "
+                    "acoustic rules (changed: materials whose verdict the rule changes)",
+          "rules": "Reference stability under both Γ acoustic rules (smallest |ν| / lowest ν)"}
 
 
 def _fmt(value) -> str:
@@ -75,6 +77,8 @@ def build(store: Store, dataset: str, protocol: str, out: Path, *,
         p = p[p["material_id"].isin(r["material_id"])]
         comparisons[f"{pred_ds} vs {ref_ds}"] = compare(p, r)
     result = tables([summary(c, label) for label, c in comparisons.items()])
+    if not ref.empty:
+        result["rules"] = pd.DataFrame([reference_rules(ref, dataset)])
     stem = f"{dataset}.{protocol}".replace("/", "_")
     md = [f"# phonjax bench — dataset `{dataset}`, protocol `{protocol}`\n"]
     for key, df in result.items():

@@ -16,7 +16,9 @@ def test_presets_and_keys():
     h = protocols.resolve("hyllios")
     assert (h.mesh_length_A, h.gamma_acoustic_tolerance_K, h.commensurate, h.is_diagonal,
             h.thz_to_k) == (100.0, 35.0, "supercell_matrix", False, 47.992)
-    assert p.key == "loew2024@v1" and h.key == "hyllios@v1"
+    # the published code's Γ rule (three lowest modes) is part of hyllios since v2
+    assert (p.acoustic_modes, h.acoustic_modes) == ("smallest", "lowest")
+    assert p.key == "loew2024@v1" and h.key == "hyllios@v2"
     q = protocols.resolve("loew2024", {"mesh": "8", "gamma-acoustic-tolerance-K": "35"})
     assert q.mesh == (8, 8, 8) and q.key.startswith("loew2024@v1+") and q.key != p.key
     assert protocols.resolve("loew2024", {"mesh": "8x8x8", "gamma_acoustic_tolerance_K": 35}).key == q.key
@@ -71,3 +73,29 @@ def test_length_mesh_matches_phonopy(mp_id):
     ds = read_dataset(path)
     got = protocols.mesh_for(protocols.resolve("hyllios"), ds.unitcell, ds.primitive_matrix)
     assert tuple(int(x) for x in expected) == got
+
+
+def test_rows_carry_both_stability_verdicts():
+    """An imaginary optical mode at Γ (-0.4 THz = -19 K): the three modes of smallest |ν|
+    leave it out (unstable); the three lowest include it, excused down to -35/-50 K."""
+    from types import SimpleNamespace
+
+    from phonjax.bench.compute import _phonon_fields
+
+    gamma = [-0.4, -0.001, 0.001, 0.002, 5.0, 6.0]
+    result = SimpleNamespace(
+        free_energy_kJmol=[-1.0], entropy_JKmol=[1.0], heat_capacity_JKmol=[1.0],
+        temperatures_K=[300.0], n_primitive=2, mesh=(4, 4, 4),
+        commensurate_frequencies_THz=np.array([gamma, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]]))
+    system = SimpleNamespace(commensurate=np.array([[0, 0, 0], [0.5, 0, 0]]), n_supercell=16,
+                             displacements=np.zeros((2, 3)))
+    for name, stable in (("loew2024", False), ("hyllios", True)):
+        fields = _phonon_fields(result, system, protocols.resolve(name))
+        assert (fields["stable_smallest"], fields["stable_lowest"]) == (False, True)
+        assert fields["stable"] is stable
+        assert fields["acoustic_modes"] == {"loew2024": "smallest", "hyllios": "lowest"}[name]
+    fields = _phonon_fields(result, system, protocols.resolve("loew2024"))
+    assert fields["omega_min_K"] == pytest.approx(-0.4 * protocols.THZ_TO_K)
+    bad = SimpleNamespace(**{**vars(result), "heat_capacity_JKmol": [float("nan")]})
+    with pytest.raises(ValueError, match="heat_capacity_JKmol is not a finite number"):
+        _phonon_fields(bad, system, protocols.resolve("loew2024"))

@@ -30,7 +30,7 @@ def test_report_from_store_and_bad_inputs(small_files, tmp_path, capsys):
     assert "mp-999" in err
     out = tmp_path / "r"
     tables = sorted(p.name for p in (out / "tables").glob("*.csv"))
-    assert len(tables) == 3
+    assert len(tables) == 4  # Tables I-III and the reference under both Γ rules
     t2 = pd.read_csv(next((out / "tables").glob("*.table2.csv")))
     assert list(t2["model"]) == ["toy:morse"]
     figures = sorted(p.name for p in (out / "figures").glob("*.png"))
