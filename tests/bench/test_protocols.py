@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from phonjax.bench import protocols
-from tests.bench.conftest import SAMPLE
+from tests.bench.conftest import ROOT, SAMPLE
+
+SHARED = ROOT.parent / "shared" / "data"
 
 
 def test_presets_and_keys():
@@ -99,3 +101,46 @@ def test_rows_carry_both_stability_verdicts():
     bad = SimpleNamespace(**{**vars(result), "heat_capacity_JKmol": [float("nan")]})
     with pytest.raises(ValueError, match="heat_capacity_JKmol is not a finite number"):
         _phonon_fields(bad, system, protocols.resolve("loew2024"))
+
+
+def _gamma_acoustic_terms(gamma_thz, weight: float, T: np.ndarray) -> np.ndarray:
+    """(3, n_T) F kJ/mol, S and Cv J/K/mol of the three Γ modes of smallest |ν| with ν > 0
+    (phonopy's formulas and constants, written out here), times the Γ point's weight."""
+    kb, thz_ev, ev_kjmol = 8.6173382568083159e-05, 0.004135667662340164, 96.48533212331002
+    f = np.asarray(gamma_thz, float)
+    e = f[np.argsort(np.abs(f), kind="stable")[:3]]
+    e = e[e > 0][:, None] * thz_ev
+    kt = kb * T[None, :]
+    x = e / kt
+    F = (kt * np.log(-np.expm1(-x)) + e / 2).sum(0) * ev_kjmol
+    S = (kb * (x / np.expm1(x) - np.log(-np.expm1(-x)))).sum(0) * ev_kjmol * 1000
+    C = (kb * x**2 * np.exp(x) / np.expm1(x) ** 2).sum(0) * ev_kjmol * 1000
+    return np.array([F, S, C]) * weight
+
+
+@pytest.mark.skipif(not (SHARED / "alexandria-pbe").exists(), reason="needs ../shared/data")
+@pytest.mark.parametrize("name", ["mp-149.yaml.xz", "mp-1000-pbesol.yaml.bz2"])
+def test_hyllios_preset_reproduces_the_published_pipeline(name):
+    """The Alexandria files store F, S, Cv from the published pipeline (phonopy 2.29,
+    run_mesh(100.0)). The preset must give the same q-points and weights: the numbers
+    agree to ~1e-10 once the three Γ acoustic modes (≈1e-7 THz, whose k_BT·ln ν terms
+    follow 1e-14 eV/Å² noise in the force constants and move F by ~3e-3 kJ/mol at 600 K)
+    are taken out on each side, each from its own frequencies at Γ. A wrong mesh, shift
+    or weight is ≥1e-5 off (a Monkhorst-Pack shift of the same mesh: ~1e-3)."""
+    import phonjax
+    from phonjax.bench.compute import _prepare
+
+    ds = phonjax.read_dataset(SHARED / "alexandria-pbe" / name)
+    T = np.array(ds.reference["temperatures"], float)
+    stored = np.array([ds.reference["free_e"], ds.reference["entropy"],
+                       ds.reference["heat_capacity"]])
+    p = protocols.resolve("hyllios")
+    system = _prepare(p, ds, unitcell=ds.unitcell, pmat=ds.primitive_matrix)
+    [r] = phonjax.phonon_properties([system], [ds.forces], temperatures=T)
+    got = np.array([r.free_energy_kJmol, r.entropy_JKmol, r.heat_capacity_JKmol])
+    assert np.allclose(system.commensurate[0], 0)  # Γ first, as in the stored phonon_freq
+    share = 1.0 / system.mesh.weights.sum()  # Γ has weight 1 on a Γ-centred mesh
+    hot = T > 0
+    got[:, hot] -= _gamma_acoustic_terms(r.commensurate_frequencies_THz[0], share, T[hot])
+    stored[:, hot] -= _gamma_acoustic_terms(ds.reference["phonon_freq"][0], share, T[hot])
+    np.testing.assert_allclose(got, stored, rtol=1e-9, atol=1e-9)
