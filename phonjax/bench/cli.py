@@ -25,7 +25,8 @@ STORE_NAME = "bench.sqlite"
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=DEFAULT_OUT, help=f"results folder (default ./{DEFAULT_OUT})")
     p.add_argument("--plugin", action="append", default=[], metavar="MODULE",
-                   help="import MODULE first (it may register models with phonjax.bench.models)")
+                   help="import MODULE first (it may register models with phonjax.bench.models); "
+                        "its code runs, from the current folder first under python -m")
     p.add_argument("--compare-to", action="append", default=[], metavar="DATASET",
                    help="also score this dataset's reference against DATASET's reference "
                         "(e.g. PBEsol phonondb vs the PBE binaries' Cv); repeatable")

@@ -86,7 +86,7 @@ def list_materials(sources: list[str] | None, label: str | None = None
         else:
             label = first.resolve().parent.name
     materials: list[Material] = []
-    seen: set[str] = set()
+    seen: dict[str, str] = {}  # material id -> the file (or JSON) it comes from
     for f in files:
         if is_binaries_json(f):
             try:
@@ -99,14 +99,14 @@ def list_materials(sources: list[str] | None, label: str | None = None
                 if not mid or "structure" not in e or mid in seen:
                     problems.append(f"{f}: entry {mid or '?'} skipped (no id/structure or repeated)")
                     continue
-                seen.add(mid)
+                seen[mid] = str(f)
                 materials.append(Material(label, mid, entry=e))
         elif f.name.endswith(_PHONON_SUFFIXES):
             mid = dataset_id(f)
-            if mid in seen:
-                problems.append(f"{f}: material {mid} given twice, skipped")
+            if mid in seen:  # e.g. X.yaml and X.yaml.xz: the first in name order is used
+                problems.append(f"{f}: material {mid} given twice, skipped (using {seen[mid]})")
                 continue
-            seen.add(mid)
+            seen[mid] = str(f)
             materials.append(Material(label, mid, path=str(f)))
         else:
             problems.append(f"{f}: not a phonopy_params/Alexandria YAML or binaries JSON, skipped")

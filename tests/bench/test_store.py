@@ -208,3 +208,16 @@ def test_interrupt_is_one_line(small_files, tmp_path, capsys, monkeypatch):
                  "--no-progress"]) == 130
     err = capsys.readouterr().err.strip().splitlines()
     assert "interrupted" in err[-1] and "again" in err[-1]
+
+
+def test_same_material_twice_in_a_folder(tmp_path, capsys):
+    """X.yaml beside X.yaml.xz: which one was used depended on sort order, silently."""
+    folder = tmp_path / "ds"
+    folder.mkdir()
+    shutil.copy(SAMPLE / "mp-1000.yaml.xz", folder)
+    (folder / "mp-1000.yaml").write_text(lzma.open(SAMPLE / "mp-1000.yaml.xz", "rt").read())
+    assert main(["--reference-only", "--dataset", str(folder), "--out", str(tmp_path / "o"),
+                 "--no-progress", "--no-figures", *FAST_ARGS]) == 1
+    err = capsys.readouterr().err
+    used = folder / "mp-1000.yaml"
+    assert f"mp-1000.yaml.xz: material mp-1000 given twice, skipped (using {used})" in err
