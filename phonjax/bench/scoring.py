@@ -123,11 +123,15 @@ def summary(cmp: pd.DataFrame, label: str) -> dict:
     own = confusion(cmp["stable_pred"], cmp["stable_ref"])
     row.update({k: v for k, v in own.items() if k != "n"})
     row["n stability"] = own["n"]
+    def verdicts(name):  # per-material files written before both rules were kept lack them
+        return cmp[name] if name in cmp else pd.Series(None, cmp.index, dtype=object)
+
     for rule in RULES:
-        row[f"rule {rule}"] = confusion(cmp[f"stable_{rule}_pred"], cmp[f"stable_{rule}_ref"])
+        row[f"rule {rule}"] = confusion(verdicts(f"stable_{rule}_pred"),
+                                        verdicts(f"stable_{rule}_ref"))
     for side in ("pred", "ref"):
-        row[f"rule changes {side}"] = rule_changes(cmp[f"stable_smallest_{side}"],
-                                                   cmp[f"stable_lowest_{side}"])
+        row[f"rule changes {side}"] = rule_changes(verdicts(f"stable_smallest_{side}"),
+                                                   verdicts(f"stable_lowest_{side}"))
     return row
 
 
