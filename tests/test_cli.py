@@ -120,3 +120,14 @@ def test_bench_tables_fit_80_columns():
     assert "…" not in text and max(len(line) for line in text.splitlines()) <= 80
     for value in ("chgnet:0.3.0", "sevennet:7net-0", "12.346", "101.500", "815"):
         assert value in text
+
+
+def test_interrupt_is_one_line(monkeypatch, capsys):
+    from phonjax import cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_run_phonons", interrupted)
+    assert main(["phonons", str(sample_path("mp-1000"))]) == 130
+    assert capsys.readouterr().err.strip().splitlines() == ["phonjax: interrupted"]

@@ -151,6 +151,15 @@ def run(materials: list[Material], models: list[str], protocol: Protocol, store:
         store.release()
         if progress is not None:
             progress.stop()
+    for model, identity, _ in work:  # what another run finished meanwhile is in the tables
+        t = tallies[model]
+        if t.elsewhere:
+            have = {ds: store.identities(ds, model, protocol.key)
+                    for ds in {m.dataset for m in materials}}
+            done = {m.material_id for m in materials if m.material_id in t.elsewhere
+                    and have[m.dataset].get(m.material_id) == (hashes[m.material_id], identity)}
+            t.already += len(done)
+            t.elsewhere = {k: v for k, v in t.elsewhere.items() if k not in done}
     return tallies
 
 

@@ -72,8 +72,12 @@ def process_owner() -> tuple[str, str, int]:
 
 
 def _alive(host: str, pid: int, heartbeat_unix: float) -> bool:
+    """Whether a claim's run still runs: its process exists (this host), and it wrote a row
+    or claimed a chunk within CLAIM_TIMEOUT_S (any host; also guards against reused pids)."""
+    if time.time() - heartbeat_unix > CLAIM_TIMEOUT_S:
+        return False
     if host != socket.gethostname():
-        return time.time() - heartbeat_unix < CLAIM_TIMEOUT_S
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -254,6 +258,8 @@ class Store:
                     "INSERT OR REPLACE INTO claims VALUES (?,?,?,?,?,?,?,?)",
                     (dataset, mid, model, protocol, self.owner, self.host, self.pid, now))
                 claimed.append(mid)
+            self.conn.execute("UPDATE claims SET heartbeat_unix=? WHERE owner=?",
+                              (now, self.owner))
         return claimed, busy
 
     def release(self) -> None:

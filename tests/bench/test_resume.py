@@ -14,6 +14,8 @@ import sys
 import time
 from collections import Counter
 
+import pytest
+
 from phonjax.bench.cli import main
 from tests.bench.conftest import FAST_ARGS, ROOT, stored
 
@@ -115,3 +117,23 @@ def test_second_run_computes_nothing(small_files, tmp_path, monkeypatch):
     assert main(args) == 0
     assert ToyAdapter.calls == calls  # the model was not called again
     assert stored(tmp_path / "bench.sqlite") == before
+
+
+@pytest.mark.slow
+def test_two_runs_on_one_store_compute_each_material_once(small_files, tmp_path):
+    """Two runs started together on one --out both computed everything and both said
+    "3 computed"; with claims each material's forces are computed once in all."""
+    out, log = tmp_path / "shared", tmp_path / "forces.log"
+    cmd = [sys.executable, "-m", "phonjax", "bench", *_args(small_files, out, "--chunk-size", "1")]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PHONJAX_TOY_LOG": str(log)}
+    procs = [subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [(p.wait(timeout=600), p.stderr.read()) for p in procs]
+    assert sorted(rc for rc, _ in results)[0] == 0, results  # the other may leave some
+    got = stored(out / "bench.sqlite")
+    assert len(got) == 2 * len(small_files)
+    counts = Counter(line.split()[1] for line in _forces_lines(log))
+    n_disp = {k: 2 for k in counts}  # each small material has 2 displacements
+    assert counts == Counter({k: n_disp[k] for k in counts}) and len(counts) == len(small_files)
+    final = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert final.returncode == 0 and "toy:morse: 0 computed" in final.stderr
