@@ -263,8 +263,9 @@ def _print_tallies(tallies, label: str, err) -> int:
         for problem in t.input_errors if model == "dft" else []:
             err.print(f"  [yellow]skipped[/yellow] {problem}", highlight=False)
         for why in t.changed:
-            err.print(f"  [yellow]recomputed[/yellow] {why}; a different dataset of the same "
-                      f"name needs its own --dataset-label (now {label!r})", highlight=False)
+            hint = (f"; a different dataset of the same name needs its own --dataset-label "
+                    f"(now {label!r})" if "input changed" in why else "")
+            err.print(f"  [yellow]recomputed[/yellow] {why}{hint}", highlight=False)
         if t.unverified:
             err.print(f"  [yellow]note[/yellow] {t.unverified} stored rows predate input hashes "
                       "and were reused unchecked (--recompute-unverified recomputes them)",

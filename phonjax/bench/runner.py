@@ -99,8 +99,10 @@ def plan(materials: list[Material], model: str, protocol: Protocol, store: Store
             tally.unverified += 1
             tally.already += 1
         else:
-            why = ("input" if have[0] != hashes[m.material_id] else "model")
-            tally.changed.append(f"{m.material_id} ({why} changed since it was stored)")
+            why = ("no input hash was recorded" if have[0] is None else
+                   "input changed since it was stored" if have[0] != hashes[m.material_id]
+                   else "model changed since it was stored")
+            tally.changed.append(f"{m.material_id} ({why})")
             pending.append(m)
     return pending, tally
 
@@ -174,6 +176,7 @@ def _claimed_tasks(groups, model, identity, hashes, protocol, store, tally, sett
             ids, busy = store.claim(dataset, model, protocol.key, wanted)
             claimed.update((dataset, i) for i in ids)
             tally.elsewhere.update(busy)
+            tally.already += len(wanted) - len(ids) - len(busy)  # another run finished them
         mine = [m for m in group if (m.dataset, m.material_id) in claimed]
         if progress is not None:
             for _ in range(len(group) - len(mine)):
