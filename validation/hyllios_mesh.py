@@ -61,7 +61,6 @@ def phonopy_side(ds, T: float):
     ph.produce_force_constants()
     ph.symmetrize_force_constants()
     ph.run_mesh(100.0)
-    mesh = ph.mesh if hasattr(ph, "mesh") else ph.get_mesh_dict()
     q, w = np.asarray(ph.mesh.qpoints), np.asarray(ph.mesh.weights)
     freqs = np.asarray(ph.mesh.frequencies)
     ph.run_thermal_properties(temperatures=[T])
@@ -69,7 +68,6 @@ def phonopy_side(ds, T: float):
     values = np.array([tp["free_energy"][0], tp["entropy"][0], tp["heat_capacity"][0]])
     g = np.flatnonzero((np.abs(q - np.rint(q)) < 1e-12).all(axis=1))
     noise = gamma_acoustic_terms(freqs[g[0]], w[g[0]] / w.sum(), T) if len(g) else 0.0
-    del mesh
     return (phonopy.__version__, tuple(int(m) for m in ph.mesh.mesh_numbers), len(q),
             values, values - noise)
 
