@@ -21,7 +21,8 @@ TITLES = {"table1": "Table I — failures and structure (vs reference)",
           "table2": "Table II — MAE of phonon properties at 300 K (per mole of primitive cells)",
           "table3": "Table III — dynamical stability confusion matrix (%), under both Γ "
                     "acoustic rules (changed: materials whose verdict the rule changes)",
-          "rules": "Reference stability under both Γ acoustic rules (smallest |ν| / lowest ν)"}
+          "rules": "Reference stability under both Γ acoustic rules (smallest: the three Γ "
+                   "modes of smallest magnitude are acoustic; lowest: the three lowest)"}
 
 
 def _fmt(value) -> str:
@@ -31,9 +32,13 @@ def _fmt(value) -> str:
 
 
 def markdown(df: pd.DataFrame) -> str:
+    def cell(text) -> str:  # a "|" inside a cell would end it
+        return str(text).replace("|", "\\|")
+
     cols = list(df.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    lines = ["| " + " | ".join(cell(c) for c in cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(cell(_fmt(v)) for v in row) + " |"
+              for row in df.itertuples(index=False)]
     return "\n".join(lines)
 
 
@@ -82,6 +87,8 @@ def build(store: Store, dataset: str, protocol: str, out: Path, *,
     stem = f"{dataset}.{protocol}".replace("/", "_")
     md = [f"# phonjax bench — dataset `{dataset}`, protocol `{protocol}`\n"]
     for key, df in result.items():
+        if df.empty:  # e.g. Tables I-III of a reference-only run
+            continue
         df.to_csv(out / "tables" / f"{stem}.{key}.csv", index=False)
         md += [f"## {TITLES[key]}\n", markdown(df), ""]
         if console is not None:

@@ -158,6 +158,6 @@ def reference_rules(ref: pd.DataFrame, label: str) -> dict:
     both = a.notna() & b.notna()
     differ = sorted(ok.index[both][a[both].astype(bool) != b[both].astype(bool)])
     return {"reference": label, "n": int(both.sum()),
-            "stable (smallest |ν|)": int(a[both].astype(bool).sum()),
-            "stable (lowest ν)": int(b[both].astype(bool).sum()),
+            "stable (smallest)": int(a[both].astype(bool).sum()),
+            "stable (lowest)": int(b[both].astype(bool).sum()),
             "differ": len(differ), "materials that differ": " ".join(differ)}

@@ -86,7 +86,7 @@ def test_table3_under_both_rules():
     assert (t3.loc["lowest", "TS (%)"], t3.loc["lowest", "FU (%)"]) == (50, 50)
     assert (t3.loc["lowest", "changed (model)"], t3.loc["lowest", "changed (ref)"]) == (1, 1)
     rules = reference_rules(ref, "x")
-    assert (rules["n"], rules["stable (smallest |ν|)"], rules["stable (lowest ν)"],
+    assert (rules["n"], rules["stable (smallest)"], rules["stable (lowest)"],
             rules["differ"], rules["materials that differ"]) == (3, 2, 3, 1, "b")
 
 
