@@ -67,31 +67,34 @@ def get_adapter(name: str, variant: str | None = None, **kw) -> Adapter:
 
 
 def models_table() -> Table:
-    """A rich table of every registered family and variant and whether it can run here."""
+    """A rich table of every registered family and variant and whether it can run here.
+
+    Built to fit 80 columns: the package and its version sit under the family name, the
+    columns fold long variant names and reasons instead of cutting them."""
+    from phonjax.terminal import fit_table
+
     table = Table(
         title="phonjax model adapters",
         caption=(
-            "* default variant; batch: many structures per model call; weights marked "
-            "'on first use' download into the package's cache when the model first loads "
-            "(never with --offline / PHONJAX_OFFLINE=1); "
+            "* default variant; dtype: the default; batch: many structures per model call; "
+            "weights marked 'on first use' download into the package's cache when the model "
+            "first loads (never with --offline / PHONJAX_OFFLINE=1); "
             "get_adapter(family, variant).load() says how to provide missing weights"
         ),
     )
-    table.add_column("family", no_wrap=True)
-    table.add_column("variant", overflow="fold")
-    table.add_column("package", overflow="fold")
-    table.add_column("available", min_width=18, overflow="fold")
-    table.add_column("default dtype", min_width=7, max_width=8, overflow="fold")
-    table.add_column("batch", min_width=5, no_wrap=True)
+    table.add_column("family / package", min_width=13, max_width=16)
+    table.add_column("variant", min_width=10)
+    table.add_column("available", min_width=16)
+    table.add_column("dtype", no_wrap=True)
+    table.add_column("batch", no_wrap=True)
     for name, cls in adapter_classes().items():
         version = package_version(cls.distribution)
         package = f"{cls.distribution} {version}" if version else f"{cls.distribution} (missing)"
         for i, variant in enumerate(cls.variants):
             found = cls(variant).availability()
             table.add_row(
-                name if i == 0 else "",
-                variant + (" *" if i == 0 else ""),
-                package if i == 0 else "",
+                f"[bold]{name}[/bold]\n{escape(package)}" if i == 0 else "",
+                escape(variant) + (" *" if i == 0 else ""),
                 "[green]yes[/green]" if found and not found.downloads
                 else f"[yellow]{escape(found.reason)}[/yellow]" if found
                 else f"[red]no[/red]: {escape(found.reason)}",
@@ -99,4 +102,4 @@ def models_table() -> Table:
                 "yes" if cls.batched else "no",
             )
         table.add_section()
-    return table
+    return fit_table(table)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import json
+import math
 import sys
 import time
-from pathlib import Path
+
+from phonjax.options import OneLineParser, argparse_type, json_safe, non_negative, positive_int
+from phonjax.terminal import fit_table, stderr_console, stdout_console
 
 
 def _phonons_parser(sub) -> None:
@@ -23,10 +25,14 @@ def _phonons_parser(sub) -> None:
                      "ε∞) for the non-analytical correction, before any in the inputs")
     nac.add_argument("--no-nac", action="store_true",
                      help="no non-analytical correction even where the inputs have Born charges")
-    p.add_argument("--mesh", nargs=3, type=int, default=[20, 20, 20], metavar=("N1", "N2", "N3"))
+    p.add_argument("--mesh", nargs=3, type=argparse_type(positive_int, "--mesh"),
+                   default=[20, 20, 20], metavar=("N1", "N2", "N3"))
     p.add_argument("--gamma-centered", action="store_true", help="Γ-centred mesh (default: MP shift)")
-    p.add_argument("--temperature", type=float, nargs="+", default=[300.0], help="K (default 300)")
-    p.add_argument("--gamma-acoustic-tolerance", type=float, default=50.0, metavar="K",
+    p.add_argument("--temperature", type=argparse_type(non_negative, "--temperature"), nargs="+",
+                   default=[300.0], help="K, ≥ 0 (default 300)")
+    p.add_argument("--gamma-acoustic-tolerance", type=argparse_type(non_negative,
+                                                                    "--gamma-acoustic-tolerance"),
+                   default=50.0, metavar="K",
                    help="Γ acoustic modes may go down to −K and still count as stable (default 50)")
     p.add_argument("--subtract-drift", action="store_true", help="remove the mean force per supercell")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -34,7 +40,6 @@ def _phonons_parser(sub) -> None:
 
 
 def _run_phonons(args) -> int:
-    from rich.console import Console
     from rich.table import Table
 
     from phonjax.data import sample_files
@@ -42,7 +47,7 @@ def _run_phonons(args) -> int:
     from phonjax.phonons import PhononSettings, phonon_properties
     from phonjax.prepare import prepare
 
-    err = Console(stderr=True)
+    err = stderr_console()
     files = args.files or [str(f) for f in sample_files()]
     failed = 0
     systems, forces = [], []
@@ -63,24 +68,45 @@ def _run_phonons(args) -> int:
             results = phonon_properties(systems, forces, PhononSettings(
                 temperatures_K=tuple(args.temperature), subtract_drift=args.subtract_drift,
                 gamma_acoustic_tolerance_K=args.gamma_acoustic_tolerance))
+    results, bad = _finite(results)
+    for r, what in bad:  # e.g. Cv at a temperature the kernel cannot evaluate
+        failed += 1
+        err.print(f"[red]error[/red] {r.id}: {what} is not a finite number; nothing printed for it",
+                  highlight=False, soft_wrap=True)
     if args.json:
         for r in results:
             for i in range(len(r.temperatures_K)):
-                print(json.dumps(r.record(i)))
+                print(json.dumps(json_safe(r.record(i)), allow_nan=False))
     else:
         table = Table(title=f"phonjax phonons — mesh {args.mesh}, per mole of primitive cells")
-        for col in ("id", "n_p", "NAC", "T (K)", "F (kJ/mol)", "S (J/K/mol)", "Cv (J/K/mol)",
-                    "ω_max (K)", "ω_min (K)", "stable"):
+        for col in ("id", "n_p", "NAC", "T (K)", "F kJ/mol", "S J/K/mol", "Cv J/K/mol",
+                    "ω_max K", "ω_min K", "stable"):
             table.add_column(col, justify="right" if col != "id" else "left")
+        fit_table(table)  # 80 columns on a terminal; every digit when piped (stdout_console)
         for r in results:
             for i, t in enumerate(r.temperatures_K):
-                table.add_row(r.id, str(r.n_primitive), r.nac or "-", f"{t:g}", f"{r.free_energy_kJmol[i]:.6f}",
-                              f"{r.entropy_JKmol[i]:.6f}", f"{r.heat_capacity_JKmol[i]:.6f}",
-                              f"{r.omega_max_K:.3f}", f"{r.omega_min_K:.3f}",
-                              "yes" if r.stable else "[red]no[/red]")
-        Console().print(table)
+                table.add_row(r.id, str(r.n_primitive), r.nac or "-", f"{t:g}",
+                              f"{r.free_energy_kJmol[i]:.6f}", f"{r.entropy_JKmol[i]:.6f}",
+                              f"{r.heat_capacity_JKmol[i]:.6f}", f"{r.omega_max_K:.3f}",
+                              f"{r.omega_min_K:.3f}", "yes" if r.stable else "[red]no[/red]")
+        stdout_console().print(table)
         err.print(f"{len(results)} done, {failed} failed in {time.perf_counter() - t0:.1f} s")
     return 1 if failed else 0
+
+
+def _finite(results) -> tuple[list, list]:
+    """(results whose F, S and Cv are all finite, [(result, what is not)] for the others)."""
+    good, bad = [], []
+    for r in results:
+        for name in ("free_energy_kJmol", "entropy_JKmol", "heat_capacity_JKmol"):
+            values = getattr(r, name)
+            at = [t for t, v in zip(r.temperatures_K, values) if not math.isfinite(v)]
+            if at:
+                bad.append((r, f"{name} at T = {', '.join(f'{t:g}' for t in at)} K"))
+                break
+        else:
+            good.append(r)
+    return good, bad
 
 
 def _models_parser(sub) -> None:
@@ -91,15 +117,12 @@ def _models_parser(sub) -> None:
 
 
 def _run_models(args) -> int:
-    from rich.console import Console
-
     from phonjax.download import set_offline
     from phonjax_adapters.registry import models_table
 
     if args.offline:
         set_offline()
-
-    Console().print(models_table())
+    stdout_console().print(models_table())
     return 0
 
 
@@ -113,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         from phonjax.single.cli import main as run_main
 
         return run_main(argv[1:])
-    parser = argparse.ArgumentParser(prog="phonjax", description=__doc__)
+    parser = OneLineParser(prog="phonjax", description=__doc__)
     sub = parser.add_subparsers(dest="command")
     _phonons_parser(sub)
     _models_parser(sub)
@@ -131,7 +154,11 @@ def main(argv: list[str] | None = None) -> int:
         from phonjax.compile_cache import enable_compilation_cache
 
         enable_compilation_cache()
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("phonjax: interrupted", file=sys.stderr)
+        return 130
 
 
 # subcommands that hold no background threads, open files or servers once they return

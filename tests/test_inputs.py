@@ -178,3 +178,85 @@ def test_memory_bounds_refuse_before_running():
     s = phonjax.prepare(ds)
     with pytest.raises(ResourceError, match=r"mp-1000: the kernel \(64 supercell atoms, 6 modes\)"):
         phonjax.phonon_properties([s], [ds.forces], plan=phonjax.Plan(memory_bytes=1e6))
+
+
+# --- inputs that are wrong but used to be read (issue 18, item 3) -------------------------
+
+FIRST_ROWS = ("  - [  -0.0287963800000000,  0.0000000000000000,  0.0000000000000000 ]\n"
+              "  - [   0.0052340100000000,  0.0000000000000000,  0.0000000000000000 ]\n")
+
+
+def _edited(tmp_path, old: str, new: str, name="edited.yaml"):
+    text = _text()
+    assert text.count(old) >= 1, old
+    return _write(tmp_path, text.replace(old, new, 1), name)
+
+
+def test_force_rows_keep_their_boundaries(tmp_path):
+    """A row of 2 numbers followed by a row of 4 shifted every force (F = -15.93 instead of
+    -16.10 kJ/mol at exit status 0): each row must hold exactly three numbers."""
+    ragged = ("  - [  -0.0287963800000000,  0.0000000000000000 ]\n"
+              "  - [   0.0052340100000000,  0.0000000000000000,  0.0000000000000000, 0.0 ]\n")
+    with pytest.raises(DatasetError, match=r"forces of displaced atom 1, row 1: 2 numbers"):
+        phonjax.read_dataset(_edited(tmp_path, FIRST_ROWS, ragged))
+
+
+def test_yaml_comments_and_spellings_in_force_rows(tmp_path):
+    ref = phonjax.read_dataset(sample_path("mp-1000"))
+    commented = FIRST_ROWS.replace(" ]\n", " ] # a comment\n")
+    ds = phonjax.read_dataset(_edited(tmp_path, FIRST_ROWS, "  # whole-line comment\n" + commented))
+    np.testing.assert_array_equal(ds.forces, ref.forces)
+    nan = FIRST_ROWS.replace("-0.0287963800000000", ".nan", 1)
+    with pytest.raises(DatasetError, match="NaN"):
+        phonjax.read_dataset(_edited(tmp_path, FIRST_ROWS, nan, "nan.yaml"))
+    word = FIRST_ROWS.replace("-0.0287963800000000", "abc", 1)
+    with pytest.raises(DatasetError, match="'abc' is not a number"):
+        phonjax.read_dataset(_edited(tmp_path, FIRST_ROWS, word, "word.yaml"))
+
+
+def test_block_style_rows():
+    from phonjax.io.readers import _triples, _vector_rows
+
+    block = "\n  - - -0.1  # first\n    - 0.0\n    - -.inf\n  - - 2e-3\n    - -1\n    - .5\n"
+    rows = _triples(_vector_rows(block, "forces"), "forces")
+    np.testing.assert_array_equal(rows, [[-0.1, 0.0, -np.inf], [2e-3, -1.0, 0.5]])
+    with pytest.raises(DatasetError, match="row 2: 2 numbers"):
+        _triples(_vector_rows(block.replace("    - .5\n", ""), "forces"), "forces")
+
+
+def test_zero_length_displacement_is_refused(tmp_path):
+    """It was dropped by the pseudo-inverse: F = -8.88 instead of -16.10, stable = false."""
+    disp = "    [   0.0100000000000000,  0.0000000000000000,  0.0000000000000000 ]"
+    with pytest.raises(DatasetError, match="displacement 1 .*at least 1e-06"):
+        phonjax.read_dataset(_edited(tmp_path, disp, disp.replace("0.01", "0.00")))
+
+
+def test_stored_supercell_must_match_the_built_one(tmp_path):
+    """diag(1,2,4) for diag(2,2,2) has the same determinant and gave F = -103 kJ/mol,
+    'unstable', at exit status 0; so did a unit cell edited without its forces."""
+    smat = "- [   2,   0,   0 ]\n- [   0,   2,   0 ]\n- [   0,   0,   2 ]"
+    permuted = "- [   1,   0,   0 ]\n- [   0,   2,   0 ]\n- [   0,   0,   4 ]"
+    with pytest.raises(DatasetError, match="supercell lattice differs"):
+        phonjax.read_dataset(_edited(tmp_path, smat, permuted))
+    lattice = "  - [     6.969672770000000,     0.000000000000000,     0.000000000000000 ] # a"
+    sheared = lattice.replace("0.000000000000000,     0.000000000000000 ] # a",
+                              "0.500000000000000,     0.000000000000000 ] # a")
+    with pytest.raises(DatasetError, match="supercell lattice differs"):
+        phonjax.read_dataset(_edited(tmp_path, lattice, sheared, "sheared.yaml"))
+
+
+@pytest.mark.skipif(not (SHARED / "alexandria-pbe").exists(), reason="needs ../shared/data")
+def test_stored_supercell_checked_in_alexandria_files(tmp_path):
+    text = lzma.open(SHARED / "alexandria-pbe" / "mp-149.yaml.xz", "rt").read()
+    smat = "supercell_matrix:\n- - 2\n  - 0\n  - 0\n- - 0\n  - 2\n  - 0\n- - 0\n  - 0\n  - 2\n"
+    assert smat in text
+    bad = text.replace(smat, smat.replace("- - 2\n  - 0\n  - 0", "- - 1\n  - 0\n  - 0")
+                       .replace("  - 0\n  - 2\n", "  - 0\n  - 4\n", 1))
+    with pytest.raises(DatasetError, match="supercell lattice differs"):
+        phonjax.read_dataset(_write(tmp_path, bad, "si.yaml"))
+
+
+def test_left_handed_primitive_matrix_is_refused():
+    ds = phonjax.read_dataset(sample_path("mp-1000"))
+    with pytest.raises(DatasetError, match="negative determinant"):
+        phonjax.prepare(ds.unitcell, ds.supercell_matrix, -ds.primitive_matrix)

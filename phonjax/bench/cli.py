@@ -14,6 +14,9 @@ import sys
 import time
 from pathlib import Path
 
+from phonjax.options import OneLineParser
+from phonjax.terminal import stderr_console, stdout_console
+
 DEFAULT_MODEL = "chgnet:0.3.0"
 DEFAULT_OUT = "phonjax-results"
 STORE_NAME = "bench.sqlite"
@@ -22,7 +25,8 @@ STORE_NAME = "bench.sqlite"
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=DEFAULT_OUT, help=f"results folder (default ./{DEFAULT_OUT})")
     p.add_argument("--plugin", action="append", default=[], metavar="MODULE",
-                   help="import MODULE first (it may register models with phonjax.bench.models)")
+                   help="import MODULE first (it may register models with phonjax.bench.models); "
+                        "its code runs, from the current folder first under python -m")
     p.add_argument("--compare-to", action="append", default=[], metavar="DATASET",
                    help="also score this dataset's reference against DATASET's reference "
                         "(e.g. PBEsol phonondb vs the PBE binaries' Cv); repeatable")
@@ -32,9 +36,9 @@ def _common(p: argparse.ArgumentParser) -> None:
 def run_parser() -> argparse.ArgumentParser:
     from phonjax.bench.protocols import DEFAULT_PROTOCOL, PRESETS
 
-    p = argparse.ArgumentParser(prog="phonjax bench", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="`phonjax bench report --help` rebuilds tables and figures.")
+    p = OneLineParser(prog="phonjax bench", description=__doc__,
+                      formatter_class=argparse.RawDescriptionHelpFormatter,
+                      epilog="`phonjax bench report --help` rebuilds tables and figures.")
     p.add_argument("--dataset", nargs="+", default=None, metavar="PATH",
                    help="folder(s) or files (phonopy_params / Alexandria YAML, the PBE binaries "
                         "JSON), 'sample' (default: the bundled 20-material phonondb sample), or "
@@ -64,6 +68,9 @@ def run_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", default=None, help="dask scheduler address")
     p.add_argument("--shard", default=None, metavar="i/n", help="only shard i of n (0 ≤ i < n)")
     p.add_argument("--retry-failed", action="store_true", help="recompute recorded failures")
+    p.add_argument("--recompute-unverified", action="store_true",
+                   help="recompute rows stored before phonjax recorded input hashes and model "
+                        "identities (by default they are reused)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--offline", action="store_true",
                    help="no network access: models whose weights are missing fail at once, "
@@ -73,10 +80,13 @@ def run_parser() -> argparse.ArgumentParser:
 
 
 def report_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="phonjax bench report",
-                                description="Rebuild tables and figures from the store.")
+    p = OneLineParser(prog="phonjax bench report",
+                      description="Rebuild tables and figures from the store.")
     p.add_argument("--dataset-label", default=None, help="only this dataset")
     p.add_argument("--protocol", default=None, help="only this protocol key (e.g. loew2024@v1)")
+    p.add_argument("--report-dir", default=None, metavar="DIR",
+                   help="where tables, per-material files and figures go (default: --out; "
+                        "the store is only read, so --out may be read-only)")
     _common(p)
     return p
 
@@ -106,67 +116,84 @@ def _report(store, out: Path, datasets_protocols, compare_to, figures, console) 
     for dataset, protocol in datasets_protocols:
         cross = [(dataset, other) for other in compare_to if other != dataset]
         console.print(f"\n[bold]dataset {dataset} · protocol {protocol}[/bold]")
-        built.append(build(store, dataset, protocol, out, cross=cross, figures=figures,
-                           console=console))
+        try:
+            built.append(build(store, dataset, protocol, out, cross=cross, figures=figures,
+                               console=console))
+        except OSError as exc:
+            raise ReportError(f"cannot write the tables and figures to {out} "
+                              f"({exc.strerror or exc}): give --report-dir a writable folder"
+                              ) from None
     return built
 
 
-def main_report(argv: list[str]) -> int:
-    from rich.console import Console
+class ReportError(RuntimeError):
+    pass
 
+
+def main_report(argv: list[str]) -> int:
     from phonjax.bench.store import Store
 
     args = report_parser().parse_args(argv)
-    console = Console()
+    console = stdout_console()
     out = Path(args.out)
-    if not (out / STORE_NAME).exists():
-        console.print(f"[red]error[/red]: no store at {out / STORE_NAME}; run `phonjax bench` first")
-        return 2
-    with Store(out / STORE_NAME) as store:
+    with Store(out / STORE_NAME, readonly=True) as store:  # also in a read-only folder
         rows = store.frame()
+        if rows.empty:
+            raise ReportError(f"the store {out / STORE_NAME} holds no results yet")
         pairs = sorted({(d, p) for d, p in zip(rows["dataset"], rows["protocol"])
                         if (args.dataset_label in (None, d)) and (args.protocol in (None, p))})
         pairs = [(d, p) for d, p in pairs
                  if (rows[(rows["dataset"] == d) & (rows["protocol"] == p)]["model"] != "dft").any()
                  or args.dataset_label == d]
         if not pairs:
-            console.print("[red]error[/red]: nothing in the store matches")
-            return 2
-        _report(store, out, pairs, args.compare_to, not args.no_figures, console)
-    console.print(f"tables and figures in {out}")
+            raise ReportError("nothing in the store matches --dataset-label/--protocol")
+        written = Path(args.report_dir or out)
+        _report(store, written, pairs, args.compare_to, not args.no_figures, console)
+    console.print(f"tables and figures in {written}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    from phonjax.compile_cache import enable_compilation_cache
+    """Exit status: 0 done; 1 a model could not run, inputs were unreadable, or the store
+    could not be used; 2 a usage error; 130 interrupted (finished materials are kept)."""
+    import sqlite3
 
-    enable_compilation_cache()
-    if argv and argv[0] == "report":
-        return main_report(argv[1:])
-    if argv and argv[0] == "run":
-        argv = argv[1:]
-    parser = run_parser()
-    args = parser.parse_args(argv)
+    from phonjax.bench.store import StoreError
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        if argv and argv[0] == "report":
+            return main_report(argv[1:])
+        return main_run(argv[1:] if argv and argv[0] == "run" else argv)
+    except KeyboardInterrupt:
+        print("phonjax bench: interrupted; every finished material is in the store: run the "
+              "same command again to continue", file=sys.stderr)
+        return 130
+    except (StoreError, ReportError, sqlite3.Error) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def main_run(argv: list[str]) -> int:
+    args = run_parser().parse_args(argv)
     if args.offline:
         from phonjax.download import set_offline
 
         set_offline()  # inherited by worker processes
-
-    from rich.console import Console
-
     from phonjax.bench import models as model_registry
     from phonjax.bench import protocols
     from phonjax.bench.executors import make_executor
     from phonjax.bench.inputs import InputError, list_materials
     from phonjax.bench.runner import BenchError, RichProgress, run, shard
     from phonjax.bench.store import Store
+    from phonjax.compile_cache import enable_compilation_cache
 
-    console, err = Console(), Console(stderr=True)
+    console, err = stdout_console(), stderr_console()
     if args.list_protocols:
         for name, p in protocols.PRESETS.items():
             console.print(f"[bold]{name}[/bold] ({p.key}): {p.to_json()}")
         return 0
+    enable_compilation_cache()
     t0 = time.perf_counter()
     try:
         _plugins(args.plugin)
@@ -195,25 +222,26 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     err.print(f"dataset [bold]{label}[/bold]: {len(materials)} materials · models "
               f"{', '.join(models) or 'none (reference only)'} · protocol {protocol.key} · "
-              f"store {out / STORE_NAME}")
-    status = 0
-    with Store(out / STORE_NAME) as store:
+              f"store {out / STORE_NAME}", highlight=False)
+    try:
+        store = Store(out / STORE_NAME)
+    except BaseException:
+        executor.close()
+        raise
+    with store:
         try:
             tallies = run(materials, models, protocol, store, executor,
                           chunk_size=args.chunk_size, device=args.device,
                           max_atoms=args.max_atoms, lanes=args.lanes,
                           retry_failed=args.retry_failed,
+                          recompute_unverified=args.recompute_unverified,
                           progress=None if args.no_progress else RichProgress(err))
         except BenchError as exc:
             err.print(f"[red]error[/red]: {exc}", highlight=False, soft_wrap=True)
             return 1
         finally:
             executor.close()
-        for model, t in tallies.items():
-            err.print(f"{model}: {t.computed} computed ({t.failed} failed), {t.already} already "
-                      f"in the store, {len(t.input_errors)} unreadable", highlight=False)
-            for problem in t.input_errors if model == "dft" else []:
-                err.print(f"  [yellow]skipped[/yellow] {problem}", highlight=False)
+        unreadable = len(problems) + _print_tallies(tallies, label, err)
         try:
             built = _report(store, out, [(label, protocol.key)], args.compare_to,
                             not args.no_figures, console)
@@ -225,4 +253,35 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"tables: {b['markdown'].parent}  ·  per-material: {out}  ·  "
                       f"figures: {out / 'figures'} ({len(b['figures'])})")
     console.print(f"store: {out / STORE_NAME}  ·  wall time {wall:.1f} s")
-    return status
+    elsewhere = any(t.elsewhere for t in tallies.values())
+    if unreadable or elsewhere:
+        err.print(f"[yellow]exit status 1[/yellow]: "
+                  + "; ".join(x for x in (f"{unreadable} input(s) unreadable" if unreadable else "",
+                                          "materials computed by another run are missing from "
+                                          "the tables" if elsewhere else "") if x), highlight=False)
+        return 1
+    return 0
+
+
+def _print_tallies(tallies, label: str, err) -> int:
+    """One line per model (and the reasons behind recomputed or skipped materials);
+    returns the number of unreadable inputs."""
+    for model, t in tallies.items():
+        err.print(f"{model}: {t.computed} computed ({t.failed} failed), {t.already} already "
+                  f"in the store, {len(t.input_errors)} unreadable", highlight=False)
+        for problem in t.input_errors if model == "dft" else []:
+            err.print(f"  [yellow]skipped[/yellow] {problem}", highlight=False)
+        for why in t.changed:
+            hint = (f"; a different dataset of the same name needs its own --dataset-label "
+                    f"(now {label!r})" if "input changed" in why else "")
+            err.print(f"  [yellow]recomputed[/yellow] {why}{hint}", highlight=False)
+        if t.unverified:
+            err.print(f"  [yellow]note[/yellow] {t.unverified} stored rows predate input hashes "
+                      "and were reused unchecked (--recompute-unverified recomputes them)",
+                      highlight=False)
+        if t.elsewhere:
+            who = sorted(set(t.elsewhere.values()))
+            err.print(f"  [yellow]left to another run[/yellow] {len(t.elsewhere)} materials "
+                      f"being computed by {', '.join(who)}; run again once it has finished "
+                      "to see them in the tables", highlight=False)
+    return len(tallies["dft"].input_errors) if "dft" in tallies else 0

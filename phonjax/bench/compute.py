@@ -1,27 +1,34 @@
 """One chunk of materials × one model → result rows (the unit of work of every executor).
 
-Pure with respect to the store: it reads dataset files and returns plain
-dicts. For a model: relax every unit cell, displace with the reference S and
-P, evaluate all displaced supercells of the chunk in one batched adapter call
-(split by ``max_atoms`` inside the adapter), then ``phonon_properties`` for all
-materials at once. For the reference (``model == "dft"``): the same kernel on
-the dataset's own forces. Any failure of one material becomes its row with
+Pure with respect to the store: it reads dataset files and yields plain dicts,
+each material's row as soon as that material is done, so that the caller can
+store it at once (a kill then loses at most the material in hand, besides the
+relaxations still running). For a model: relax the chunk's unit cells together
+(one model call per lock-step for all those still relaxing); as each relaxation
+ends, displace with the reference S and P, evaluate that material's displaced
+supercells in one batched adapter call (split by ``max_atoms`` inside the
+adapter) and compute its phonons. For the reference (``model == "dft"``): the
+kernel on the datasets' own forces, all materials of the chunk in one batched
+``phonon_properties`` call. Any failure of one material becomes its row with
 ``status="failed"`` and the stage; unreadable inputs come back as
-``status="input_error"`` (reported, never stored).
+``status="input_error"`` (reported, never stored). Every row carries the
+SHA-256 of its input (``input_sha256``), taken when the input was read.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
 import time
 import traceback
+from typing import Iterator
 
 import numpy as np
 
 from phonjax.bench import REFERENCE_MODEL
-from phonjax.bench.inputs import Material, load
+from phonjax.bench.inputs import Material, content_sha256, load
 from phonjax.bench.protocols import Protocol, mesh_for
 
 _CRYSTAL_SYSTEMS = ((2, "triclinic"), (15, "monoclinic"), (74, "orthorhombic"),
@@ -53,14 +60,34 @@ def _row(material: Material, model: str, protocol: Protocol, **fields) -> dict:
     return row
 
 
-_PHONON_FIELDS = ("free_energy_kJmol", "entropy_JKmol", "heat_capacity_JKmol", "omega_max_K",
-                  "omega_min_K", "gamma_acoustic_min_K", "stable", "n_primitive", "n_supercell",
-                  "n_displacements", "temperature_K")
+_EXTENSIVE = ("free_energy_kJmol", "entropy_JKmol", "heat_capacity_JKmol")
 
 
-def _phonon_fields(result) -> dict:
-    record = result.record(0)
-    return {**{k: record[k] for k in _PHONON_FIELDS}, "mesh": "x".join(map(str, result.mesh))}
+ACOUSTIC_RULES = ("smallest", "lowest")  # phonjax.stability's two Γ rules
+
+
+def _phonon_fields(result, system, protocol: Protocol) -> dict:
+    """The row's phonon numbers; ``ValueError`` when F, S or Cv is not a finite number
+    (so that it becomes a failure, never a stored ``ok``). Stability and ω_min follow the
+    protocol's Γ rule; ``stable_smallest``/``stable_lowest`` are the verdicts under each
+    rule (same tolerance), from the commensurate frequencies."""
+    from phonjax.stability import stability
+
+    for name in _EXTENSIVE:
+        if not math.isfinite(getattr(result, name)[0]):
+            raise ValueError(f"{name} is not a finite number at {result.temperatures_K[0]:g} K")
+    verdicts = {rule: stability(system.commensurate, result.commensurate_frequencies_THz,
+                                protocol.gamma_acoustic_tolerance_K, protocol.thz_to_k,
+                                acoustic_modes=rule) for rule in ACOUSTIC_RULES}
+    own = verdicts[protocol.acoustic_modes]
+    return {"free_energy_kJmol": result.free_energy_kJmol[0], "entropy_JKmol": result.entropy_JKmol[0],
+            "heat_capacity_JKmol": result.heat_capacity_JKmol[0], "omega_max_K": own.omega_max_K,
+            "omega_min_K": own.omega_min_K, "gamma_acoustic_min_K": own.gamma_acoustic_min_K,
+            "stable": own.stable, "acoustic_modes": protocol.acoustic_modes,
+            **{f"stable_{rule}": v.stable for rule, v in verdicts.items()},
+            "n_primitive": result.n_primitive,
+            "n_supercell": system.n_supercell, "n_displacements": len(system.displacements),
+            "mesh": "x".join(str(m) for m in result.mesh), "temperature_K": result.temperatures_K[0]}
 
 
 def _properties(protocol: Protocol, systems, forces):
@@ -92,41 +119,58 @@ def _prepare(protocol: Protocol, source, S=None, P=None, unitcell=None, pmat=Non
 
 def reference_rows(materials: list[Material], protocol: Protocol) -> list[dict]:
     """The kernel on the datasets' own forces (or the binaries JSON's Cv)."""
-    rows, systems, forces, pending = [], [], [], []
+    return [row for group in iter_reference_rows(materials, protocol) for row in group]
+
+
+def iter_reference_rows(materials: list[Material], protocol: Protocol) -> Iterator[list[dict]]:
+    """``reference_rows`` in groups of rows finished together: each unreadable input at
+    once, then every other material of the chunk after one batched kernel call."""
+    systems, forces, pending = [], [], []
     for m in materials:
         t0 = time.perf_counter()
+        sha = content_sha256(m)
         try:
             ds = load(m)
             info = crystal_info(ds.unitcell)
             base = {**info, "volume_A3_per_atom": ds.unitcell.volume / ds.unitcell.n_atoms,
                     "energy_eV_per_atom": (None if ds.energy_eV is None
-                                           else ds.energy_eV / ds.unitcell.n_atoms)}
+                                           else ds.energy_eV / ds.unitcell.n_atoms),
+                    "input_sha256": sha}
             if m.entry is not None:  # Cv only, per mole of the JSON's cell
-                rows.append(_row(m, REFERENCE_MODEL, protocol, **base,
-                                 heat_capacity_JKmol=ds.reference.get("heat_capacity_300K"),
-                                 n_primitive=ds.unitcell.n_atoms, temperature_K=300.0))
+                yield [_row(m, REFERENCE_MODEL, protocol, **base,
+                            heat_capacity_JKmol=ds.reference.get("heat_capacity_300K"),
+                            n_primitive=ds.unitcell.n_atoms, temperature_K=300.0)]
                 continue
             if ds.forces is None:
                 raise ValueError("the file has no forces")
             system = _prepare(protocol, ds, unitcell=ds.unitcell, pmat=ds.primitive_matrix)
         except Exception as exc:
-            rows.append(_row(m, REFERENCE_MODEL, protocol, status="input_error", stage="input",
-                             error=f"{type(exc).__name__}: {exc}"))
+            yield [_row(m, REFERENCE_MODEL, protocol, status="input_error", stage="input",
+                        error=f"{type(exc).__name__}: {exc}", input_sha256=sha)]
             continue
         systems.append(system)
         forces.append(ds.forces)
         pending.append((m, base, time.perf_counter() - t0))
+    if not systems:
+        return
     t0 = time.perf_counter()
-    results = _properties(protocol, systems, forces) if systems else []
+    results = _properties(protocol, systems, forces)
     share = (time.perf_counter() - t0) / max(1, len(systems))
-    for (m, base, prep_s), system, res in zip(pending, systems, results):
-        if isinstance(res, Exception):
-            rows.append(_row(m, REFERENCE_MODEL, protocol, **base, status="failed", stage="phonons",
-                             error=f"{type(res).__name__}: {res}"))
-        else:
-            rows.append(_row(m, REFERENCE_MODEL, protocol, **base, **_phonon_fields(res),
-                             seconds=prep_s + share))
-    return rows
+    yield [_result_row(m, REFERENCE_MODEL, protocol, base, system, res, seconds=prep_s + share)
+           for (m, base, prep_s), system, res in zip(pending, systems, results)]
+
+
+def _result_row(m: Material, model: str, protocol: Protocol, fields: dict, system, result,
+                **extra) -> dict:
+    """The ok row of ``result`` (a PhononResult), or the failed row of the phonon step."""
+    try:
+        if isinstance(result, Exception):
+            raise result
+        return _row(m, model, protocol, **fields, **_phonon_fields(result, system, protocol),
+                    **extra)
+    except Exception as exc:
+        return _row(m, model, protocol, **fields, status="failed", stage="phonons",
+                    error=f"{type(exc).__name__}: {exc}")
 
 
 def _evaluate_forces(adapter, systems, lanes: int = 1) -> list[np.ndarray | Exception]:
@@ -180,8 +224,16 @@ def _lane_threads(lanes: int):
 
 def model_rows(materials: list[Material], model: str, protocol: Protocol, device: str = "cpu",
                max_atoms: int = 4096, lanes: int | None = None) -> list[dict]:
-    """Rows of ``materials`` under ``model``; ``lanes`` concurrent model calls (None: as
-    many as ``default_lanes``)."""
+    """Rows of ``materials`` under ``model``, in the order they finished; ``lanes``
+    concurrent model calls (None: as many as ``default_lanes``)."""
+    return [row for group in iter_model_rows(materials, model, protocol, device, max_atoms, lanes)
+            for row in group]
+
+
+def iter_model_rows(materials: list[Material], model: str, protocol: Protocol,
+                    device: str = "cpu", max_atoms: int = 4096,
+                    lanes: int | None = None) -> Iterator[list[dict]]:
+    """``model_rows``, each material's row yielded as soon as it is done."""
     from phonjax.bench import models
 
     adapter = models.adapter(model, device, max_atoms)
@@ -189,99 +241,101 @@ def model_rows(materials: list[Material], model: str, protocol: Protocol, device
         adapter.load()  # imports the model's framework, so that its threads can be set
     lanes = default_lanes(device) if lanes is None else max(1, int(lanes))
     with _lane_threads(lanes):
-        return _model_rows(materials, model, protocol, adapter, lanes)
+        yield from _model_rows(materials, model, protocol, adapter, lanes)
 
 
-def _model_rows(materials, model, protocol, adapter, lanes) -> list[dict]:
-    from phonjax.bench.relax import relax_many
-    from phonjax.crystal import Crystal
+def _model_rows(materials, model, protocol, adapter, lanes) -> Iterator[list[dict]]:
+    from phonjax.bench.relax import relax_each
 
-    rows, systems, pending, loaded = [], [], [], []
+    loaded = []
     for m in materials:
         t0 = time.perf_counter()
+        sha = content_sha256(m)
         try:
             ds = load(m)
-            loaded.append((m, ds, crystal_info(ds.unitcell), time.perf_counter() - t0))
+            info = {**crystal_info(ds.unitcell), "input_sha256": sha}
+            loaded.append((m, ds, info, time.perf_counter() - t0))
         except Exception as exc:
-            rows.append(_row(m, model, protocol, status="input_error", stage="input",
-                             error=f"{type(exc).__name__}: {exc}"))
-    relaxed: list = [None] * len(loaded)
+            yield [_row(m, model, protocol, status="input_error", stage="input",
+                        error=f"{type(exc).__name__}: {exc}", input_sha256=sha)]
     if protocol.relax:  # all unit cells of the chunk together, one model call per step
-        relaxed = relax_many([ds.unitcell.to_ase() for _, ds, _, _ in loaded], adapter, protocol,
+        relaxed = relax_each([ds.unitcell.to_ase() for _, ds, _, _ in loaded], adapter, protocol,
                              lanes=lanes)
-    for (m, ds, info, load_s), r in zip(loaded, relaxed):
-        t0 = time.perf_counter()
-        atoms = ds.unitcell.to_ase()
-        fields = dict(info)
-        if r is not None:
-            fields.update(relax_steps=r.steps, relax_seconds=r.seconds, relax_fmax_eV_A=r.fmax_eV_A)
-            if not r.ok:
-                rows.append(_row(m, model, protocol, **fields, status="failed", stage="relax",
-                                 error=r.reason, seconds=load_s + r.seconds))
-                continue
-            atoms = r.atoms
-            fields.update(energy_eV_per_atom=r.energy_eV_per_atom,
-                          volume_A3_per_atom=r.volume_A3_per_atom)
-        try:
-            crystal = Crystal.from_ase(atoms, masses=ds.unitcell.masses)
-            system = _prepare(protocol, crystal, ds.supercell_matrix, ds.primitive_matrix,
-                              unitcell=crystal, pmat=ds.primitive_matrix,
-                              use_dataset_displacements=False, id=m.material_id)
-        except Exception as exc:
-            rows.append(_row(m, model, protocol, **fields, status="failed", stage="prepare",
-                             error=f"{type(exc).__name__}: {exc}", seconds=time.perf_counter() - t0))
-            continue
-        systems.append(system)
-        pending.append((m, fields, load_s + (r.seconds if r is not None else 0.0)
-                        + time.perf_counter() - t0))
-    if not systems:
-        return rows
+    else:
+        relaxed = ((i, None) for i in range(len(loaded)))
+    for i, r in relaxed:  # each material finished as soon as its relaxation is
+        yield [_finish(*loaded[i], r, model, protocol, adapter, lanes)]
+
+
+def _finish(m, ds, info, load_s, r, model, protocol, adapter, lanes) -> dict:
+    """The row of one relaxed material: displace, forces (one batched call), phonons."""
+    from phonjax.crystal import Crystal
+
     t0 = time.perf_counter()
-    forces = _evaluate_forces(adapter, systems, lanes)
-    atoms_total = sum(len(s.displacements) * s.n_supercell for s in systems)
-    forces_s = time.perf_counter() - t0
-    good = [i for i, f in enumerate(forces)
-            if not isinstance(f, Exception) and np.isfinite(f).all()]
+    atoms = ds.unitcell.to_ase()
+    fields = dict(info)
+    if r is not None:
+        fields.update(relax_steps=r.steps, relax_seconds=r.seconds, relax_fmax_eV_A=r.fmax_eV_A)
+        if not r.ok:
+            return _row(m, model, protocol, **fields, status="failed", stage="relax",
+                        error=r.reason, seconds=load_s + r.seconds)
+        atoms = r.atoms
+        fields.update(energy_eV_per_atom=r.energy_eV_per_atom,
+                      volume_A3_per_atom=r.volume_A3_per_atom)
+    try:
+        crystal = Crystal.from_ase(atoms, masses=ds.unitcell.masses)
+        system = _prepare(protocol, crystal, ds.supercell_matrix, ds.primitive_matrix,
+                          unitcell=crystal, pmat=ds.primitive_matrix,
+                          use_dataset_displacements=False, id=m.material_id)
+    except Exception as exc:
+        return _row(m, model, protocol, **fields, status="failed", stage="prepare",
+                    error=f"{type(exc).__name__}: {exc}", seconds=time.perf_counter() - t0)
+    prep_s = load_s + (r.seconds if r is not None else 0.0) + time.perf_counter() - t0
     t0 = time.perf_counter()
-    results = dict(zip(good, _properties(protocol, [systems[i] for i in good],
-                                         [forces[i] for i in good])))
-    phonons_s = (time.perf_counter() - t0) / max(1, len(good))
-    for i, ((m, fields, prep_s), system, f) in enumerate(zip(pending, systems, forces)):
-        own_forces_s = forces_s * len(system.displacements) * system.n_supercell / atoms_total
-        fields = {**fields, "forces_seconds": own_forces_s}
-        if isinstance(f, Exception):
-            rows.append(_row(m, model, protocol, **fields, status="failed", stage="forces",
-                             error=f"{type(f).__name__}: {f}"))
-        elif i not in results:
-            rows.append(_row(m, model, protocol, **fields, status="failed", stage="forces",
-                             error="NaN or infinite forces"))
-        elif isinstance(results[i], Exception):
-            rows.append(_row(m, model, protocol, **fields, status="failed", stage="phonons",
-                             error=f"{type(results[i]).__name__}: {results[i]}"))
-        else:
-            rows.append(_row(m, model, protocol, **fields, **_phonon_fields(results[i]),
-                             seconds=prep_s + own_forces_s + phonons_s))
-    return rows
+    [f] = _evaluate_forces(adapter, [system], lanes)
+    fields["forces_seconds"] = forces_s = time.perf_counter() - t0
+    if isinstance(f, Exception):
+        return _row(m, model, protocol, **fields, status="failed", stage="forces",
+                    error=f"{type(f).__name__}: {f}")
+    if not np.isfinite(f).all():
+        return _row(m, model, protocol, **fields, status="failed", stage="forces",
+                    error="NaN or infinite forces")
+    t0 = time.perf_counter()
+    [result] = _properties(protocol, [system], [f])
+    return _result_row(m, model, protocol, fields, system, result,
+                       seconds=prep_s + forces_s + time.perf_counter() - t0)
 
 
 def compute_chunk(materials: list[Material], model: str, protocol: Protocol,
                   device: str = "cpu", max_atoms: int = 4096,
-                  lanes: int | None = None) -> list[dict]:
-    """Rows for ``materials`` under ``model`` (``"dft"``: the reference); never raises.
-    ``lanes``: concurrent model calls (None: ``default_lanes`` of the machine it runs on).
+                  lanes: int | None = None) -> Iterator[dict]:
+    """Rows for ``materials`` under ``model`` (``"dft"``: the reference), each yielded as
+    soon as it is done; never raises. ``lanes``: concurrent model calls (None:
+    ``default_lanes`` of the machine it runs on).
 
-    Each row also gets ``wall_seconds``: the chunk's wall time over its materials. A row's
-    own ``seconds`` overlap (lanes run side by side, a lock-step waits for its group), so
-    only this share adds up to the run time."""
-    t0 = time.perf_counter()
+    Each row also gets ``wall_seconds``: its share of the chunk's wall time (the time
+    since the previous rows were yielded, split over the rows finished together). A
+    row's own ``seconds`` overlap (lanes run side by side, a lock-step waits for its
+    group), so only this share adds up to the run time."""
+    t_last = time.perf_counter()
+    finished: set[str] = set()
     try:
-        if model == REFERENCE_MODEL:
-            rows = reference_rows(materials, protocol)
-        else:
-            rows = model_rows(materials, model, protocol, device, max_atoms, lanes)
-        share = (time.perf_counter() - t0) / max(1, len(materials))
-        return [{**r, "wall_seconds": share} for r in rows]
+        groups = (iter_reference_rows(materials, protocol) if model == REFERENCE_MODEL else
+                  iter_model_rows(materials, model, protocol, device, max_atoms, lanes))
+        for group in groups:
+            now = time.perf_counter()
+            share, t_last = (now - t_last) / max(1, len(group)), now
+            for row in group:
+                finished.add(row["material_id"])
+                yield {**row, "wall_seconds": share}
     except Exception as exc:  # e.g. the model cannot load: not the materials' fault, not stored
         err = f"{type(exc).__name__}: {exc}"
-        return [_row(m, model, protocol, status="model_error", stage="model", error=err,
-                     traceback=traceback.format_exc(limit=5)) for m in materials]
+        for m in materials:
+            if m.material_id not in finished:
+                yield _row(m, model, protocol, status="model_error", stage="model", error=err,
+                           traceback=traceback.format_exc(limit=5))
+
+
+def compute_chunk_list(*args, **kwargs) -> list[dict]:
+    """``compute_chunk`` as one list (for executors that return a chunk's rows at once)."""
+    return list(compute_chunk(*args, **kwargs))

@@ -1,8 +1,10 @@
 """Where chunks run: in this process, or on a dask.distributed cluster.
 
-An executor maps ``compute_chunk`` over tasks and yields each result as soon
-as it is ready, in completion order. Results travel back to the caller, the
-only writer of the store, so workers never touch the database.
+An executor maps ``compute_chunk`` over tasks and yields each chunk's rows as
+soon as they are ready, chunks in completion order. In this process a chunk's
+rows come one by one as its materials finish (so each is stored at once); from
+a dask worker a chunk's rows travel back together. Results travel back to the
+caller, the only writer of the store, so workers never touch the database.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ class Dask:
     def map(self, fn: Callable, tasks: Iterable[tuple]) -> Iterator:
         from distributed import as_completed
 
-        futures = [self.client.submit(fn, *args, pure=False) for args in tasks]
+        futures = [self.client.submit(_collect, fn, *args, pure=False) for args in tasks]
         try:
             for future in as_completed(futures):
                 yield future.result()
@@ -47,6 +49,11 @@ class Dask:
     def close(self) -> None:
         if self._own:
             self.client.close()
+
+
+def _collect(fn: Callable, *args) -> list:
+    """``fn``'s rows as one list (a generator cannot travel back from a worker)."""
+    return list(fn(*args))
 
 
 def make_executor(kind: str = "inprocess", scheduler=None):

@@ -112,7 +112,7 @@ def list_materials(sources: list[str] | None, label: str | None = None
         else:
             label = first.resolve().parent.name
     materials: list[Material] = []
-    seen: set[str] = set()
+    seen: dict[str, str] = {}  # material id -> the file (or JSON) it comes from
     for f in files:
         if is_binaries_json(f):
             try:
@@ -125,14 +125,14 @@ def list_materials(sources: list[str] | None, label: str | None = None
                 if not mid or "structure" not in e or mid in seen:
                     problems.append(f"{f}: entry {mid or '?'} skipped (no id/structure or repeated)")
                     continue
-                seen.add(mid)
+                seen[mid] = str(f)
                 materials.append(Material(label, mid, entry=e))
         elif f.name.endswith(_PHONON_SUFFIXES):
             mid = dataset_id(f)
-            if mid in seen:
-                problems.append(f"{f}: material {mid} given twice, skipped")
+            if mid in seen:  # e.g. X.yaml and X.yaml.xz: the first in name order is used
+                problems.append(f"{f}: material {mid} given twice, skipped (using {seen[mid]})")
                 continue
-            seen.add(mid)
+            seen[mid] = str(f)
             materials.append(Material(label, mid, path=str(f)))
         else:
             problems.append(f"{f}: not a phonopy_params/Alexandria YAML or binaries JSON, skipped")
@@ -159,6 +159,24 @@ def binaries_supercell_matrix(lattice: np.ndarray, length_A: float = BINARIES_SU
     heights = [volume / np.linalg.norm(np.cross(lattice[(i + 1) % 3], lattice[(i + 2) % 3]))
                for i in range(3)]
     return np.diag([max(1, math.ceil(length_A / h - 1e-9)) for h in heights]).astype(int)
+
+
+def content_sha256(material: Material) -> str | None:
+    """SHA-256 of what a material's numbers are computed from: its file's bytes, or its
+    binaries JSON entry (canonical JSON). None when the file cannot be read."""
+    import hashlib
+
+    h = hashlib.sha256()
+    if material.path is None:
+        h.update(json.dumps(material.entry, sort_keys=True, default=str).encode())
+        return h.hexdigest()
+    try:
+        with open(material.path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        return None
+    return h.hexdigest()
 
 
 def load(material: Material):

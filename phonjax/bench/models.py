@@ -80,3 +80,12 @@ def describe(spec: str) -> dict:
             "package": dist, "package_version": version,
             "checkpoint": str(a.checkpoint) if getattr(a, "checkpoint", None) else None,
             **weights}
+
+
+def identity(spec: str) -> str:
+    """What the numbers of ``spec`` depend on besides its name: the package and its
+    version, and the SHA-256 of its weights (``describe``). Stored with every row: a row
+    of another identity is recomputed, not reused."""
+    d = describe(spec)
+    weights = (d["weights_sha256"] or "none")[:16]
+    return f"{d['package']}=={d['package_version']}; weights {weights}"

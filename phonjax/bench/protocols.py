@@ -1,12 +1,16 @@
 """Named, versioned benchmark protocols: every setting that changes a number.
 
 ``loew2024`` follows the paper's text (20³ Monkhorst–Pack mesh, Γ acoustic
-tolerance 50 K, q-points truly commensurate with the supercell, diagonal
-displacements allowed). ``hyllios`` follows the published code
-(hyllios/utils benchmark_ph): phonopy's default mesh from a length of 100 Å
-(Γ-centred), −35 K at Γ, ``get_commensurate_points(supercell_matrix)`` and
-``is_diagonal=False``, THz→K 47.992. A protocol's ``key`` names it in the
-store; overrides change the key so results of different settings never mix.
+tolerance 50 K for the three modes of smallest |ν| at Γ, q-points truly
+commensurate with the supercell, diagonal displacements allowed). ``hyllios``
+follows the published code (hyllios/utils benchmark_ph): phonopy's default mesh
+from a length of 100 Å (Γ-centred), the three *lowest* modes at Γ excused down
+to −35 K, ``get_commensurate_points(supercell_matrix)`` and ``is_diagonal=False``,
+THz→K 47.992. ``acoustic_modes`` is the Γ rule ("smallest" |ν| or "lowest" ν,
+see ``phonjax.stability``); the bench stores the verdict under both rules with
+every result. A protocol's ``key`` names it in the store; overrides change the
+key so results of different settings never mix (hyllios@v1 rows were computed
+with the "smallest" rule; v2 uses the published code's).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
+from phonjax import options
 from phonjax.units import THZ_TO_K
 
 
@@ -28,6 +33,7 @@ class Protocol:
     mesh_length_A: float | None = None  # phonopy's run_mesh(length): Γ-centred length2mesh
     gamma_centered: bool = False
     gamma_acoustic_tolerance_K: float = 50.0
+    acoustic_modes: str = "smallest"  # which three Γ modes are excused: smallest |ν| or lowest ν
     commensurate: str = "primitive"
     is_diagonal: bool = True
     thz_to_k: float = THZ_TO_K
@@ -64,7 +70,7 @@ class Protocol:
         return PhononSettings(temperatures_K=(self.temperature_K,),
                               subtract_drift=self.subtract_drift,
                               gamma_acoustic_tolerance_K=self.gamma_acoustic_tolerance_K,
-                              thz_to_k=self.thz_to_k)
+                              acoustic_modes=self.acoustic_modes, thz_to_k=self.thz_to_k)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -72,49 +78,56 @@ class Protocol:
 
 PRESETS: dict[str, Protocol] = {
     "loew2024": Protocol(name="loew2024", version=1),
-    "hyllios": Protocol(name="hyllios", version=1, mesh=None, mesh_length_A=100.0,
+    "hyllios": Protocol(name="hyllios", version=2, mesh=None, mesh_length_A=100.0,
                         gamma_centered=True, gamma_acoustic_tolerance_K=35.0,
-                        commensurate="supercell_matrix", is_diagonal=False, thz_to_k=47.992),
+                        acoustic_modes="lowest", commensurate="supercell_matrix",
+                        is_diagonal=False, thz_to_k=47.992),
 }
 DEFAULT_PROTOCOL = "loew2024"
 
 
+# the checks of phonjax.options, per setting (None allowed where the field says so)
+_CHECKS = {"temperature_K": options.non_negative, "gamma_acoustic_tolerance_K": options.non_negative,
+           "thz_to_k": options.positive, "mesh_length_A": options.positive,
+           "distance_A": options.positive, "fmax_eV_A": options.positive,
+           "max_force_eV_A": options.positive, "relax_steps": options.positive_int,
+           "relax_rounds": options.positive_int}
+_CHOICES = {"commensurate": ("primitive", "supercell_matrix"),
+            "acoustic_modes": ("smallest", "lowest")}
+
+
 def _coerce(name: str, value):
-    """Parse a command-line override string into the field's type."""
+    """A setting from a command-line string (or a value) in the field's type, checked:
+    ``SettingError`` names the setting when the value makes no sense."""
     kind = str({f.name: f.type for f in fields(Protocol)}[name])
-    if not isinstance(value, str):  # normalise so that equal settings hash equally
-        if value is None or name == "name":
-            return value
-        if name == "mesh":
-            return tuple(int(v) for v in value)
-        if "bool" in kind:
-            return bool(value)
-        if "float" in kind:
-            return float(value)
-        if "int" in kind:
-            return int(value)
+    if isinstance(value, str) and "None" in kind and value.lower() in ("none", "length"):
+        return None
+    if value is None or name == "name":
         return value
     if name == "mesh":
-        if value.lower() in ("none", "length"):
-            return None
-        parts = value.replace("x", " ").replace(",", " ").split()
-        if len(parts) == 1:
-            parts = parts * 3
+        if isinstance(value, str):
+            parts = value.replace("x", " ").replace(",", " ").split()
+            parts = parts * 3 if len(parts) == 1 else parts
+        else:
+            parts = list(value)
         if len(parts) != 3:
-            raise ValueError(f"mesh must be N or N1xN2xN3, got {value!r}")
-        return tuple(int(p) for p in parts)
+            raise options.SettingError(f"mesh must be N or N1xN2xN3, got {value!r}")
+        return tuple(options.positive_int("mesh", p) for p in parts)
+    if name in _CHECKS:
+        return _CHECKS[name](name, value)
+    if name in _CHOICES:
+        if value not in _CHOICES[name]:
+            raise options.SettingError(f"{name} must be one of {', '.join(_CHOICES[name])}, "
+                                       f"got {value!r}")
+        return value
     if "bool" in kind:
-        if value.lower() in ("1", "true", "yes", "on"):
-            return True
-        if value.lower() in ("0", "false", "no", "off"):
-            return False
-        raise ValueError(f"{name} must be true or false, got {value!r}")
-    if "None" in kind and value.lower() == "none":
-        return None
-    if "float" in kind:
-        return float(value)
-    if "int" in kind:
-        return int(value)
+        if isinstance(value, str):
+            if value.lower() in ("1", "true", "yes", "on"):
+                return True
+            if value.lower() in ("0", "false", "no", "off"):
+                return False
+            raise options.SettingError(f"{name} must be true or false, got {value!r}")
+        return bool(value)
     return value
 
 
@@ -130,14 +143,10 @@ def resolve(name: str = DEFAULT_PROTOCOL, overrides: dict | None = None) -> Prot
             raise ValueError(f"unknown protocol setting {k!r}; known: {', '.join(sorted(known))}")
         changes[k] = _coerce(k, v)
     p = replace(PRESETS[name], **changes)
-    if p.mesh is None and not p.mesh_length_A:
-        raise ValueError("a protocol needs a mesh or a mesh_length_A")
-    if p.mesh is not None and (len(p.mesh) != 3 or min(p.mesh) < 1):
-        raise ValueError(f"mesh must be three positive integers, got {p.mesh}")
-    if p.commensurate not in ("primitive", "supercell_matrix"):
-        raise ValueError("commensurate must be 'primitive' or 'supercell_matrix'")
-    if p.distance_A <= 0 or p.fmax_eV_A <= 0 or p.relax_steps < 1 or p.relax_rounds < 1:
-        raise ValueError("distance_A, fmax_eV_A, relax_steps and relax_rounds must be positive")
+    if p.mesh is None and p.mesh_length_A is None:
+        raise options.SettingError("a protocol needs a mesh or a mesh_length_A")
+    for f in fields(Protocol):  # every field, so a preset cannot hold nonsense either
+        _coerce(f.name, getattr(p, f.name))
     return p
 
 

@@ -67,7 +67,16 @@ def relax(atoms, calculator, protocol, cell_filter=None) -> RelaxResult:
 
 
 def relax_many(atoms_list, adapter, protocol, lanes: int = 1) -> list[RelaxResult]:
-    """``relax`` for every structure, with the model called once per lock-step for all.
+    """``relax`` for every structure, with the model called once per lock-step for all
+    (the results of ``relax_each`` in input order)."""
+    done = dict(relax_each(atoms_list, adapter, protocol, lanes))
+    return [done[i] for i in range(len(atoms_list))]
+
+
+def relax_each(atoms_list, adapter, protocol, lanes: int = 1):
+    """Yield ``(index, RelaxResult)`` for every structure as soon as its relaxation ends,
+    while the others go on (so that the caller can finish and store each material at
+    once); the model is called once per lock-step for all structures still relaxing.
 
     ``lanes`` > 1 splits the structures into that many lock-step groups (balanced by
     atom count, fixed in advance so that results do not depend on thread timing).
@@ -76,12 +85,13 @@ def relax_many(atoms_list, adapter, protocol, lanes: int = 1) -> list[RelaxResul
     other groups' model calls. An adapter that does not batch on its device
     (``batches_here`` false) gains nothing from lock-steps; its crystals are relaxed
     one by one instead, ``lanes`` at a time, each lane taking the next crystal when it
-    is free (results again independent of timing).
+    is free (results again independent of timing). Closing the generator early (an
+    error, Ctrl-C) stops the relaxations still running at their next model call.
     """
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import ThreadPoolExecutor, as_completed
 
     if not atoms_list:
-        return []
+        return
     import warnings
 
     # FrechetCellFilter's matrix logarithm warns at ~1e-13 accuracy on every step; catching
@@ -105,9 +115,16 @@ def relax_many(atoms_list, adapter, protocol, lanes: int = 1) -> list[RelaxResul
 
     # largest first, so that the last crystals to start are the short ones
     order = sorted(range(len(atoms_list)), key=lambda i: (-len(atoms_list[i]), i))
-    with _one_blas_thread(), ThreadPoolExecutor(workers) as pool:
-        futures = {i: pool.submit(run, i) for i in order}
-        return [futures[i].result() for i in range(len(atoms_list))]
+    pool = ThreadPoolExecutor(workers)
+    try:
+        with _one_blas_thread():
+            futures = {pool.submit(run, i): i for i in order}
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+    finally:
+        for barrier in barriers:
+            barrier.abort()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def balanced_lanes(n_atoms: list[int], lanes: int) -> list[int]:
@@ -133,12 +150,23 @@ class _Barrier:
         self.cond = threading.Condition()
         self.pending: dict[int, tuple] = {}
         self.results: dict[int, object] = {}
+        self.aborted = False
+
+    def abort(self) -> None:
+        """Make every waiting and future request fail (the caller is gone)."""
+        with self.cond:
+            self.aborted = True
+            self.cond.notify_all()
 
     def request(self, i: int, atoms):
         with self.cond:
+            if self.aborted:
+                raise RelaxationFailed("aborted")
             self.pending[i] = atoms.copy()
             self._maybe_evaluate()
             while i not in self.results:
+                if self.aborted:
+                    raise RelaxationFailed("aborted")
                 self.cond.wait()
             out = self.results.pop(i)
         if isinstance(out, Exception):

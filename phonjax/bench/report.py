@@ -14,12 +14,15 @@ import numpy as np
 import pandas as pd
 
 from phonjax.bench import REFERENCE_MODEL
-from phonjax.bench.scoring import compare, summary, tables
+from phonjax.bench.scoring import compare, reference_rules, summary, tables
 from phonjax.bench.store import Store
 
 TITLES = {"table1": "Table I — failures and structure (vs reference)",
           "table2": "Table II — MAE of phonon properties at 300 K (per mole of primitive cells)",
-          "table3": "Table III — dynamical stability confusion matrix (%)"}
+          "table3": "Table III — dynamical stability confusion matrix (%), under both Γ "
+                    "acoustic rules (changed: materials whose verdict the rule changes)",
+          "rules": "Reference stability under both Γ acoustic rules (smallest: the three Γ "
+                   "modes of smallest magnitude are acoustic; lowest: the three lowest)"}
 
 
 def _fmt(value) -> str:
@@ -29,14 +32,21 @@ def _fmt(value) -> str:
 
 
 def markdown(df: pd.DataFrame) -> str:
+    def cell(text) -> str:  # a "|" inside a cell would end it
+        return str(text).replace("|", "\\|")
+
     cols = list(df.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    lines = ["| " + " | ".join(cell(c) for c in cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(cell(_fmt(v)) for v in row) + " |"
+              for row in df.itertuples(index=False)]
     return "\n".join(lines)
 
 
 def rich_table(df: pd.DataFrame, title: str):
+    """Fits 80 columns on a terminal (long titles wrap, values fold, never '…')."""
     from rich.table import Table
+
+    from phonjax.terminal import fit_table
 
     t = Table(title=title)
     for c in df.columns:
@@ -46,7 +56,7 @@ def rich_table(df: pd.DataFrame, title: str):
             t.add_column(str(c), justify="right")
     for row in df.itertuples(index=False):
         t.add_row(*(_fmt(v) for v in row))
-    return t
+    return fit_table(t)
 
 
 def build(store: Store, dataset: str, protocol: str, out: Path, *,
@@ -72,9 +82,13 @@ def build(store: Store, dataset: str, protocol: str, out: Path, *,
         p = p[p["material_id"].isin(r["material_id"])]
         comparisons[f"{pred_ds} vs {ref_ds}"] = compare(p, r)
     result = tables([summary(c, label) for label, c in comparisons.items()])
+    if not ref.empty:
+        result["rules"] = pd.DataFrame([reference_rules(ref, dataset)])
     stem = f"{dataset}.{protocol}".replace("/", "_")
     md = [f"# phonjax bench — dataset `{dataset}`, protocol `{protocol}`\n"]
     for key, df in result.items():
+        if df.empty:  # e.g. Tables I-III of a reference-only run
+            continue
         df.to_csv(out / "tables" / f"{stem}.{key}.csv", index=False)
         md += [f"## {TITLES[key]}\n", markdown(df), ""]
         if console is not None:

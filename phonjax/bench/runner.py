@@ -1,10 +1,16 @@
 """Drive a benchmark: pending work from the store, chunks to an executor, rows back to the store.
 
-The reference (``dft``) runs first, then each model. Materials already in the
-store for (dataset, model, protocol) are not recomputed. Rows are written one
-transaction each as chunks complete; input errors are reported and skipped;
-a model that cannot run at all stops the run with its message (nothing of it
-is stored, so fixing the environment and re-running just works).
+The reference (``dft``) runs first, then each model. A material whose row is in
+the store for (dataset, model, protocol) with the same input (SHA-256 of its
+file) and the same model identity (package version, weights' hash) is not
+recomputed; a row of another input or model is recomputed and replaced (the
+tally counts them as ``changed``); rows stored before phonjax recorded these
+are reused as they are unless ``recompute_unverified``. Each chunk's materials
+are claimed in the store just before the chunk runs, so a second run on the
+same store skips what another live run is computing. Rows are written one
+transaction each as soon as each material is done; input errors are reported
+and skipped; a model that cannot run at all stops the run with its message
+(nothing of it is stored, so fixing the environment and re-running just works).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 
 from phonjax.bench import REFERENCE_MODEL
 from phonjax.bench.compute import compute_chunk
-from phonjax.bench.inputs import Material
+from phonjax.bench.inputs import Material, content_sha256
 from phonjax.bench.protocols import Protocol
 from phonjax.bench.store import Store
 
@@ -29,7 +35,19 @@ class Tally:
     computed: int = 0
     failed: int = 0
     already: int = 0
+    changed: list[str] = field(default_factory=list)  # recomputed: input or model changed
+    unverified: int = 0  # reused rows stored before input hashes were recorded
+    elsewhere: dict[str, str] = field(default_factory=dict)  # {id: who} another run computes
     input_errors: list[str] = field(default_factory=list)
+
+
+def model_identity(model: str) -> str:
+    """What a model row is computed with, beyond the spec: package version and weights."""
+    if model == REFERENCE_MODEL:
+        return "reference"
+    from phonjax.bench import models
+
+    return models.identity(model)
 
 
 def versions(packages=("phonjax", "jax", "jaxlib", "numpy", "spglib", "ase", "torch")) -> dict:
@@ -67,36 +85,61 @@ def chunks(items: list, size: int) -> list[list]:
     return [items[k:k + size] for k in range(0, len(items), max(1, size))]
 
 
+def plan(materials: list[Material], model: str, protocol: Protocol, store: Store,
+         identity: str, hashes: dict[str, str | None], recompute_unverified: bool = False
+         ) -> tuple[list[Material], Tally]:
+    """(materials to compute, tally of the others) for one model."""
+    tally = Tally()
+    stored = {ds: store.identities(ds, model, protocol.key) for ds in {m.dataset for m in materials}}
+    pending = []
+    for m in materials:
+        have = stored[m.dataset].get(m.material_id)
+        if have is None:
+            pending.append(m)
+        elif have == (hashes[m.material_id], identity) and have[0] is not None:
+            tally.already += 1
+        elif have[0] is None and have[1] is None and not recompute_unverified:
+            tally.unverified += 1
+            tally.already += 1
+        else:
+            why = ("no input hash was recorded" if have[0] is None else
+                   "input changed since it was stored" if have[0] != hashes[m.material_id]
+                   else "model changed since it was stored")
+            tally.changed.append(f"{m.material_id} ({why})")
+            pending.append(m)
+    return pending, tally
+
+
 def run(materials: list[Material], models: list[str], protocol: Protocol, store: Store,
         executor, *, chunk_size: int = 8, device: str = "cpu", max_atoms: int = 4096,
-        lanes: int | None = None, retry_failed: bool = False,
+        lanes: int | None = None, retry_failed: bool = False, recompute_unverified: bool = False,
         progress=None) -> dict[str, Tally]:
-    """Compute every missing row; ``progress(model, row)`` is called per finished material.
-    ``lanes``: concurrent model calls per chunk (None: one per core of the worker, ≤ 4)."""
+    """Compute every missing or outdated row; ``progress.advance(model, row)`` is called per
+    finished material. ``lanes``: concurrent model calls per chunk (None: one per core of
+    the worker, ≤ 4)."""
     tallies: dict[str, Tally] = {}
-    plan = []
+    work = []
+    hashes = {m.material_id: content_sha256(m) for m in materials}
     for model in [REFERENCE_MODEL] + [m for m in models if m != REFERENCE_MODEL]:
-        tally = tallies[model] = Tally()
         if retry_failed:
             for ds in {m.dataset for m in materials}:
                 store.delete_failed(ds, model, protocol.key)
-        done = {ds: store.done(ds, model, protocol.key) for ds in {m.dataset for m in materials}}
-        pending = [m for m in materials if m.material_id not in done[m.dataset]]
-        tally.already = len(materials) - len(pending)
-        plan.append((model, pending))
-    return_plan = [(model, len(p)) for model, p in plan]
+        identity = model_identity(model)
+        pending, tallies[model] = plan(materials, model, protocol, store, identity, hashes,
+                                       recompute_unverified)
+        work.append((model, identity, pending))
     if progress is not None:
-        progress.start(return_plan, tallies)
+        progress.start([(model, len(p)) for model, _, p in work], tallies)
     try:
-        for model, pending in plan:
+        for model, identity, pending in work:
             if not pending:
                 continue
             meta = run_meta(model, protocol)
             tally = tallies[model]
             # The reference is cheap per material: bigger chunks mean fewer compilations.
             size = chunk_size * 4 if model == REFERENCE_MODEL else chunk_size
-            tasks = [(c, model, protocol, device, max_atoms, lanes)
-                     for c in chunks(pending, size)]
+            tasks = _claimed_tasks(chunks(pending, size), model, identity, hashes, protocol,
+                                   store, tally, (device, max_atoms, lanes), progress)
             for rows in executor.map(compute_chunk, tasks):
                 for row in rows:
                     if row["status"] == "model_error":
@@ -104,15 +147,45 @@ def run(materials: list[Material], models: list[str], protocol: Protocol, store:
                     if row["status"] == "input_error":
                         tally.input_errors.append(f"{row['material_id']}: {row['error']}")
                     else:
-                        store.put(row, meta)
+                        store.put(row, meta, identity)
                         tally.computed += 1
                         tally.failed += row["status"] == "failed"
                     if progress is not None:
                         progress.advance(model, row)
     finally:
+        store.release()
         if progress is not None:
             progress.stop()
+    for model, identity, _ in work:  # what another run finished meanwhile is in the tables
+        t = tallies[model]
+        if t.elsewhere:
+            have = {ds: store.identities(ds, model, protocol.key)
+                    for ds in {m.dataset for m in materials}}
+            done = {m.material_id for m in materials if m.material_id in t.elsewhere
+                    and have[m.dataset].get(m.material_id) == (hashes[m.material_id], identity)}
+            t.already += len(done)
+            t.elsewhere = {k: v for k, v in t.elsewhere.items() if k not in done}
     return tallies
+
+
+def _claimed_tasks(groups, model, identity, hashes, protocol, store, tally, settings, progress):
+    """Each chunk as a task once its materials are claimed (those another live run claimed,
+    or finished meanwhile, are left out)."""
+    for group in groups:
+        claimed = set()
+        for dataset in dict.fromkeys(m.dataset for m in group):
+            wanted = {m.material_id: (hashes[m.material_id], identity)
+                      for m in group if m.dataset == dataset}
+            ids, busy = store.claim(dataset, model, protocol.key, wanted)
+            claimed.update((dataset, i) for i in ids)
+            tally.elsewhere.update(busy)
+            tally.already += len(wanted) - len(ids) - len(busy)  # another run finished them
+        mine = [m for m in group if (m.dataset, m.material_id) in claimed]
+        if progress is not None:
+            for _ in range(len(group) - len(mine)):
+                progress.skip(model)
+        if mine:
+            yield (mine, model, protocol, *settings)
 
 
 class RichProgress:
@@ -138,6 +211,12 @@ class RichProgress:
         for model, n in plan:
             self._tasks[model] = self._progress.add_task(model, total=n, failed=0)
         self.t0 = time.perf_counter()
+
+    def skip(self, model) -> None:
+        """A planned material another run is computing (or has just finished)."""
+        task_id = self._tasks[model]
+        total = next(t.total for t in self._progress.tasks if t.id == task_id)
+        self._progress.update(task_id, total=max(0, (total or 0) - 1))
 
     def advance(self, model, row) -> None:
         self._progress.update(self._tasks[model], advance=1,

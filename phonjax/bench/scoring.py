@@ -1,6 +1,9 @@
 """Scores of predictions against a reference: the paper's Tables I, II and III.
 
-Pure pandas on store rows. ``compare`` pairs a model's rows with reference
+Pure pandas on store rows. Table III is given under both Γ acoustic rules (the three
+modes of smallest |ν|, the paper's text; the three lowest, the published code's), with
+the number of materials whose verdict the rule changes; rows stored before both
+verdicts were kept have the "smallest" verdict only. ``compare`` pairs a model's rows with reference
 rows by material id; extensive phonon quantities (F, S, Cv) are per mole of
 the row's ``n_primitive`` atoms-cell, so the reference is rescaled by
 n_primitive(pred)/n_primitive(ref) when the two cells differ (e.g. the PBE
@@ -57,7 +60,41 @@ def compare(pred: pd.DataFrame, ref: pd.DataFrame) -> pd.DataFrame:
     stable_r = r["stable"] if "stable" in r else pd.Series(None, p.index)
     out["stable_pred"] = stable_p.where(out["status"] == "ok")
     out["stable_ref"] = stable_r
+    for rule in RULES:
+        out[f"stable_{rule}_pred"] = _verdicts(p, rule).where(out["status"] == "ok")
+        out[f"stable_{rule}_ref"] = _verdicts(r, rule)
     return out.reset_index()
+
+
+RULES = ("smallest", "lowest")  # the Γ acoustic rules, phonjax.stability's acoustic_modes
+
+
+def _verdicts(rows: pd.DataFrame, rule: str) -> pd.Series:
+    """Stability of ``rows`` under ``rule``: its stored verdict; for rows stored before
+    both were kept, ``stable`` for "smallest" (every such row used it) and None else."""
+    col = f"stable_{rule}"
+    have = rows[col] if col in rows else pd.Series(None, rows.index, dtype=object)
+    if rule == "smallest" and "stable" in rows:
+        have = have.where(have.notna(), rows["stable"])
+    return have.astype(object).where(have.notna(), None)
+
+
+def confusion(pred: pd.Series, ref: pd.Series) -> dict:
+    """TS/FU/TU/FS (%) and n over the materials with both verdicts."""
+    both = pred.notna() & ref.notna()
+    sp, sr = pred[both].astype(bool), ref[both].astype(bool)
+    m = int(both.sum())
+    row = {f"{key} (%)": 100.0 * int(mask.sum()) / m if m else float("nan")
+           for key, mask in (("TS", sp & sr), ("FU", ~sp & sr), ("TU", ~sp & ~sr),
+                             ("FS", sp & ~sr))}
+    row["n"] = m
+    return row
+
+
+def rule_changes(a: pd.Series, b: pd.Series) -> int:
+    """Materials whose verdict differs between two rules (where both are known)."""
+    both = a.notna() & b.notna()
+    return int((a[both].astype(bool) != b[both].astype(bool)).sum())
 
 
 def _mae(series: pd.Series) -> float:
@@ -83,12 +120,18 @@ def summary(cmp: pd.DataFrame, label: str) -> dict:
     # Table II's n: materials with any property compared (a Cv-only reference has no ω_max)
     row["n properties"] = int(cmp[[f"{name}_err" for name, _, _, _ in PROPERTIES]].notna()
                               .any(axis=1).sum())
-    both = cmp[cmp["stable_pred"].notna() & cmp["stable_ref"].notna()]
-    sp, sr = both["stable_pred"].astype(bool), both["stable_ref"].astype(bool)
-    m = len(both)
-    for key, mask in (("TS", sp & sr), ("FU", ~sp & sr), ("TU", ~sp & ~sr), ("FS", sp & ~sr)):
-        row[f"{key} (%)"] = 100.0 * int(mask.sum()) / m if m else float("nan")
-    row["n stability"] = m
+    own = confusion(cmp["stable_pred"], cmp["stable_ref"])
+    row.update({k: v for k, v in own.items() if k != "n"})
+    row["n stability"] = own["n"]
+    def verdicts(name):  # per-material files written before both rules were kept lack them
+        return cmp[name] if name in cmp else pd.Series(None, cmp.index, dtype=object)
+
+    for rule in RULES:
+        row[f"rule {rule}"] = confusion(verdicts(f"stable_{rule}_pred"),
+                                        verdicts(f"stable_{rule}_ref"))
+    for side in ("pred", "ref"):
+        row[f"rule changes {side}"] = rule_changes(verdicts(f"stable_smallest_{side}"),
+                                                   verdicts(f"stable_lowest_{side}"))
     return row
 
 
@@ -101,6 +144,20 @@ def tables(summaries: list[dict]) -> dict[str, pd.DataFrame]:
         columns={"failed_pct": "Failed (%)"})
     t2 = df[["model"] + [f"MAE {t}" for _, t, _, _ in PROPERTIES] + ["n properties"]].rename(
         columns={"n properties": "n"})
-    t3 = df[["model", "TS (%)", "FU (%)", "TU (%)", "FS (%)", "n stability"]].rename(
-        columns={"n stability": "n"})
+    t3 = pd.DataFrame([{"model": s["model"], "Γ rule": rule, **s[f"rule {rule}"],
+                        "changed (model)": s["rule changes pred"],
+                        "changed (ref)": s["rule changes ref"]}
+                       for s in summaries for rule in RULES])
     return {"table1": t1, "table2": t2, "table3": t3}
+
+
+def reference_rules(ref: pd.DataFrame, label: str) -> dict:
+    """A reference's stability under both Γ rules: counts and the materials that differ."""
+    ok = ref[ref["status"] == "ok"].set_index("material_id")
+    a, b = _verdicts(ok, "smallest"), _verdicts(ok, "lowest")
+    both = a.notna() & b.notna()
+    differ = sorted(ok.index[both][a[both].astype(bool) != b[both].astype(bool)])
+    return {"reference": label, "n": int(both.sum()),
+            "stable (smallest)": int(a[both].astype(bool).sum()),
+            "stable (lowest)": int(b[both].astype(bool).sum()),
+            "differ": len(differ), "materials that differ": " ".join(differ)}

@@ -1,17 +1,24 @@
 """The result store: one SQLite row per dataset × material × model × protocol.
 
-Every row is committed in its own transaction (WAL journal, synchronous=FULL),
-so a run killed at any instant leaves only whole rows; the primary key and
-``INSERT OR IGNORE`` make a repeated write a no-op, so nothing is ever
-duplicated and a restarted run skips what is there. Only the process that
-owns the store (the client) writes. Results live in a JSON column, so new
-fields need no migration; ``frame`` flattens them for scoring.
+Every row is committed in its own transaction (rollback journal, synchronous=FULL),
+so a run killed at any instant leaves only whole rows, and ``bench.sqlite`` alone
+holds every committed row (a copy of that one file is a complete store once no
+run is writing). A row records what it was computed from: the SHA-256 of its
+input and the model's identity (package version and weights' hash); a row whose
+input or model changed since is recomputed and replaced, an equal one is never
+written twice. Runs sharing a store claim the materials they compute, so that a
+second run skips what the first is computing instead of doing it again. Results
+live in a JSON column, so new fields need no migration; ``frame`` flattens them
+for scoring. Stores written before these columns existed are read as they are
+(their rows have no identity: ``None``).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import socket
 import sqlite3
 import time
 from pathlib import Path
@@ -23,7 +30,19 @@ CREATE TABLE IF NOT EXISTS results (
     created_unix REAL NOT NULL,
     PRIMARY KEY (dataset, material_id, model, protocol)
 );
+CREATE TABLE IF NOT EXISTS claims (
+    dataset TEXT NOT NULL, material_id TEXT NOT NULL, model TEXT NOT NULL,
+    protocol TEXT NOT NULL, owner TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
+    heartbeat_unix REAL NOT NULL,
+    PRIMARY KEY (dataset, material_id, model, protocol)
+);
 """
+IDENTITY_COLUMNS = ("input_sha256", "model_identity")  # added after the first stores
+CLAIM_TIMEOUT_S = 3 * 3600  # a claim from another host with no heartbeat for this long is dead
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or written; the message says what to do."""
 
 
 def _clean(value):
@@ -35,16 +54,98 @@ def _clean(value):
     return value
 
 
+def _explain(path: Path, exc: Exception) -> StoreError:
+    text = str(exc)
+    if isinstance(exc, sqlite3.DatabaseError) and ("not a database" in text
+                                                   or "malformed" in text):
+        return StoreError(f"{path} is not a readable SQLite store ({text}): move it aside and "
+                          f"re-run, or try `sqlite3 {path} .recover`")
+    if "readonly" in text or "read-only" in text or "unable to open" in text:
+        return StoreError(f"cannot write the store {path} ({text}): give --out a writable folder")
+    return StoreError(f"store {path}: {text}")
+
+
+def process_owner() -> tuple[str, str, int]:
+    """(owner id, host, pid) of this process, for claims."""
+    host, pid = socket.gethostname(), os.getpid()
+    return f"{host}:{pid}:{time.time():.6f}", host, pid
+
+
+def _alive(host: str, pid: int, heartbeat_unix: float) -> bool:
+    """Whether a claim's run still runs: its process exists (this host), and it wrote a row
+    or claimed a chunk within CLAIM_TIMEOUT_S (any host; also guards against reused pids)."""
+    if time.time() - heartbeat_unix > CLAIM_TIMEOUT_S:
+        return False
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
 class Store:
-    def __init__(self, path: str | Path):
+    """``Store(path)`` opens (or creates) a store to write; ``readonly=True`` only reads,
+    also in a folder one cannot write to. Errors are ``StoreError`` with one line."""
+
+    def __init__(self, path: str | Path, readonly: bool = False):
         self.path = Path(path)
+        self.readonly = readonly
+        self.owner, self.host, self.pid = process_owner()
+        try:
+            self.conn = self._open_readonly() if readonly else self._open()
+            self.columns = {r[1] for r in self.conn.execute("PRAGMA table_info(results)")}
+            if not self.columns:
+                raise StoreError(f"{self.path} holds no bench results (no `results` table)")
+        except OSError as exc:
+            raise StoreError(f"cannot create the results folder {self.path.parent}: "
+                             f"{exc.strerror or exc}; give --out a folder") from None
+        except sqlite3.Error as exc:
+            raise _explain(self.path, exc) from None
+
+    def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(str(self.path), timeout=60)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=FULL")
-        self.conn.executescript(_SCHEMA)
+        if self.path.exists() and self.path.is_dir():
+            raise StoreError(f"{self.path} is a folder, not a store; give --out another folder")
+        conn = sqlite3.connect(str(self.path), timeout=60)
+        # a rollback journal: committed rows are in bench.sqlite itself (a WAL store kept
+        # them in bench.sqlite-wal until a checkpoint); older WAL stores are converted here
+        mode = conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0]
+        self._checkpoint = mode.lower() == "wal"  # another process holds it open in WAL mode
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.executescript(_SCHEMA)
+        have = {r[1] for r in conn.execute("PRAGMA table_info(results)")}
+        with conn:
+            for column in IDENTITY_COLUMNS:
+                if column not in have:
+                    conn.execute(f"ALTER TABLE results ADD COLUMN {column} TEXT")
+        conn.execute("SELECT count(*) FROM results").fetchone()  # fails here when corrupt
+        return conn
+
+    def _open_readonly(self) -> sqlite3.Connection:
+        if not self.path.is_file():
+            raise StoreError(f"no store at {self.path}; run `phonjax bench` first")
+        uri = self.path.resolve().as_uri()
+        try:
+            conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=60)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError:
+            # an old WAL store in a folder we cannot write: SQLite cannot make its -shm
+            # file; read the main file as it is (rows still only in -wal stay unseen)
+            conn = sqlite3.connect(f"{uri}?immutable=1", uri=True)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        self._checkpoint = False
+        return conn
 
     def close(self) -> None:
+        if not self.readonly:
+            try:
+                self.release()
+            except sqlite3.Error:
+                pass
         self.conn.close()
 
     def __enter__(self) -> "Store":
@@ -53,33 +154,24 @@ class Store:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    # --- reading -------------------------------------------------------------------------
+
     def done(self, dataset: str, model: str, protocol: str) -> set[str]:
+        return set(self.identities(dataset, model, protocol))
+
+    def identities(self, dataset: str, model: str, protocol: str) -> dict[str, tuple]:
+        """{material_id: (input_sha256, model_identity)} of the stored rows (None where a
+        row predates these columns)."""
+        cols = ", ".join(c if c in self.columns else "NULL" for c in IDENTITY_COLUMNS)
         cur = self.conn.execute(
-            "SELECT material_id FROM results WHERE dataset=? AND model=? AND protocol=?",
+            f"SELECT material_id, {cols} FROM results WHERE dataset=? AND model=? AND protocol=?",
             (dataset, model, protocol))
-        return {r[0] for r in cur}
-
-    def put(self, row: dict, meta: dict) -> bool:
-        """Write one row atomically; False when it was already there."""
-        keys = ("dataset", "material_id", "model", "protocol")
-        data = {k: _clean(v) for k, v in row.items() if k not in keys + ("status",)}
-        with self.conn:  # one transaction per material
-            cur = self.conn.execute(
-                "INSERT OR IGNORE INTO results VALUES (?,?,?,?,?,?,?,?)",
-                (*(row[k] for k in keys), row["status"], json.dumps(data),
-                 json.dumps(meta, default=str), time.time()))
-        return cur.rowcount == 1
-
-    def delete_failed(self, dataset: str, model: str, protocol: str) -> int:
-        with self.conn:
-            cur = self.conn.execute(
-                "DELETE FROM results WHERE dataset=? AND model=? AND protocol=? AND status='failed'",
-                (dataset, model, protocol))
-        return cur.rowcount
+        return {r[0]: tuple(r[1:]) for r in cur}
 
     def rows(self, dataset: str | None = None, protocol: str | None = None) -> list[dict]:
-        sql, args = "SELECT dataset, material_id, model, protocol, status, data, meta FROM results", []
-        where = []
+        cols = ", ".join(c if c in self.columns else "NULL" for c in IDENTITY_COLUMNS)
+        sql = f"SELECT dataset, material_id, model, protocol, status, data, meta, {cols} FROM results"
+        where, args = [], []
         if dataset:
             where.append("dataset=?")
             args.append(dataset)
@@ -89,13 +181,88 @@ class Store:
         if where:
             sql += " WHERE " + " AND ".join(where)
         out = []
-        for d, mid, model, proto, status, data, meta in self.conn.execute(sql + " ORDER BY rowid",
-                                                                          args):
+        for d, mid, model, proto, status, data, meta, *ident in self.conn.execute(
+                sql + " ORDER BY rowid", args):
             out.append({"dataset": d, "material_id": mid, "model": model, "protocol": proto,
-                        "status": status, **json.loads(data), "meta": meta})
+                        "status": status, **json.loads(data), "meta": meta,
+                        **dict(zip(IDENTITY_COLUMNS, ident))})
         return out
 
     def frame(self, dataset: str | None = None, protocol: str | None = None):
         import pandas as pd
 
         return pd.DataFrame(self.rows(dataset, protocol))
+
+    # --- writing -------------------------------------------------------------------------
+
+    def put(self, row: dict, meta: dict, model_identity: str | None = None) -> bool:
+        """Write one row atomically (and drop its claim); False when an equal row (same
+        input and model identity) was already there. A row of another input or model
+        identity is replaced."""
+        keys = ("dataset", "material_id", "model", "protocol")
+        skip = keys + ("status",) + IDENTITY_COLUMNS
+        data = {k: _clean(v) for k, v in row.items() if k not in skip}
+        values = (*(row[k] for k in keys), row["status"], json.dumps(data),
+                  json.dumps(meta, default=str), time.time(), row.get("input_sha256"),
+                  model_identity)
+        with self.conn:  # one transaction per material
+            cur = self.conn.execute(
+                "INSERT INTO results (dataset, material_id, model, protocol, status, data, meta, "
+                "created_unix, input_sha256, model_identity) VALUES (?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT (dataset, material_id, model, protocol) DO UPDATE SET "
+                "status=excluded.status, data=excluded.data, meta=excluded.meta, "
+                "created_unix=excluded.created_unix, input_sha256=excluded.input_sha256, "
+                "model_identity=excluded.model_identity "
+                "WHERE results.input_sha256 IS NOT excluded.input_sha256 "
+                "OR results.model_identity IS NOT excluded.model_identity", values)
+            written = cur.rowcount == 1
+            self.conn.execute("DELETE FROM claims WHERE dataset=? AND material_id=? AND model=? "
+                              "AND protocol=? AND owner=?", (*(row[k] for k in keys), self.owner))
+            self.conn.execute("UPDATE claims SET heartbeat_unix=? WHERE owner=?",
+                              (time.time(), self.owner))
+        if self._checkpoint:
+            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        return written
+
+    def delete_failed(self, dataset: str, model: str, protocol: str) -> int:
+        with self.conn:
+            cur = self.conn.execute(
+                "DELETE FROM results WHERE dataset=? AND model=? AND protocol=? AND status='failed'",
+                (dataset, model, protocol))
+        return cur.rowcount
+
+    # --- claims: runs sharing a store split the work ------------------------------------
+
+    def claim(self, dataset: str, model: str, protocol: str, wanted: dict[str, tuple]
+              ) -> tuple[list[str], dict[str, str]]:
+        """Claim the materials of ``wanted`` ({material_id: (input_sha256, model_identity)}
+        expected) that no live run has claimed and that have no row of that identity yet.
+        Returns (claimed ids, {id: "pid P on HOST"} of those another run is computing)."""
+        claimed, busy = [], {}
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")  # one claimer at a time
+            stored = self.identities(dataset, model, protocol)
+            held = {r[0]: r[1:] for r in self.conn.execute(
+                "SELECT material_id, owner, host, pid, heartbeat_unix FROM claims "
+                "WHERE dataset=? AND model=? AND protocol=?", (dataset, model, protocol))}
+            now = time.time()
+            for mid, identity in wanted.items():
+                if stored.get(mid) == tuple(identity):
+                    continue  # another run finished it meanwhile
+                if mid in held:
+                    owner, host, pid, beat = held[mid]
+                    if owner != self.owner and _alive(host, pid, beat):
+                        busy[mid] = f"pid {pid} on {host}"
+                        continue
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO claims VALUES (?,?,?,?,?,?,?,?)",
+                    (dataset, mid, model, protocol, self.owner, self.host, self.pid, now))
+                claimed.append(mid)
+            self.conn.execute("UPDATE claims SET heartbeat_unix=? WHERE owner=?",
+                              (now, self.owner))
+        return claimed, busy
+
+    def release(self) -> None:
+        """Drop this process's claims (what it did not finish is free again)."""
+        with self.conn:
+            self.conn.execute("DELETE FROM claims WHERE owner=?", (self.owner,))

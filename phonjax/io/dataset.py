@@ -20,6 +20,9 @@ from phonjax.crystal import Crystal, CrystalError
 from phonjax.nac import NACParams
 
 
+MIN_DISPLACEMENT_A = 1e-6  # shorter displacements carry no usable force differences
+
+
 class DatasetError(ValueError):
     """An input dataset that cannot be used, with the reason."""
 
@@ -49,6 +52,15 @@ class PhononDataset:
                 raise DatasetError("one displaced atom index is needed per displacement")
             if ((self.displaced_atoms < 0) | (self.displaced_atoms >= n_super)).any():
                 raise DatasetError(f"displaced atom index outside the {n_super}-atom supercell")
+            if not np.isfinite(self.displacements).all():
+                raise DatasetError("displacements contain NaN or infinite values")
+            lengths = np.linalg.norm(self.displacements, axis=1)
+            short = np.flatnonzero(lengths < MIN_DISPLACEMENT_A)
+            if len(short):  # the solve would silently drop it and give wrong force constants
+                k = int(short[0])
+                raise DatasetError(f"displacement {k + 1} (atom {self.displaced_atoms[k] + 1}) is "
+                                   f"{lengths[k]:.3g} Å long; at least {MIN_DISPLACEMENT_A:g} Å "
+                                   "is needed")
         if self.nac is not None:
             n_unit = self.unitcell.n_atoms
             n_p = int(round(n_unit * abs(np.linalg.det(self.primitive_matrix))))
@@ -101,6 +113,9 @@ def checked_primitive_matrix(matrix) -> np.ndarray:
     det = np.linalg.det(m)
     if abs(det) < 1e-8:
         raise DatasetError(f"primitive matrix {m.tolist()} is not invertible")
+    if det < 0:
+        raise DatasetError(f"primitive matrix {m.tolist()} has a negative determinant "
+                           "(left-handed); give the right-handed one (e.g. its negative)")
     if abs(1 / det - round(1 / det)) > 1e-6:
         raise DatasetError(f"primitive matrix {m.tolist()} has determinant {det:.6g}; "
                            "1/det must be an integer")

@@ -33,10 +33,10 @@ _WANTED = {
     "displacements", "energy", "volume", "nsites", "temperatures", "free_e", "entropy",
     "heat_capacity", "phonon_freq", "nac", "born_effective_charge", "dielectric_constant",
 }
+SUPERCELL_TOLERANCE_A = 1e-5  # the file's supercell against the one its matrices build
 _TOP_KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*):", re.M)
 _ENTRY = re.compile(r"^- atom:", re.M)
 _FIELD = re.compile(r"^\s*([a-z_]+):", re.M)
-_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?\.nan|[-+]?\.inf", re.I)
 _SUFFIXES = (".xz", ".bz2", ".gz", ".yaml", ".yml")
 
 
@@ -69,29 +69,105 @@ def _sections(text: str) -> dict[str, str]:
     return {text[a:text.index(":", a)]: text[a:b] for a, b in zip(starts[:-1], starts[1:])}
 
 
+_YAML_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_YAML_SPECIAL = {".nan": float("nan"), ".inf": float("inf"), "+.inf": float("inf"),
+                 "-.inf": float("-inf")}
+_COMMENT = re.compile(r"(?:^|\s)#.*$")
+
+
+def _number(token: str, where: str) -> float:
+    """A YAML float (``.nan``/``.inf`` spelled as YAML spells them)."""
+    token = token.strip()
+    if _YAML_NUMBER.fullmatch(token):
+        return float(token)
+    if token.lower() in _YAML_SPECIAL:
+        return _YAML_SPECIAL[token.lower()]
+    raise DatasetError(f"{where}: {token!r} is not a number")
+
+
+_FLOW_ROW = re.compile(r"^[ \t]*-?[ \t]*\[([^\]\n]*)\][ \t]*(?:#[^\n]*)?$", re.M)
+_BLOCK_ITEM = re.compile(r"-\s+(.*)")
+
+
+def _vector_rows(text: str, where: str) -> list[list[float]] | np.ndarray:
+    """The rows of one field's value, row boundaries kept: each flow list ``[x, y, z]``
+    (phonopy's style, one per line), or each block list (``- - x`` then ``  - y`` lines,
+    Alexandria's style), or one block list of scalars (``- x`` lines). Comments allowed."""
+    pieces = _FLOW_ROW.split(text)  # text between rows, row, text between rows, ...
+    flow = pieces[1::2]
+    if flow and not "".join(pieces[0::2]).strip():
+        # fast path, phonopy's style: every line one flow row of exactly three numbers
+        if all(row.count(",") == 2 for row in flow):
+            try:
+                return np.array(",".join(flow).split(","), dtype=float).reshape(-1, 3)
+            except ValueError:
+                pass  # a token that is not a plain number: the slow path names it
+    rows: list[list[float]] = []
+    block = False  # the last row is a block list that ``- y`` lines continue
+    for raw in text.splitlines():
+        line = _COMMENT.sub("", raw).strip()
+        if not line:
+            continue
+        item = _BLOCK_ITEM.fullmatch(line)
+        value = item.group(1).strip() if item else line
+        if value.startswith("["):
+            if not value.endswith("]"):
+                raise DatasetError(f"{where}: a row must be one [x, y, z] per line, "
+                                   f"got {raw.strip()!r}")
+            inner = value[1:-1]
+            rows.append([_number(t, where) for t in inner.split(",")] if inner.strip() else [])
+            block = False
+        elif item is None:
+            raise DatasetError(f"{where}: unexpected line {raw.strip()!r}")
+        elif _BLOCK_ITEM.fullmatch(value):  # "- - x": a new block row
+            rows.append([_number(_BLOCK_ITEM.fullmatch(value).group(1), where)])
+            block = True
+        elif block:
+            rows[-1].append(_number(value, where))
+        else:  # a block list of scalars: one vector
+            if not rows:
+                rows.append([])
+            rows[-1].append(_number(value, where))
+    return rows
+
+
+def _triples(rows: list[list[float]] | np.ndarray, where: str) -> np.ndarray:
+    if isinstance(rows, np.ndarray):
+        return rows
+    for k, row in enumerate(rows):
+        if len(row) != 3:
+            raise DatasetError(f"{where}, row {k + 1}: {len(row)} numbers where 3 are needed")
+    return np.array(rows, dtype=float).reshape(-1, 3)
+
+
 def _parse_displacements(section: str) -> list[dict]:
-    """The type-1 displacement list, parsed by hand: YAML parsing of forces dominates load time.
+    """The type-1 displacement list, parsed by hand (libyaml takes ~10x longer on the large
+    force blocks), row by row: every force row must hold exactly 3 numbers.
 
     Accepts phonopy's flow style (``- [x, y, z]``) and Alexandria's block style.
     """
     entries = []
     for chunk in _ENTRY.split(section)[1:]:
         atom_text, _, rest = chunk.partition("\n")
+        atom_text = _COMMENT.sub("", atom_text).strip()
+        if not re.fullmatch(r"\d+", atom_text):
+            raise DatasetError(f"displacement entry with atom {atom_text!r} (an integer ≥ 1 needed)")
         fields = {m.group(1): m.end() for m in _FIELD.finditer(rest)}
         order = sorted(fields.items(), key=lambda kv: kv[1])
-        entry = {"atom": int(atom_text.strip())}
+        entry = {"atom": int(atom_text)}
         for (key, start), nxt in zip(order, order[1:] + [(None, len(rest))]):
             end = nxt[1] - len(nxt[0]) - 1 if nxt[0] else nxt[1]
-            values = np.array(_NUMBER.findall(rest[start:end]), dtype=float)
-            entry[key] = values if key != "supercell_energy" else float(values[0])
+            where = f"{key} of displaced atom {entry['atom']}"
+            value = rest[start:end]
+            if key == "supercell_energy":
+                entry[key] = _number(_COMMENT.sub("", value), where)
+            elif key in ("displacement", "forces"):
+                entry[key] = _triples(_vector_rows(value, where), where)
         if "displacement" not in entry:
             raise DatasetError(f"displacement entry for atom {entry['atom']} has no 'displacement'")
-        if entry["displacement"].shape != (3,):
-            raise DatasetError(f"displacement of atom {entry['atom']} is not a 3-vector")
-        if "forces" in entry:
-            if entry["forces"].size % 3:
-                raise DatasetError(f"forces of displaced atom {entry['atom']} are not 3-vectors")
-            entry["forces"] = entry["forces"].reshape(-1, 3)
+        if entry["displacement"].shape != (1, 3):
+            raise DatasetError(f"displacement of atom {entry['atom']} is not one 3-vector")
+        entry["displacement"] = entry["displacement"][0]
         entries.append(entry)
     return entries
 
@@ -99,6 +175,7 @@ def _parse_displacements(section: str) -> list[dict]:
 def parse_yaml(text: str) -> dict:
     sections = _sections(text)
     displacements = sections.pop("displacements", None)
+    supercell = sections.pop("supercell", None)
     small = "".join(v for k, v in sections.items() if k in _WANTED)
     try:
         data = yaml.load(small, Loader=_Loader)
@@ -113,7 +190,33 @@ def parse_yaml(text: str) -> dict:
             if isinstance(exc, DatasetError):
                 raise
             raise DatasetError(f"malformed displacements section ({exc})") from None
+    if supercell is not None:
+        data["supercell"] = _parse_supercell(supercell)
     return data
+
+
+_COORDINATES = re.compile(r"^[ \t]*coordinates:[ \t]*\[([^\]\n]*)\]", re.M)
+_SYMBOL = re.compile(r"^[ \t]*(?:-[ \t]+)?symbol:[ \t]*([A-Za-z]+)", re.M)
+
+
+def _parse_supercell(section: str) -> dict:
+    """The file's ``supercell`` block as {lattice, coordinates, symbols}: by hand for
+    phonopy's flow style (a 1000-atom block takes libyaml ~0.1 s), libyaml otherwise."""
+    head, _, points = section.partition("points:")
+    coords, symbols = _COORDINATES.findall(points), _SYMBOL.findall(points)
+    lattice_text = head.partition("lattice:")[2]
+    if coords and len(coords) == len(symbols) and points.count("coordinates:") == len(coords):
+        where = "supercell"
+        lattice = _triples(_vector_rows(lattice_text, where), where)
+        frac = _triples([[_number(t, where) for t in c.split(",")] for c in coords], where)
+        return {"lattice": lattice, "coordinates": frac, "symbols": symbols}
+    try:
+        block = yaml.load(section, Loader=_Loader)["supercell"]
+        return {"lattice": np.array(block["lattice"], float),
+                "coordinates": np.array([p["coordinates"] for p in block["points"]], float),
+                "symbols": [p["symbol"] for p in block["points"]]}
+    except (yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
+        raise DatasetError(f"malformed supercell section ({type(exc).__name__}: {exc})") from None
 
 
 def _require(data: dict, key: str):
@@ -168,17 +271,53 @@ def dataset_from_mapping(data: dict, id: str, source: str | None = None) -> Phon
             energy = None
         from phonjax.io.phonopy_files import nac_from_mapping
 
-        return PhononDataset(id=id, unitcell=unitcell, supercell_matrix=smat, primitive_matrix=pmat,
-                             displaced_atoms=atoms, displacements=disps, forces=forces,
-                             energy_eV=None if energy is None else float(energy),
-                             reference=reference, source=source,
-                             nac=nac_from_mapping(data, source))
+        dataset = PhononDataset(id=id, unitcell=unitcell, supercell_matrix=smat,
+                                primitive_matrix=pmat, displaced_atoms=atoms, displacements=disps,
+                                forces=forces, energy_eV=None if energy is None else float(energy),
+                                reference=reference, source=source,
+                                nac=nac_from_mapping(data, source))
+        if data.get("supercell") is not None:
+            check_stored_supercell(dataset, **data["supercell"])
+        return dataset
     except CrystalError as exc:
         raise DatasetError(str(exc)) from None
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, DatasetError):
             raise
         raise DatasetError(f"malformed dataset ({type(exc).__name__}: {exc})") from None
+
+
+def check_stored_supercell(dataset: PhononDataset, lattice, coordinates, symbols,
+                           tolerance_A: float = SUPERCELL_TOLERANCE_A) -> None:
+    """The supercell a file stores must be the one phonjax builds from its unit cell and
+    ``supercell_matrix`` (lattice, and each atom's element and position in phonopy's
+    order): the forces belong to the stored one, so a matrix of the right determinant
+    but the wrong shape, or a unit cell edited without its forces, would otherwise give
+    confident wrong numbers."""
+    from phonjax.cells import build_supercell
+
+    from ase.data import atomic_numbers
+
+    built, _ = build_supercell(dataset.unitcell, dataset.supercell_matrix)
+    fix = "check supercell_matrix and unit_cell against the forces' supercell"
+    lattice, frac = np.asarray(lattice, float), np.asarray(coordinates, float)
+    if lattice.shape != (3, 3) or frac.shape != (len(symbols), 3):
+        raise DatasetError("malformed supercell section (lattice 3x3, one 3-vector per atom)")
+    numbers = np.array([atomic_numbers.get(re.sub(r"\d+$", "", str(s)), -1) for s in symbols])
+    if len(numbers) != built.n_atoms:
+        raise DatasetError(f"the file's supercell has {len(numbers)} atoms, its unit cell and "
+                           f"supercell_matrix build {built.n_atoms}; {fix}")
+    lattice_error = np.abs(lattice - built.lattice).max()
+    if not lattice_error <= tolerance_A:
+        raise DatasetError(f"the file's supercell lattice differs by {lattice_error:.3g} Å from "
+                           f"the one its unit cell and supercell_matrix build; {fix}")
+    d = frac - built.frac_positions
+    off = np.linalg.norm((d - np.rint(d)) @ built.lattice, axis=1)
+    wrong = np.flatnonzero(~(off <= tolerance_A) | (numbers != built.numbers))
+    if len(wrong):
+        raise DatasetError(f"atom {wrong[0] + 1} of the file's supercell is not the atom phonjax "
+                           f"builds there ({len(wrong)} atoms differ, by up to {off.max():.3g} Å); "
+                           f"{fix}")
 
 
 def read_dataset(path: str | os.PathLike) -> PhononDataset:

@@ -34,7 +34,7 @@ def test_models_table_lists_every_variant():
             assert variant in text
     assert "7net-0" in text and "M3GNet-MP-2021.2.8-PES" in text
     headers = [column.header for column in table.columns]
-    assert headers == ["family", "variant", "package", "available", "default dtype", "batch"]
+    assert headers == ["family / package", "variant", "available", "dtype", "batch"]
 
 
 def test_listing_models_imports_neither_torch_nor_model_packages():

@@ -5,10 +5,15 @@ Variants: ``morse`` (well behaved), ``nan`` (NaN forces everywhere: relaxation f
 ``raise`` (the model raises), ``stuck`` (a stress offset beyond any Morse attraction:
 the cell grows forever, the relaxation never converges), ``nan-supercell`` (NaN forces only for the
 displaced supercells: the phonon step fails), ``slow`` (morse, sleeping per call).
+
+With ``PHONJAX_TOY_LOG`` set, every evaluated supercell (more than 16 atoms: the
+phonon step, not a relaxation) appends a line "pid formula n_atoms" to that file,
+so that a test can count how often each material's forces were computed.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -68,6 +73,11 @@ class ToyAdapter(Adapter):
             raise RuntimeError("toy model failure")
         if self.variant == "slow":
             time.sleep(0.05)
+        log = os.environ.get("PHONJAX_TOY_LOG")
+        if log:
+            with open(log, "a") as fh:
+                fh.writelines(f"{os.getpid()} {a.get_chemical_formula('metal', empirical=True)} "
+                              f"{len(a)}\n" for a in atoms if len(a) > 16)
         out = []
         for a in atoms:
             e, f, s = morse(a)

@@ -25,12 +25,12 @@ def test_report_from_store_and_bad_inputs(small_files, tmp_path, capsys):
     args = ["--plugin", "tests.bench.fakes", "--model", "toy:morse", "--dataset",
             small_files[0], str(corrupt), "--dataset-label", "small", "--out", str(tmp_path / "r"),
             "--no-progress", *FAST_ARGS]
-    assert main(args) == 0
+    assert main(args) == 1  # an unreadable input is reported, skipped, and not success
     err = capsys.readouterr().err
-    assert "mp-999" in err  # reported, skipped
+    assert "mp-999" in err
     out = tmp_path / "r"
     tables = sorted(p.name for p in (out / "tables").glob("*.csv"))
-    assert len(tables) == 3
+    assert len(tables) == 4  # Tables I-III and the reference under both Γ rules
     t2 = pd.read_csv(next((out / "tables").glob("*.table2.csv")))
     assert list(t2["model"]) == ["toy:morse"]
     figures = sorted(p.name for p in (out / "figures").glob("*.png"))

@@ -1,0 +1,46 @@
+"""Rich consoles that never cut a value.
+
+rich lays out for the terminal's width, and for 80 columns when the output is not
+a terminal, cutting table cells to ``mp-10…`` and wrapping one-line messages. When
+the stream is not a terminal (a pipe, a file, a test) these consoles are wide
+enough for any table or message, so every digit and id arrives in full; on a
+terminal, tables are built to fit 80 columns and fold rather than cut
+(``fit_table``).
+"""
+
+from __future__ import annotations
+
+import sys
+
+WIDE = 1000  # columns when the stream is not a terminal
+
+
+def _console(stream, stderr: bool):
+    from rich.console import Console
+
+    if stream.isatty():
+        return Console(stderr=stderr)
+    return Console(stderr=stderr, width=WIDE)
+
+
+def stdout_console():
+    return _console(sys.stdout, stderr=False)
+
+
+def stderr_console():
+    return _console(sys.stderr, stderr=True)
+
+
+def fit_table(table):
+    """Cells of every column fold onto a second line instead of ending in '…' when the
+    terminal is too narrow; a compact box (no outer edge, no padding, one space between
+    columns)."""
+    from rich import box
+
+    table.box = box.SIMPLE_HEAD
+    table.show_edge = False
+    table.pad_edge = False
+    table.padding = (0, 0)
+    for column in table.columns:
+        column.overflow = "fold"
+    return table
