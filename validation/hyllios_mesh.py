@@ -79,7 +79,7 @@ def phonjax_side(ds, T: float):
 
     p = protocols.resolve("hyllios")
     system = _prepare(p, ds, unitcell=ds.unitcell, pmat=ds.primitive_matrix)
-    [r] = phonjax.phonon_properties([system], [ds.forces], temperatures=[T])
+    [r] = phonjax.phonon_properties([system], [ds.forces], phonjax.PhononSettings(temperatures_K=(T,)))
     values = np.array([r.free_energy_kJmol[0], r.entropy_JKmol[0], r.heat_capacity_JKmol[0]])
     w = system.mesh.weights
     g = np.flatnonzero((np.abs(system.mesh.qpoints) < 1e-12).all(axis=1))
