@@ -201,6 +201,30 @@ def _evaluate_forces(adapter, systems, lanes: int = 1) -> list[np.ndarray | Exce
         return out
 
 
+def _hessian_forces(adapter, systems) -> list[np.ndarray | Exception]:
+    """−H·u (n_disp, N, 3) per system from Hessian-vector products of the model's energy
+    (``phonjax.energy``): the force constants' forces of the protocol's displacements
+    without finite differences. Needs a JAX-native adapter (``energy_function``)."""
+    import jax
+
+    from phonjax.energy import hessian_forces
+
+    if not hasattr(adapter, "energy_function"):
+        error = ValueError(f"force_constants=hessian needs a JAX-native model; "
+                           f"{type(adapter).__name__} has no energy_function")
+        return [error] * len(systems)
+    out = []
+    for s in systems:
+        try:
+            sc = s.supercell
+            with jax.enable_x64(True):
+                energy = adapter.energy_function(sc.lattice, sc.positions, sc.numbers)
+                out.append(np.asarray(jax.jit(lambda: hessian_forces(energy, s))(), float))
+        except Exception as exc:
+            out.append(exc)
+    return out
+
+
 def default_lanes(device: str = "cpu") -> int:
     """Model calls side by side: one per usable CPU core (at most 4: each CHGNet call of
     256 atoms holds ~2 GB) on CPU; one on an accelerator, which batches instead."""
@@ -292,7 +316,10 @@ def _finish(m, ds, info, load_s, r, model, protocol, adapter, lanes) -> dict:
                     error=f"{type(exc).__name__}: {exc}", seconds=time.perf_counter() - t0)
     prep_s = load_s + (r.seconds if r is not None else 0.0) + time.perf_counter() - t0
     t0 = time.perf_counter()
-    [f] = _evaluate_forces(adapter, [system], lanes)
+    if protocol.force_constants == "hessian":
+        [f] = _hessian_forces(adapter, [system])
+    else:
+        [f] = _evaluate_forces(adapter, [system], lanes)
     fields["forces_seconds"] = forces_s = time.perf_counter() - t0
     if isinstance(f, Exception):
         return _row(m, model, protocol, **fields, status="failed", stage="forces",

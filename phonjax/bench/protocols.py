@@ -46,6 +46,9 @@ class Protocol:
     relax_steps: int = 500
     fix_symmetry: bool = True
     max_force_eV_A: float = 1e4  # larger forces during relaxation count as an explosion
+    # "finite_displacement" (the protocol's forces on displaced supercells) or "hessian"
+    # (Hessian-vector products of a JAX-native model's energy, phonjax.energy)
+    force_constants: str = "finite_displacement"
 
     @property
     def overrides(self) -> dict:
@@ -93,7 +96,8 @@ _CHECKS = {"temperature_K": options.non_negative, "gamma_acoustic_tolerance_K": 
            "max_force_eV_A": options.positive, "relax_steps": options.positive_int,
            "relax_rounds": options.positive_int}
 _CHOICES = {"commensurate": ("primitive", "supercell_matrix"),
-            "acoustic_modes": ("smallest", "lowest")}
+            "acoustic_modes": ("smallest", "lowest"),
+            "force_constants": ("finite_displacement", "hessian")}
 
 
 def _coerce(name: str, value):

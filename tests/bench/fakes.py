@@ -89,8 +89,34 @@ class ToyAdapter(Adapter):
         return out
 
 
+class ToyJaxAdapter(ToyAdapter):
+    """``toy`` with a JAX energy of the same potential: the Hessian route's input."""
+
+    family = "toyjax"
+    variants = ("morse",)
+
+    def energy_function(self, lattice, positions, numbers):
+        """``energy(positions_A, cell_A) -> eV`` on the neighbour list of the reference."""
+        import jax.numpy as jnp
+        from ase import Atoms
+
+        atoms = Atoms(numbers=numbers, positions=positions, cell=lattice, pbc=True)
+        i, j, shifts = neighbor_list("ijS", atoms, CUTOFF_A)
+        z = np.asarray(numbers)
+        r0 = covalent_radii[z[i]] + covalent_radii[z[j]]
+
+        def energy(pos, cell):
+            d = jnp.linalg.norm(pos[j] - pos[i] + shifts @ cell, axis=1)
+            x = jnp.exp(-ALPHA_PER_A * (d - r0))
+            cut = 0.5 * (1 + jnp.cos(jnp.pi * d / CUTOFF_A))
+            return 0.5 * jnp.sum(DEPTH_EV * ((1 - x) ** 2 - 1) * cut)
+
+        return energy
+
+
 def register() -> None:
     models.register("toy", lambda variant, **kw: ToyAdapter(variant, **kw))
+    models.register("toyjax", lambda variant, **kw: ToyJaxAdapter(variant, **kw))
 
 
 register()
