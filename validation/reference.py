@@ -9,7 +9,8 @@ tests/ or validation/):
    dataset and forces (e.g. from a uMLIP) skips this step and keeps its own cells. With
    ``force_sets`` the forces come from that FORCE_SETS (``force_sets_filename``); with ``born``
    the non-analytical correction is on (``born_filename=born``, ``is_nac=True``; phonopy's
-   Gonze–Lee unless ``nac_method="wang"``, set through ``nac_params``), otherwise it is off.
+   Gonze–Lee unless ``nac_method="wang"``, set through ``nac_params``); with ``file_nac`` it is
+   on with the file's own ``nac`` section (``is_nac=True``); otherwise it is off.
 2. ``produce_force_constants()`` (full N×N, traditional finite differences) and
    ``symmetrize_force_constants()``.
 3. ``run_mesh(mesh)`` with phonopy's defaults (half-shifted even meshes, symmetry reduction, its
@@ -83,6 +84,7 @@ def phonopy_reference(source, *, mesh: Sequence[int] | None = (20, 20, 20),
                       temperatures_K: Sequence[float] = (300.0,), primitive_matrix=None,
                       load_only: bool = False,
                       generate_displacements: Sequence[bool] = (), force_sets=None, born=None,
+                      file_nac: bool = False,
                       nac_method: str | None = None, band_npoints: int | None = None,
                       gamma_directions: Sequence[Sequence[float]] = (),
                       qpoints=None, total_dos: bool = False,
@@ -100,6 +102,8 @@ def phonopy_reference(source, *, mesh: Sequence[int] | None = (20, 20, 20),
         generate_displacements: the ``is_diagonal`` values whose generated sets to add (untimed).
         force_sets: a type-1 FORCE_SETS with the forces (for a phonopy_disp.yaml path).
         born: a BORN file: the non-analytical correction on (default: off).
+        file_nac: the correction on with the file's own ``nac`` section (a phonopy_params.yaml
+            that holds one), as ``phonopy.load(path)`` does by default.
         nac_method: "gonze" (phonopy's default) or "wang", with ``born``.
         band_npoints: points per segment of phonopy's automatic band path (step 5).
         gamma_directions: (3,) reduced directions of q → 0 at Γ (step 5, with NAC).
@@ -121,7 +125,7 @@ def phonopy_reference(source, *, mesh: Sequence[int] | None = (20, 20, 20),
         if born is not None:
             files["born_filename"] = str(born)
         ph = source if given else phonopy.load(
-            path, produce_fc=False, is_nac=born is not None,
+            path, produce_fc=False, is_nac=born is not None or file_nac,
             primitive_matrix=np.asarray(primitive_matrix).tolist(), **files)
         if nac_method is not None:
             ph.nac_params = {**ph.nac_params, "method": nac_method}
