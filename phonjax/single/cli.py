@@ -1,15 +1,15 @@
 """``phonjax run STRUCTURE... [options]``: phonons of one crystal, or a hundred, with files and plots.
 
-Each structure file (CIF, POSCAR, extxyz, … anything ASE reads) with each ``--model``, or a
-phonopy folder (phonopy_disp.yaml or phonopy.yaml with FORCE_SETS; phonopy_params.yaml) or
-force-set file with its own DFT forces: relaxed (FixSymmetry + FrechetCellFilter + FIRE, fmax 0.005 eV/Å), supercell with
-lattice vectors ≥ 20 Å, primitive cell found by spglib, band structure along seekpath's path
-(mapped to the cell used and checked), tetrahedron DOS and PDOS on a 20×20×20 mesh, thermal
-properties 0–1000 K, imaginary-mode report with modulated structures. Polar crystals: a BORN
-next to the phonopy files turns the non-analytical correction on (LO–TO splitting at Γ, as
-phonopy; --no-nac: off); --born FILE adds DFT Born charges and ε∞ to a model's force
-constants. Files and PNGs go to
-OUT/NAME/MODEL/; several models on one crystal also give OUT/NAME/comparison.{csv,png}.
+Each structure file (CIF, POSCAR, extxyz, … anything ASE reads) with each ``--model``:
+relaxed (FixSymmetry + FrechetCellFilter + FIRE, fmax 0.005 eV/Å), supercell with lattice
+vectors ≥ 20 Å, primitive cell found by spglib, band structure along seekpath's path (mapped to
+the cell used and checked), tetrahedron DOS and PDOS on a 20×20×20 mesh, thermal properties
+0–1000 K, imaginary-mode report with modulated structures. A phonopy folder (phonopy_disp.yaml
+or phonopy.yaml with FORCE_SETS, or phonopy_params.yaml) or a force-set file gives the same
+from its own DFT forces, cells and Born charges. Polar crystals: a BORN next to the phonopy
+files turns the non-analytical correction on (LO–TO splitting at Γ, as phonopy; --no-nac:
+off); --born FILE adds DFT Born charges and ε∞ to a model's force constants. Files and PNGs go
+to OUT/NAME/MODEL/; several models on one crystal also give OUT/NAME/comparison.{csv,png}.
 A bad option or an unusable model: one line, exit status 2. A crystal that fails: one line,
 the others go on, exit status 1.
 """

@@ -9,7 +9,8 @@ model is loaded. The relaxation fields carry the names the bench's relaxation re
 Defaults give right phonons rather than fast ones: relaxation on (FixSymmetry +
 FrechetCellFilter + FIRE to 0.005 eV/Å), supercell lattice vectors ≥ 20 Å, primitive cell
 found by spglib (phonopy's ``"auto"``), phonopy's 0.01 Å displacements, a 20×20×20 mesh,
-phonopy's tetrahedron DOS, 0–1000 K in 10 K steps.
+phonopy's tetrahedron DOS, 0–1000 K in 10 K steps; the non-analytical correction exactly when
+Born charges come with the input (a BORN next to phonopy's files) or are given (``nac``).
 """
 
 from __future__ import annotations
