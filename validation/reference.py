@@ -9,14 +9,16 @@ tests/ or validation/):
    dataset and forces (e.g. from a uMLIP) skips this step and keeps its own cells. With
    ``force_sets`` the forces come from that FORCE_SETS (``force_sets_filename``); with ``born``
    the non-analytical correction is on (``born_filename=born``, ``is_nac=True``; phonopy's
-   Gonze–Lee unless ``nac_method="wang"``, set through ``nac_params``), otherwise it is off.
+   Gonze–Lee unless ``nac_method="wang"``, set through ``nac_params``); with ``file_nac`` it is
+   on with the file's own ``nac`` section (``is_nac=True``); otherwise it is off.
 2. ``produce_force_constants()`` (full N×N, traditional finite differences) and
    ``symmetrize_force_constants()``.
 3. ``run_mesh(mesh)`` with phonopy's defaults (half-shifted even meshes, symmetry reduction, its
    BZ-relocated irreducible points) and ``run_thermal_properties(temperatures)``.
 4. ``run_qpoints(get_commensurate_points(inv(P)·S))``: the q-points commensurate with the supercell.
 5. Only when asked (``band_npoints``): ``auto_band_structure(npoints)``, phonopy's seekpath band
-   path (with NAC, each segment through Γ uses its own direction for q → 0); and
+   path (with NAC, each segment through Γ uses its own direction for q → 0), or
+   (``band_paths``) ``run_band_structure(segments)`` along given segments, the same rule; and
    (``gamma_directions``) ``run_qpoints([Γ], nac_q_direction=d)`` for each direction d;
    ``run_qpoints(q)`` at given q-points (e.g. a band path), and after step 3
    ``run_total_dos()`` (phonopy's tetrahedron method and frequency points, or ``sigma=`` smearing).
@@ -83,7 +85,9 @@ def phonopy_reference(source, *, mesh: Sequence[int] | None = (20, 20, 20),
                       temperatures_K: Sequence[float] = (300.0,), primitive_matrix=None,
                       load_only: bool = False,
                       generate_displacements: Sequence[bool] = (), force_sets=None, born=None,
+                      file_nac: bool = False,
                       nac_method: str | None = None, band_npoints: int | None = None,
+                      band_paths: Sequence[np.ndarray] | None = None,
                       gamma_directions: Sequence[Sequence[float]] = (),
                       qpoints=None, total_dos: bool = False,
                       dos_sigma_THz: float | None = None) -> PhonopyReference:
@@ -100,8 +104,12 @@ def phonopy_reference(source, *, mesh: Sequence[int] | None = (20, 20, 20),
         generate_displacements: the ``is_diagonal`` values whose generated sets to add (untimed).
         force_sets: a type-1 FORCE_SETS with the forces (for a phonopy_disp.yaml path).
         born: a BORN file: the non-analytical correction on (default: off).
+        file_nac: the correction on with the file's own ``nac`` section (a phonopy_params.yaml
+            that holds one), as ``phonopy.load(path)`` does by default.
         nac_method: "gonze" (phonopy's default) or "wang", with ``born``.
         band_npoints: points per segment of phonopy's automatic band path (step 5).
+        band_paths: instead, segments (n_i, 3) of q-points (primitive reciprocal basis) for
+            ``run_band_structure`` (step 5; phonopy's q → 0 rule with NAC).
         gamma_directions: (3,) reduced directions of q → 0 at Γ (step 5, with NAC).
         qpoints: (n_q, 3) q-points (primitive reciprocal basis) whose frequencies to add (untimed).
         total_dos: add phonopy's total DOS on the mesh (tetrahedron, or Gaussian with
@@ -121,7 +129,7 @@ def phonopy_reference(source, *, mesh: Sequence[int] | None = (20, 20, 20),
         if born is not None:
             files["born_filename"] = str(born)
         ph = source if given else phonopy.load(
-            path, produce_fc=False, is_nac=born is not None,
+            path, produce_fc=False, is_nac=born is not None or file_nac,
             primitive_matrix=np.asarray(primitive_matrix).tolist(), **files)
         if nac_method is not None:
             ph.nac_params = {**ph.nac_params, "method": nac_method}
@@ -129,7 +137,7 @@ def phonopy_reference(source, *, mesh: Sequence[int] | None = (20, 20, 20),
         out: dict[str, Any] = {}
         if not load_only:
             _run_spectra(ph, mesh, temperatures_K, out, times)
-            _run_paths(ph, band_npoints, gamma_directions, out, times)
+            _run_paths(ph, band_npoints, gamma_directions, out, times, band_paths)
         times["total"] = sum(times.values())  # the stages only, not the copies between them
         times["cpu"] = time.process_time() - c0
         if not load_only:
@@ -191,11 +199,15 @@ def _run_spectra(ph, mesh, temperatures_K, out: dict, times: dict) -> None:
     times["commensurate"] = time.perf_counter() - t
 
 
-def _run_paths(ph, band_npoints, gamma_directions, out: dict, times: dict) -> None:
-    """Step 5: phonopy's band path and Γ along directions, results into ``out``."""
+def _run_paths(ph, band_npoints, gamma_directions, out: dict, times: dict,
+               band_paths=None) -> None:
+    """Step 5: phonopy's band path (or ``band_paths``) and Γ along directions, into ``out``."""
     t = time.perf_counter()
-    if band_npoints:
+    if band_paths is not None:
+        ph.run_band_structure([np.asarray(q, float) for q in band_paths])
+    elif band_npoints:
         ph.auto_band_structure(npoints=band_npoints)
+    if band_paths is not None or band_npoints:
         bands = ph.get_band_structure_dict()
         out["band_qpoints"] = [np.asarray(q) for q in bands["qpoints"]]
         out["band_frequencies_THz"] = [np.asarray(f) for f in bands["frequencies"]]
@@ -205,7 +217,7 @@ def _run_paths(ph, band_npoints, gamma_directions, out: dict, times: dict) -> No
             ph.run_qpoints([[0.0, 0.0, 0.0]], nac_q_direction=list(d))
             freqs.append(np.asarray(ph.get_qpoints_dict()["frequencies"])[0])
         out["gamma_frequencies_THz"] = np.array(freqs)
-    if band_npoints or len(gamma_directions):
+    if band_npoints or band_paths is not None or len(gamma_directions):
         times["paths"] = time.perf_counter() - t
 
 

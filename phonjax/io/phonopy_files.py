@@ -58,6 +58,7 @@ def read_born(path: str | os.PathLike, unitcell: Crystal, primitive_matrix,
                         numbers=primitive.numbers, masses=primitive.masses)
     if not Path(path).is_file():
         raise _fail(path, "file not found")
+    _check_born_rows(path, cell, primitive, symprec)
     try:
         params = parse_BORN(cell, symprec=symprec, filename=path)
     except (ValueError, RuntimeError, IndexError) as exc:  # BORNFileParseError is a RuntimeError
@@ -69,6 +70,25 @@ def read_born(path: str | os.PathLike, unitcell: Crystal, primitive_matrix,
                          source=str(path))
     except NACError as exc:
         raise _fail(path, str(exc)) from None
+
+
+def _check_born_rows(path, cell, primitive: Crystal, symprec: float) -> None:
+    """One row of Born charges per symmetry-independent atom of the primitive cell, no
+    more, no fewer (phonopy reads as many rows as it needs and ignores the rest: a file
+    of another crystal, or one listing every atom, would be misread silently)."""
+    from phonopy.structure.symmetry import Symmetry
+
+    try:
+        rows = [line for line in Path(path).read_text().splitlines()[2:] if line.strip()]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _fail(path, f"cannot be read ({exc})") from None
+    independent = Symmetry(cell, symprec=symprec).get_independent_atoms()
+    if len(rows) != len(independent):
+        atoms = ", ".join(f"{primitive.symbols[i]}{i + 1}" for i in independent)
+        raise _fail(path, f"{len(rows)} row(s) of Born charges, but the primitive cell "
+                    f"({primitive.n_atoms} atoms) has {len(independent)} symmetry-independent "
+                    f"atom(s) ({atoms}), one row each in this order: the file belongs to "
+                    "another crystal or cell")
 
 
 def nac_from_mapping(data: dict, source: str | None = None) -> NACParams | None:
@@ -291,14 +311,16 @@ def _with_born(ds: PhononDataset, born, nac: bool, symprec: float = SYMPREC) -> 
     return ds
 
 
-def _read_yaml_in_folder(yaml_path: Path, born, nac: bool, symprec: float) -> PhononDataset:
-    """A displacement yaml with the FORCE_SETS and BORN next to it (``born`` first)."""
+def _read_yaml_in_folder(yaml_path: Path, born, nac: bool, symprec: float,
+                         require_forces: bool = True) -> PhononDataset:
+    """A displacement yaml with the FORCE_SETS and BORN next to it (``born`` first);
+    ``require_forces=False``: displacements only are fine (a model gives the forces)."""
     folder = yaml_path.parent
     force_sets = folder / "FORCE_SETS" if (folder / "FORCE_SETS").is_file() else None
     if born is None and (folder / "BORN").is_file():
         born = folder / "BORN"
     ds = read_phonopy_yaml(yaml_path, force_sets, born, nac, symprec)
-    if ds.forces is None:
+    if ds.forces is None and require_forces:
         raise _fail(yaml_path, "has no forces and there is no FORCE_SETS next to it")
     return ds
 
@@ -311,7 +333,8 @@ def _plain_name(path: Path) -> str:
 
 
 def read_phonopy_folder(folder: str | os.PathLike, born: str | os.PathLike | None = None,
-                        nac: bool = True, symprec: float = SYMPREC) -> PhononDataset:
+                        nac: bool = True, symprec: float = SYMPREC,
+                        require_forces: bool = True) -> PhononDataset:
     """A dataset from a phonopy folder: its phonopy_params.yaml (self-contained, by
     ``read_dataset``) or else its phonopy.yaml / phonopy_disp.yaml with FORCE_SETS, and
     BORN (or ``born``) for the non-analytical correction unless ``nac`` is False."""
@@ -330,7 +353,7 @@ def read_phonopy_folder(folder: str | os.PathLike, born: str | os.PathLike | Non
         return _with_born(ds, born, nac, symprec)
     for name in YAML_NAMES[1:]:
         if name in found:
-            return _read_yaml_in_folder(found[name], born, nac, symprec)
+            return _read_yaml_in_folder(found[name], born, nac, symprec, require_forces)
     raise DatasetError(f"{folder.name}: no {', '.join(YAML_NAMES)} in the folder")
 
 
@@ -339,17 +362,18 @@ def dataset_id_of_folder(folder: Path) -> str:
 
 
 def read_input(path: str | os.PathLike, born: str | os.PathLike | None = None,
-               nac: bool = True) -> PhononDataset:
+               nac: bool = True, require_forces: bool = True) -> PhononDataset:
     """What ``phonjax phonons`` reads from one argument: a phonopy folder
     (``read_phonopy_folder``); a phonopy.yaml / phonopy_disp.yaml with the FORCE_SETS
     (and BORN) next to it; or a self-contained phonopy_params / Alexandria file
     (``read_dataset``). ``born``: a BORN file for the non-analytical correction (before
-    any in the files); ``nac=False``: no correction."""
+    any in the files); ``nac=False``: no correction; ``require_forces=False``: a
+    phonopy_disp.yaml without FORCE_SETS is read too (for a model's forces)."""
     from phonjax.io.readers import read_dataset
 
     path = Path(path)
     if path.is_dir():
-        return read_phonopy_folder(path, born, nac)
+        return read_phonopy_folder(path, born, nac, require_forces=require_forces)
     if _plain_name(path) in YAML_NAMES[1:]:
-        return _read_yaml_in_folder(path, born, nac, SYMPREC)
+        return _read_yaml_in_folder(path, born, nac, SYMPREC, require_forces)
     return _with_born(read_dataset(path), born, nac)

@@ -1,10 +1,11 @@
 """Phonons of one crystal, or a hundred: the user's workflow from a structure to files and plots.
 
-*One run* is a set of crystals (structure files, ASE ``Atoms``, pymatgen ``Structure``s, or
-force-set files) times a set of models (registered uMLIP adapters, or ``"dft"``: the forces a
-force-set file holds). Each (crystal, model) pair is one ``Phonons`` object: relaxed structure,
-cells, force constants, band structure along a checked standard path, DOS and partial DOS,
-thermal properties in three normalisations, the imaginary-mode report and its files.
+*One run* is a set of crystals (structure files, ASE ``Atoms``, pymatgen ``Structure``s,
+phonopy folders or force-set files) times a set of models (registered uMLIP adapters, or
+``"dft"``: the forces a force-set input holds). Each (crystal, model) pair is one ``Phonons``
+object: relaxed structure, cells, force constants, band structure along a checked standard
+path, DOS and partial DOS, thermal properties in three normalisations, the imaginary-mode
+report and its files.
 
 Modules, one concept each: ``settings`` (what a run does, validated), ``inputs`` (reading
 structures and force sets), ``cells`` (symmetry, primitive cell, supercell), ``bandpath``
@@ -13,8 +14,10 @@ projections), ``thermal_table``, ``instability`` (imaginary-mode report, modulat
 ``workflow`` (relaxation, forces and kernel, batched over many pairs with the bench's code),
 ``spectra`` (what one pair's force constants give), ``phonons`` (the ``Phonons`` object),
 ``report`` (JSON summary, model comparison), ``writers``, ``plots``, ``provenance``, ``cli``
-(``phonjax run``). Born charges (NAC) will enter through ``WorkflowSettings.nac`` and
-``Phonons.modes_at``, the one place frequencies are computed.
+(``phonjax run``), ``born`` (the non-analytical correction of a pair: the input's own Born
+charges, a BORN file for a model's force constants, or none; checked against the crystal).
+Frequencies are computed in one place, ``Phonons.modes_at`` / ``path_modes`` (phonopy's
+q → 0 rule at Γ on band segments when the pair has NAC).
 """
 
 __all__ = ["Phonons", "WorkflowSettings"]

@@ -1,11 +1,15 @@
 """``phonjax run STRUCTURE... [options]``: phonons of one crystal, or a hundred, with files and plots.
 
-Each structure file (CIF, POSCAR, extxyz, … anything ASE reads; force-set files too) with each
-``--model``: relaxed (FixSymmetry + FrechetCellFilter + FIRE, fmax 0.005 eV/Å), supercell with
-lattice vectors ≥ 20 Å, primitive cell found by spglib, band structure along seekpath's path
-(mapped to the cell used and checked), tetrahedron DOS and PDOS on a 20×20×20 mesh, thermal
-properties 0–1000 K, imaginary-mode report with modulated structures. Files and PNGs go to
-OUT/NAME/MODEL/; several models on one crystal also give OUT/NAME/comparison.{csv,png}.
+Each structure file (CIF, POSCAR, extxyz, … anything ASE reads) with each ``--model``:
+relaxed (FixSymmetry + FrechetCellFilter + FIRE, fmax 0.005 eV/Å), supercell with lattice
+vectors ≥ 20 Å, primitive cell found by spglib, band structure along seekpath's path (mapped to
+the cell used and checked), tetrahedron DOS and PDOS on a 20×20×20 mesh, thermal properties
+0–1000 K, imaginary-mode report with modulated structures. A phonopy folder (phonopy_disp.yaml
+or phonopy.yaml with FORCE_SETS, or phonopy_params.yaml) or a force-set file gives the same
+from its own DFT forces, cells and Born charges. Polar crystals: a BORN next to the phonopy
+files turns the non-analytical correction on (LO–TO splitting at Γ, as phonopy; --no-nac:
+off); --born FILE adds DFT Born charges and ε∞ to a model's force constants. Files and PNGs go
+to OUT/NAME/MODEL/; several models on one crystal also give OUT/NAME/comparison.{csv,png}.
 A bad option or an unusable model: one line, exit status 2. A crystal that fails: one line,
 the others go on, exit status 1.
 """
@@ -26,7 +30,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="phonjax run", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("structures", nargs="+", metavar="STRUCTURE",
-                   help="structure files ASE reads, or phonopy_params / Alexandria force-set files")
+                   help="structure files ASE reads; phonopy folders (phonopy_disp.yaml or "
+                        "phonopy.yaml + FORCE_SETS [+ BORN]); phonopy_params / Alexandria files")
     p.add_argument("--model", action="append", default=None, metavar="NAME[:VARIANT]",
                    help=f"uMLIP adapter, repeatable (default {DEFAULT_MODEL}; 'dft': a force-set "
                         "file's own forces, the default for force-set files)")
@@ -57,6 +62,12 @@ def parser() -> argparse.ArgumentParser:
                    metavar=("T0", "T1", "STEP"), help="K (default 0 1000 10)")
     p.add_argument("--imaginary-tolerance", type=float, default=0.05, metavar="THz",
                    help="ν < −this counts as imaginary (default 0.05)")
+    nac = p.add_mutually_exclusive_group()
+    nac.add_argument("--born", default=None, metavar="FILE",
+                     help="phonopy BORN file: Born charges and ε∞ (from DFT) for the "
+                          "non-analytical correction (default: a BORN next to phonopy files)")
+    nac.add_argument("--no-nac", action="store_true",
+                     help="no non-analytical correction, even with a BORN next to the files")
     p.add_argument("--distance", type=float, default=0.01, metavar="Å",
                    help="displacement length (default 0.01, phonopy's)")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"results folder (default ./{DEFAULT_OUT})")
@@ -93,7 +104,8 @@ def settings_from(args):
         primitive_matrix=primitive, distance_A=args.distance, mesh=tuple(args.mesh),
         temperatures_K=temperatures(*args.temperatures), band_path=args.band_path,
         band_points=args.band_points, dos_method=args.dos, dos_sigma_THz=args.sigma,
-        imaginary_tolerance_THz=args.imaginary_tolerance)
+        imaginary_tolerance_THz=args.imaginary_tolerance,
+        nac=False if args.no_nac else args.born)
 
 
 def _items(args, settings, err):
@@ -218,6 +230,11 @@ def describe(p) -> list[str]:
         lines.append(f"supercell: {_matrix(c.supercell_matrix)} ({c.supercell_how}) = "
                      f"{c.n_supercell} atoms, images ≥ {c.min_image_distance_A:.1f} Å apart, "
                      f"{n_disp} displacement(s)")
+        from phonjax.single.born import summary_line
+
+        nac = summary_line(p)
+        if nac:
+            lines.append(nac)
     if p.band is not None:
         path = p.band.path
         ok = {True: "[green]all labelled points checked[/green]",

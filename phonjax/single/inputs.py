@@ -2,8 +2,11 @@
 
 An *input* is one crystal with a name: a ``Crystal`` read from any structure file ASE reads
 (CIF, POSCAR, extxyz — every frame of a multi-frame file), an ASE ``Atoms``, a pymatgen
-``Structure``, or a force-set file (phonopy_params / phonopy.yaml / Alexandria YAML, plain or
-compressed), which also brings its supercell and primitive matrices and its DFT forces.
+``Structure``, or force-set data, which also brings its supercell and primitive matrices, its
+DFT forces and its Born charges: a phonopy folder (phonopy_disp.yaml or phonopy.yaml with
+FORCE_SETS, or phonopy_params.yaml; BORN next to them), a phonopy.yaml / phonopy_disp.yaml
+(FORCE_SETS and BORN next to it), a phonopy_params or Alexandria file, plain or compressed;
+all through ``phonjax.io.read_input``, as ``phonjax phonons`` reads them.
 A file that cannot be used raises ``InputError`` with one line: the file and the reason
 (not found, not a structure ASE can read, not periodic in three directions, …).
 """
@@ -33,8 +36,21 @@ class CrystalInput:
     dataset: PhononDataset | None = None  # a force-set file's content (S, P, forces)
 
 
+def is_phonopy_folder(path: str | os.PathLike) -> bool:
+    """A folder with phonopy_params.yaml, phonopy.yaml or phonopy_disp.yaml (plain or
+    compressed) in it."""
+    from phonjax.io.phonopy_files import YAML_NAMES, _plain_name
+
+    path = Path(path)
+    return path.is_dir() and any(_plain_name(f) in YAML_NAMES and f.is_file()
+                                 for f in path.iterdir())
+
+
 def is_force_set_file(path: str | os.PathLike) -> bool:
-    return str(path).lower().endswith(FORCE_SET_SUFFIXES)
+    """Force-set data (a file by its suffix, or a phonopy folder), not a structure file."""
+    if not isinstance(path, (str, os.PathLike)):
+        return False
+    return str(path).lower().endswith(FORCE_SET_SUFFIXES) or is_phonopy_folder(path)
 
 
 def _name_of(path: Path) -> str:
@@ -68,8 +84,12 @@ def crystal_of(obj, name: str = "structure") -> Crystal:
                      f"phonjax Crystal, got {type(obj).__name__}")
 
 
-def read_inputs(source, name: str | None = None) -> list[CrystalInput]:
-    """The crystals of one source: a path (structure or force-set file) or an object."""
+def read_inputs(source, name: str | None = None, nac: bool = True,
+                require_forces: bool = True) -> list[CrystalInput]:
+    """The crystals of one source: a path (structure file, force-set file or phonopy folder)
+    or an object. ``nac=False``: a force-set input's Born charges are not read;
+    ``require_forces=False``: a phonopy_disp.yaml without FORCE_SETS is fine (a model will
+    give the forces)."""
     if not isinstance(source, (str, os.PathLike)):
         info = getattr(source, "info", None)
         label = name or (info.get("name") if isinstance(info, dict) else None) \
@@ -78,17 +98,25 @@ def read_inputs(source, name: str | None = None) -> list[CrystalInput]:
     path = Path(source)
     if not path.exists():
         raise InputError(f"{path}: file not found")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder; give the structure files in it")
-    stem = name or _name_of(path)
+    if path.is_dir() and not is_phonopy_folder(path):
+        raise InputError(f"{path}: is a folder without phonopy_disp.yaml, phonopy.yaml or "
+                         "phonopy_params.yaml; give the structure files in it")
     if is_force_set_file(path):
-        from phonjax.io import read_dataset
+        from phonjax.io import read_input
+        from phonjax.io.phonopy_files import YAML_NAMES, _plain_name
 
+        if path.is_dir():
+            stem = name or path.resolve().name
+        elif _plain_name(path) in YAML_NAMES:  # phonopy's fixed names: the folder's name
+            stem = name or path.resolve().parent.name
+        else:
+            stem = name or _name_of(path)
         try:
-            ds = read_dataset(path)
+            ds = read_input(path, nac=nac, require_forces=require_forces)
         except DatasetError as exc:
             raise InputError(f"{path}: {exc}") from None
         return [CrystalInput(stem, ds.unitcell, str(path), ds)]
+    stem = name or _name_of(path)
     frames = _read_ase(path)
     if len(frames) == 1:
         return [CrystalInput(stem, crystal_of(frames[0], str(path)), str(path))]

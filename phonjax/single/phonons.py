@@ -13,6 +13,11 @@ one kernel call (what ``phonjax run`` does). Results are arrays: ``band.frequenc
 
 A step that fails sets ``error = (stage, one-line reason)``; methods then raise
 ``PhononsError`` with that line.
+
+Polar crystals: a force-set input's own Born charges (a BORN next to phonopy_disp.yaml) are
+used by default; ``born=`` (a BORN file or ``phonjax.NACParams``) adds DFT Born charges and
+ε∞ to a model's force constants; ``nac=False`` turns the correction off. With it, band
+segments through Γ show phonopy's LO–TO splitting (``path_modes``).
 """
 
 from __future__ import annotations
@@ -81,44 +86,63 @@ class Phonons:
     @classmethod
     def from_structure(cls, structure, model: str = "chgnet", *, name: str | None = None,
                        settings: WorkflowSettings | None = None, device: str = "cpu",
-                       max_atoms: int | None = None, **setting_changes) -> Phonons:
+                       max_atoms: int | None = None, born=None, **setting_changes) -> Phonons:
         """One crystal (a file name, ASE ``Atoms``, pymatgen ``Structure`` or ``Crystal``) with
         one model; ``setting_changes`` override ``settings`` (e.g. ``relax=False``,
-        ``supercell_matrix=(2, 2, 2)``, ``mesh=(12, 12, 12)``)."""
+        ``supercell_matrix=(2, 2, 2)``, ``mesh=(12, 12, 12)``). ``born``: a BORN file or
+        ``NACParams``, Born charges and ε∞ (from DFT) for the non-analytical correction."""
         items = cls.from_structures([structure], [model], settings=settings, device=device,
                                     max_atoms=max_atoms, names=[name] if name else None,
-                                    **setting_changes)
+                                    born=born, **setting_changes)
         if len(items) != 1:
             raise ValueError(f"{structure}: holds {len(items)} structures; use from_structures")
         return items[0]
 
     @classmethod
     def from_dataset(cls, dataset, *, model: str = DFT, name: str | None = None,
-                     settings: WorkflowSettings | None = None, **setting_changes) -> Phonons:
-        """A force-set file (or ``PhononDataset``): by default its own DFT forces, with its
-        supercell and primitive matrices; relaxation off."""
+                     settings: WorkflowSettings | None = None, born=None,
+                     **setting_changes) -> Phonons:
+        """Force-set data (a phonopy folder, a phonopy_disp.yaml / phonopy.yaml with FORCE_SETS
+        next to it, a phonopy_params or Alexandria file, or a ``PhononDataset``): by default
+        its own DFT forces, with its supercell and primitive matrices and its Born charges
+        (``nac=False``: none; ``born``: a BORN file or ``NACParams`` instead); relaxation off."""
         from phonjax.io import PhononDataset
-        from phonjax.single.inputs import CrystalInput, read_inputs
+        from phonjax.single.born import check_input
+        from phonjax.single.inputs import CrystalInput, InputError, read_inputs
 
-        settings = (settings or WorkflowSettings()).replace(**{"relax": False, **setting_changes})
+        changes = {"relax": False, **setting_changes}
+        if born is not None:
+            changes["nac"] = born
+        settings = (settings or WorkflowSettings()).replace(**changes)
         if isinstance(dataset, PhononDataset):
             item = CrystalInput(name or dataset.id, dataset.unitcell, dataset.source, dataset)
         else:
-            item = read_inputs(dataset, name)[0]
+            item = read_inputs(dataset, name, nac=settings.nac is not False,
+                               require_forces=model == DFT)[0]
             if item.dataset is None:
                 raise ValueError(f"{dataset}: not a force-set file")
+        try:
+            check_input(item, settings)
+        except ValueError as exc:
+            raise InputError(f"{item.name}: {exc}") from None
         return cls._make(item, model, settings, "cpu", None)
 
     @classmethod
     def from_structures(cls, structures: Sequence, models: Sequence[str] = ("chgnet",), *,
                         settings: WorkflowSettings | None = None, device: str = "cpu",
                         max_atoms: int | None = None, names: Sequence[str] | None = None,
-                        lanes: int | None = None, **setting_changes) -> list[Phonons]:
+                        lanes: int | None = None, born=None,
+                        **setting_changes) -> list[Phonons]:
         """Every structure (files may hold several) × every model, not yet computed.
-        Force-set files with no model other than "dft" use their own forces."""
+        Force-set files with no model other than "dft" use their own forces. ``born``: a
+        BORN file or ``NACParams`` for every crystal (checked against each before any
+        model work: a file that does not fit raises ``InputError`` with one line)."""
         from phonjax.bench import models as registry
-        from phonjax.single.inputs import read_inputs, unique_names
+        from phonjax.single.born import check_input
+        from phonjax.single.inputs import InputError, read_inputs, unique_names
 
+        if born is not None:
+            setting_changes = {**setting_changes, "nac": born}
         settings = (settings or WorkflowSettings()).replace(**setting_changes) if setting_changes \
             else (settings or WorkflowSettings())
         for m in models:
@@ -126,9 +150,14 @@ class Phonons:
                 registry.check_spec(m)  # a model that cannot run here: one line, before any work
         inputs = []
         for i, s in enumerate(structures):
-            inputs += read_inputs(s, names[i] if names and i < len(names) else None)
+            inputs += read_inputs(s, names[i] if names and i < len(names) else None,
+                                  nac=settings.nac is not False, require_forces=DFT in models)
         out = []
         for item in unique_names(inputs):
+            try:
+                check_input(item, settings)
+            except ValueError as exc:
+                raise InputError(f"{item.name}: {exc}") from None
             for m in models:
                 if m == DFT and item.dataset is None:
                     raise ValueError(f"{item.name}: model 'dft' needs a force-set file")
@@ -173,14 +202,30 @@ class Phonons:
         self._through("kernel")
         return self.result.force_constants
 
-    def modes_at(self, qpoints, eigenvectors: bool = False):
+    def modes_at(self, qpoints, eigenvectors: bool = False, q_direction=None):
         """(frequencies (n_q, 3n) THz, eigenvectors (n_q, 3n, 3n) or None) at q-points in
-        the reciprocal basis of the primitive cell (``cells.primitive_matrix``)."""
+        the reciprocal basis of the primitive cell (``cells.primitive_matrix``). With NAC,
+        ``q_direction`` (3,) reduced: the direction of q → 0 at Γ (phonopy's
+        ``nac_q_direction``); without it Γ has no LO–TO splitting, as in phonopy."""
         from phonjax.execution.modes import modes
 
         self.produce_force_constants()
         return modes(self.system.tables, self.result.force_constants, qpoints,
-                     eigenvectors=eigenvectors)
+                     eigenvectors=eigenvectors, q_direction=q_direction)
+
+    def path_modes(self, segments, eigenvectors: bool = False) -> list[tuple]:
+        """``modes_at`` along band-path segments (a list of (n_i, 3) arrays), with phonopy's
+        rule for q → 0 with NAC: a segment on a line through Γ takes its own direction."""
+        from phonjax.execution.modes import path_modes
+
+        self.produce_force_constants()
+        if self.system.tables.nac is None:  # no direction anywhere: one call for all points
+            f, v = self.modes_at(np.concatenate(segments), eigenvectors)
+            cuts = np.cumsum([len(q) for q in segments])[:-1]
+            return list(zip(np.split(f, cuts), [None] * len(segments) if v is None
+                            else np.split(v, cuts)))
+        return path_modes(self.system.tables, self.result.force_constants, segments,
+                          eigenvectors=eigenvectors)
 
     def run_band_structure(self, path=None, n_points: int | None = None,
                            with_eigenvectors: bool = False):

@@ -33,7 +33,8 @@ def _title(p) -> str:
     th = p.thermal
     formula = th.formula if th is not None else p.name
     head = formula if p.name == formula else f"{p.name}: {formula}"
-    return f"{head} ({sym}) · {p.model}"
+    nac = " · NAC" if p.system is not None and p.system.nac is not None else ""
+    return f"{head} ({sym}) · {p.model}{nac}"
 
 
 def _decorate_bands(ax, sampling, ymin: float, ymax: float) -> None:

@@ -2,7 +2,8 @@
 
 ``summary(p)`` is the JSON summary with full provenance (input, symmetry before and after,
 relaxation, cells, path check, mesh, thermal values in the three normalisations, stability
-verdict and rule, model and weights, versions, settings, timings). It never holds NaN or
+verdict and rule, model and weights, the non-analytical correction (method, Born file and
+its SHA-256, the charges and ε∞ applied), versions, settings, timings). It never holds NaN or
 infinity (written as null). ``comparison_rows`` is the one table of several models on one
 crystal: ω_max, F, S, Cv at one temperature, the verdict.
 """
@@ -82,6 +83,12 @@ def _stability(p) -> dict | None:
             "not_modulated": rep.skipped}
 
 
+def _nac(p) -> dict | None:
+    from phonjax.single.born import describe
+
+    return None if p.system is None else describe(p)
+
+
 def summary(p) -> dict:
     from phonjax.single.provenance import model_identity, versions
 
@@ -104,6 +111,7 @@ def summary(p) -> dict:
         "mesh": None if p.mesh is None else {
             "mesh": list(p.mesh.grid.mesh), "n_irreducible_q": len(p.mesh.grid.qpoints),
             "time_reversal_only": p.mesh.grid.symmetry_fallback},
+        "nac": _nac(p),
         "dos": None if p.dos is None else {"method": p.dos.method, "sigma_THz": p.dos.sigma_THz},
         "thermal": _thermal(p),
         "stability": _stability(p),

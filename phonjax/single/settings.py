@@ -9,13 +9,15 @@ model is loaded. The relaxation fields carry the names the bench's relaxation re
 Defaults give right phonons rather than fast ones: relaxation on (FixSymmetry +
 FrechetCellFilter + FIRE to 0.005 eV/Å), supercell lattice vectors ≥ 20 Å, primitive cell
 found by spglib (phonopy's ``"auto"``), phonopy's 0.01 Å displacements, a 20×20×20 mesh,
-phonopy's tetrahedron DOS, 0–1000 K in 10 K steps.
+phonopy's tetrahedron DOS, 0–1000 K in 10 K steps; the non-analytical correction exactly when
+Born charges come with the input (a BORN next to phonopy's files) or are given (``nac``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,7 +61,9 @@ class WorkflowSettings:
     modulation_amplitude_A: float = 0.1  # largest atomic displacement of a modulated structure
     modulation_max_atoms: int = 400  # no modulated supercell larger than this
     # --- polar crystals -----------------------------------------------------------------
-    nac: Any = None  # Born charges and ε∞ (issue 15); None: no non-analytical correction
+    nac: Any = None  # the non-analytical correction: None (a force-set input's own Born
+    #   charges, e.g. the BORN next to it; none for a structure), False (off), a BORN file
+    #   (read for the cells the workflow chooses), or ``phonjax.NACParams``
 
     def __post_init__(self):
         def fail(msg: str):
@@ -126,9 +130,19 @@ class WorkflowSettings:
             except (DatasetError, ValueError) as exc:
                 fail(f"primitive matrix: {exc}")
             object.__setattr__(self, "primitive_matrix", tuple(map(tuple, m.tolist())))
-        if self.nac is not None:
-            fail("the non-analytical correction (Born charges) is not available yet "
-                 "(it arrives with phonjax's BORN reader); run without nac")
+        nac = self.nac
+        if nac is True:
+            object.__setattr__(self, "nac", None)
+        elif isinstance(nac, (str, os.PathLike)):
+            if not os.path.isfile(nac):
+                fail(f"born: {nac}: file not found")
+            object.__setattr__(self, "nac", str(nac))
+        elif nac is not None and nac is not False:
+            from phonjax.nac import NACParams
+
+            if not isinstance(nac, NACParams):
+                fail(f"nac (the non-analytical correction) must be a BORN file, NACParams, "
+                     f"None (a force-set input's own) or False (off), got {type(nac).__name__}")
 
     def replace(self, **changes) -> WorkflowSettings:
         return dataclasses.replace(self, **changes)
@@ -147,4 +161,10 @@ class WorkflowSettings:
         out = dataclasses.asdict(self)
         if not isinstance(out["band_path"], (str, type(None))):
             out["band_path"] = "user-given"
+        if self.nac is None:
+            out["nac"] = "the input's own Born charges, if any"
+        elif self.nac is False:
+            out["nac"] = "off"
+        elif not isinstance(self.nac, str):
+            out["nac"] = f"given ({self.nac.source or 'NACParams'})"
         return out

@@ -1,7 +1,9 @@
 """What a pair's force constants give: band structure, mesh spectrum and DOS, thermal table,
 imaginary-mode report. One material at a time, frequencies and eigenvectors from the kernel's
-``execution.modes`` (through ``Phonons.modes_at``, the one place a non-analytical correction
-will enter).
+``execution.modes`` (through ``Phonons.modes_at`` / ``Phonons.path_modes``). With a
+non-analytical correction (the material's ``tables.nac``) the band path follows phonopy's rule
+for q → 0 (a segment through Γ takes its direction: LO–TO splitting at Γ on the plot), the
+mesh (DOS, thermal table) has none at Γ, as phonopy's mesh, and so has the mode analysis.
 """
 
 from __future__ import annotations
@@ -54,9 +56,9 @@ def band_structure(p, path=None, n_points: int | None = None,
     bp = bandpath.build_path(s.band_path if path is None else path, primitive,
                              p.cells.primitive_matrix, s.symprec)
     sampling = bandpath.sample(bp, primitive.lattice, n_points or s.band_points)
-    f, v = p.modes_at(sampling.all_qpoints, with_eigenvectors)
-    cuts = np.cumsum([len(q) for q in sampling.qpoints])[:-1]
-    return BandStructure(sampling, np.split(f, cuts), None if v is None else np.split(v, cuts))
+    segments = p.path_modes(sampling.qpoints, with_eigenvectors)
+    return BandStructure(sampling, [f for f, _ in segments],
+                         [v for _, v in segments] if with_eigenvectors else None)
 
 
 @dataclass(frozen=True, eq=False)

@@ -120,9 +120,12 @@ def relax(items: Sequence, progress: Progress = _noop) -> None:
 
 
 def prepare(items: Sequence, progress: Progress = _noop) -> None:
-    """Cells (P, S) and the kernel's tables of every pair (the mesh reduced exactly as phonopy
-    reduces it, so that F, S, Cv are phonopy's sums point for point)."""
+    """Cells (P, S), the non-analytical correction (``born.nac_for``: Born charges read and
+    checked for the cells chosen, after relaxation) and the kernel's tables of every pair
+    (the mesh reduced exactly as phonopy reduces it, so that F, S, Cv are phonopy's sums
+    point for point)."""
     from phonjax.prepare import prepare as prepare_system
+    from phonjax.single.born import nac_for
     from phonjax.single.cells import choose_cells
 
     todo = [p for p in _alive(items) if p.system is None]
@@ -138,6 +141,12 @@ def prepare(items: Sequence, progress: Progress = _noop) -> None:
                 raise ValueError("the file's forces belong to its own supercell; --supercell "
                                  "needs a --model")
             p.cells = choose_cells(p.unitcell, s, file_matrices)
+            try:
+                nac = nac_for(s.nac, ds, p.unitcell, p.cells.primitive_matrix, s.symprec)
+            except Exception as exc:
+                _fail(p, "born", exc)
+                continue
+            nac = False if nac is None else nac
             if p.model == DFT:  # the file's displacements and forces, P as chosen
                 from phonjax.io import PhononDataset
 
@@ -145,12 +154,13 @@ def prepare(items: Sequence, progress: Progress = _noop) -> None:
                                    p.cells.primitive_matrix, ds.displaced_atoms,
                                    ds.displacements, ds.forces, ds.energy_eV, ds.reference,
                                    ds.source)
-                p.system = prepare_system(ds, mesh=s.mesh, phonopy_mesh_fallback=True, id=p.name)
+                p.system = prepare_system(ds, mesh=s.mesh, phonopy_mesh_fallback=True, id=p.name,
+                                          nac=nac)
             else:
                 p.system = prepare_system(p.unitcell, p.cells.supercell_matrix,
                                           p.cells.primitive_matrix, mesh=s.mesh,
                                           phonopy_mesh_fallback=True, distance=s.distance_A,
-                                          symprec=s.symprec, id=p.name)
+                                          symprec=s.symprec, id=p.name, nac=nac)
         except Exception as exc:
             _fail(p, "prepare", exc)
 

@@ -1,7 +1,9 @@
 """Files of one (crystal, model) pair, in the formats phonopy and its users read.
 
 * ``phonopy_params.yaml``: phonopy's own writer (``Phonopy.save``) with the unit cell, S, P,
-  displacements and forces, so ``phonopy.load`` reproduces the force constants;
+  displacements and forces, so ``phonopy.load`` reproduces the force constants, and with NAC
+  its ``nac`` section (the Born charges and ε∞ applied, per primitive atom), so that phonopy
+  applies the same correction;
 * ``band.yaml``: phonopy's band-structure format (header, labels, reciprocal lattice,
   primitive cell, per q-point ``q-position``/``distance``/``band``), as ``phonopy-bandplot``
   reads it;
@@ -33,7 +35,8 @@ def _phonopy_atoms(crystal: Crystal):
 
 
 def phonopy_object(p):
-    """A ``phonopy.Phonopy`` with p's cells, displacements and forces (no force constants)."""
+    """A ``phonopy.Phonopy`` with p's cells, displacements, forces and NAC parameters (no
+    force constants)."""
     import phonopy
 
     ph = phonopy.Phonopy(_phonopy_atoms(p.unitcell), supercell_matrix=p.cells.supercell_matrix,
@@ -42,6 +45,14 @@ def phonopy_object(p):
     ph.dataset = {"natom": s.n_supercell, "first_atoms": [
         {"number": int(a), "displacement": np.asarray(u, float), "forces": np.asarray(f, float)}
         for a, u, f in zip(s.displaced_atoms, s.displacements, p.forces)]}
+    if s.nac is not None:  # the charges applied (symmetrized: phonopy's symmetrization keeps them)
+        table = s.tables.nac
+        ph.nac_params = {"born": np.asarray(table.born), "dielectric": np.asarray(table.dielectric),
+                         "factor": s.nac.factor, "method": s.nac.method}
+        if s.nac.g_cutoff is not None:
+            ph.nac_params["G_cutoff"] = s.nac.g_cutoff
+        if s.nac.lambda_ is not None:
+            ph.nac_params["Lambda"] = s.nac.lambda_
     return ph
 
 

@@ -44,6 +44,7 @@ def test_inputs_of_every_kind(tmp_path):
     (dict(primitive_matrix=np.eye(3) * 2), "1/det must be an integer"),
     (dict(supercell_matrix=(2, 0, 2)), "not invertible"),
     (dict(nac={"born": 1}), "non-analytical correction"),
+    (dict(nac="/no/such/BORN"), "born: /no/such/BORN: file not found"),
     (dict(band_points=1), "band_points must be ≥ 2"),
 ])
 def test_settings_refuse_nonsense(changes, message):
