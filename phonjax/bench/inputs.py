@@ -166,17 +166,15 @@ def content_sha256(material: Material) -> str | None:
     binaries JSON entry (canonical JSON). None when the file cannot be read."""
     import hashlib
 
-    h = hashlib.sha256()
+    from phonjax.download import file_sha256
+
     if material.path is None:
-        h.update(json.dumps(material.entry, sort_keys=True, default=str).encode())
-        return h.hexdigest()
+        return hashlib.sha256(json.dumps(material.entry, sort_keys=True, default=str).encode()
+                              ).hexdigest()
     try:
-        with open(material.path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
+        return file_sha256(material.path)
     except OSError:
         return None
-    return h.hexdigest()
 
 
 def load(material: Material):

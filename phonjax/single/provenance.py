@@ -3,7 +3,6 @@ the versions of every package that shaped the numbers."""
 
 from __future__ import annotations
 
-import hashlib
 import platform
 from functools import lru_cache
 from pathlib import Path
@@ -26,11 +25,10 @@ def versions(extra: tuple[str, ...] = ()) -> dict[str, str | None]:
 
 @lru_cache(maxsize=64)
 def _sha256(path: str, size: int, mtime: float) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    """``file_sha256`` once per (path, size, mtime) in this process."""
+    from phonjax.download import file_sha256
+
+    return file_sha256(path)
 
 
 def file_identity(path) -> dict:
