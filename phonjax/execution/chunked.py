@@ -4,16 +4,20 @@ The force constants of ``batch`` materials of a bucket are one vmapped jit.
 Then, material by material at its own finely padded size (``own_sizes``), its
 q-points run in chunks of ``plan.q_chunk`` points: D(q) compiled, eigenvalues
 by the plan's solver (on the host between compiled pieces, or by XLA inside
-them), frequencies and thermal sums compiled. What this buys on CPU:
+them); with a host solver, the frequencies and thermal sums of all the
+material's modes (mesh and commensurate q-points) are one compiled call over a
+flat list padded to a power of two. What this buys on CPU:
 
-* every compiled piece has one shape per (fine) material size and no host
-  callback, so it lands in JAX's persistent compilation cache;
+* every compiled piece has one shape per (fine) material size, or per power of
+  two, and no host callback, so it lands in JAX's persistent compilation cache
+  (a warm cache still traces and lowers each shape once per process: few shapes
+  matter for a batch);
 * a host solver sees only the real modes of the real q-points of a chunk
   (padding would cost (m_pad/m)³ in eigen work);
 * chunks of a few MB keep XLA's passes over D(q) in cache.
 
-Chunks run one after the other: XLA's D(q) and the host solver each use every
-core, and overlapping them makes their thread pools compete (BENCH_NOTES.md).
+The D(q) of the next chunk is dispatched before the host solves the current
+one, so XLA computes it meanwhile (a small gain on 2 cores, BENCH_NOTES.md).
 """
 
 from __future__ import annotations
@@ -41,23 +45,57 @@ def _chunks(qset: QSet, q_chunk: int) -> Iterator[tuple[np.ndarray, np.ndarray, 
         yield part_q, part_w, n
 
 
-def _spectrum(qset: QSet, blocks, phases, nac, n_modes: int, q_chunk: int, temps,
-              plan: Plan) -> tuple[np.ndarray, np.ndarray]:
-    """(frequencies (n_q, n_modes) THz, thermal sums (3, n_T)) of a q-set."""
-    width = blocks.shape[0] * 3
+def _xla_spectrum(qset: QSet, blocks, phases, nac, n_modes: int, q_chunk: int, temps
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(frequencies (n_q, n_modes) THz, thermal sums (3, n_T)) of a q-set, chunk by chunk,
+    eigenvalues by XLA inside the compiled call."""
     freqs, sums = [], np.zeros((3, len(temps)))
     for q, w, n in _chunks(qset, q_chunk):
-        if plan.host_solver:
-            d = np.asarray(stages.chunk_matrices_jit(q, blocks, phases, nac))
-            eigenvalues = np.zeros((q_chunk, width))
-            eigenvalues[:n, :n_modes] = host_eigen.SOLVERS[plan.eigensolver](
-                d[:n, :n_modes, :n_modes])
-            f, s = stages.chunk_from_eigenvalues_jit(eigenvalues, w, temps, phases)
-        else:
-            f, s = stages.chunk_from_qpoints_jit(q, w, temps, blocks, phases, nac)
+        f, s = stages.chunk_from_qpoints_jit(q, w, temps, blocks, phases, nac)
         freqs.append(np.asarray(f)[:n, :n_modes])
         sums += np.asarray(s)
     return (np.concatenate(freqs) if freqs else np.zeros((0, n_modes))), sums
+
+
+def _host_eigenvalues(qset: QSet, blocks, phases, nac, n_modes: int, q_chunk: int,
+                      solver: str) -> np.ndarray:
+    """Eigenvalues (n_q, n_modes) of a q-set's D(q) (eV/Å²/AMU): D(q) compiled chunk by
+    chunk, solved on the host for the real modes of the real q-points only."""
+    eigenvalues = np.zeros((len(qset.weights), n_modes))
+    pending = None
+    for start, (q, _, n) in zip(range(0, len(eigenvalues), q_chunk), _chunks(qset, q_chunk)):
+        d = stages.chunk_matrices_jit(q, blocks, phases, nac)  # dispatched, runs meanwhile
+        if pending is not None:
+            _solve(*pending, eigenvalues, n_modes, solver)
+        pending = (d, start, n)
+    if pending is not None:
+        _solve(*pending, eigenvalues, n_modes, solver)
+    return eigenvalues
+
+
+def _solve(d, start: int, n: int, eigenvalues: np.ndarray, n_modes: int, solver: str) -> None:
+    """Eigenvalues of the real modes of the first n matrices of a chunk's D(q) into
+    ``eigenvalues[start:start + n]``."""
+    eigenvalues[start:start + n] = host_eigen.SOLVERS[solver](np.asarray(d)[:n, :n_modes, :n_modes])
+
+
+def _modes_spectrum(mesh_eigenvalues: np.ndarray, mesh_weights, comm_eigenvalues: np.ndarray,
+                    temps) -> tuple[np.ndarray, np.ndarray]:
+    """(commensurate frequencies THz, the mesh's thermal sums (3, n_T)) by one compiled call
+    over the flat list of both q-sets' modes (commensurate ones at weight 0), padded to a
+    power of two (``flat_length``): a handful of compiled shapes for any number of
+    materials, instead of one per chunk size."""
+    n_mesh, n_all = mesh_eigenvalues.size, mesh_eigenvalues.size + comm_eigenvalues.size
+    values, weights = np.zeros(flat_length(n_all)), np.zeros(flat_length(n_all))
+    values[:n_mesh], values[n_mesh:n_all] = mesh_eigenvalues.ravel(), comm_eigenvalues.ravel()
+    weights[:n_mesh] = np.repeat(np.asarray(mesh_weights, float), mesh_eigenvalues.shape[1])
+    freqs, sums = stages.modes_spectrum_jit(values, weights, temps)
+    return np.asarray(freqs)[n_mesh:n_all].reshape(comm_eigenvalues.shape), np.asarray(sums)
+
+
+def flat_length(n: int, smallest: int = 4096) -> int:
+    """The padded length of a flat list of n modes: a power of two, at least ``smallest``."""
+    return max(smallest, 1 << max(0, n - 1).bit_length())
 
 
 def run(forces: Sequence[np.ndarray], tables: Sequence[MaterialTables], temperatures,
@@ -81,10 +119,16 @@ def run(forces: Sequence[np.ndarray], tables: Sequence[MaterialTables], temperat
             nac = jax.device_put(pad(t.nac, own))
             own_blocks = jax.device_put(np.ascontiguousarray(blocks[b, :own.np, :own.np, :own.nt]))
             n_modes, q_chunk = 3 * real.np, plan.q_chunk(3 * own.np)
-            _, sums = _spectrum(t.mesh, own_blocks, phases, nac, n_modes, q_chunk, temps, plan)
-            # the mesh's chunk size: one compiled D(q) serves both q-sets
-            comm, _ = _spectrum(t.commensurate, own_blocks, phases, nac, n_modes, q_chunk, temps,
-                                plan)
+            # the mesh's chunk size for both q-sets: one compiled D(q) serves both
+            if plan.host_solver:
+                mesh, comm = (_host_eigenvalues(qs, own_blocks, phases, nac, n_modes, q_chunk,
+                                                plan.eigensolver)
+                              for qs in (t.mesh, t.commensurate))
+                comm, sums = _modes_spectrum(mesh, t.mesh.weights, comm, temps)
+            else:
+                _, sums = _xla_spectrum(t.mesh, own_blocks, phases, nac, n_modes, q_chunk, temps)
+                comm, _ = _xla_spectrum(t.commensurate, own_blocks, phases, nac, n_modes,
+                                        q_chunk, temps)
             out.append(stages.MaterialOutput.from_sums(
                 sums, t.mesh, comm, fc[b, :real.N, :real.N] if keep_force_constants else None))
     return out

@@ -71,8 +71,8 @@ def consistent(matrices: np.ndarray, eigenvalues: np.ndarray, rtol: float = 1e-1
     """(n,) bool: Σλ = Re tr D and Σλ² = ‖D‖²_F hold, relative to ‖D‖_F·n, for each
     Hermitian matrix (n, m, m) and its eigenvalues (n, m)."""
     trace = np.einsum("qii->q", matrices).real
-    flat = matrices.reshape(matrices.shape[0], -1)
-    frob2 = (flat.real ** 2 + flat.imag ** 2).sum(axis=1)
+    parts = np.ascontiguousarray(matrices).view(np.float64).reshape(matrices.shape[0], -1)
+    frob2 = np.einsum("qk,qk->q", parts, parts)  # Σ (Re² + Im²), one pass
     scale = np.sqrt(frob2) * matrices.shape[-1] + 1e-300
     ok1 = np.abs(eigenvalues.sum(axis=1) - trace) <= rtol * scale
     ok2 = np.abs((eigenvalues ** 2).sum(axis=1) - frob2) <= rtol * scale * np.sqrt(frob2)

@@ -3,8 +3,10 @@
 * ``fc_and_blocks``: forces → symmetrized force constants → mass-weighted blocks
   (``material_blocks``: the short-range ones for a Gonze–Lee NAC);
 * ``chunk_matrices``: q-points → D(q), for a host eigensolver;
-* ``chunk_from_eigenvalues``: eigenvalues → frequencies and weighted thermal sums;
-* ``chunk_from_qpoints``: q-points → D(q) → XLA eigenvalues → the same.
+* ``modes_spectrum``: a host solver's eigenvalues, as a flat list of modes with
+  their q-point weights → frequencies and weighted thermal sums;
+* ``chunk_from_qpoints``: q-points → D(q) → XLA eigenvalues → frequencies and
+  weighted thermal sums.
 
 The chunked runner jits them one by one (``*_jit``); the graph runner calls them
 inside one vmapped jit. They hold no physics of their own: each is a
@@ -66,16 +68,17 @@ def chunk_matrices(qpoints, blocks, phases: PhaseTables, nac: NACTables | None =
     return dynamical_matrices(qpoints, blocks, phases, nac=nac, q_direction=q_direction)
 
 
-def chunk_from_eigenvalues(eigenvalues, weights, temperatures, phases: PhaseTables):
-    """(frequencies (n_q, 3np) THz, thermal sums (3, n_T)) of one chunk's eigenvalues
-    (padded modes and q-points: eigenvalue 0, weight 0)."""
+def modes_spectrum(eigenvalues, weights, temperatures):
+    """(frequencies (n,) THz, thermal sums (3, n_T)) of a flat list of n modes: their
+    eigenvalues (n,) eV/Å²/AMU and each one's q-point weight (n,) (padding: weight 0)."""
     freqs = eigenvalues_to_thz(eigenvalues)
-    return freqs, thermal_sums(freqs, weights, temperatures, phases.mode_mask)
+    return freqs, thermal_sums(freqs[:, None], weights, temperatures)
 
 
 def chunk_from_qpoints(qpoints, weights, temperatures, blocks, phases: PhaseTables,
                        nac: NACTables | None = None):
-    """``chunk_from_eigenvalues`` of a chunk of q-points, eigenvalues by XLA."""
+    """(frequencies (n_q, 3np) THz, thermal sums (3, n_T)) of a chunk of q-points,
+    eigenvalues by XLA (padded modes and q-points: masked, weight 0)."""
     freqs = frequencies(dynamical_matrices(qpoints, blocks, phases, nac=nac), phases.mode_mask)
     return freqs, thermal_sums(freqs, weights, temperatures, phases.mode_mask)
 
@@ -97,5 +100,5 @@ def qset_spectrum(qset: QSet, q_chunk: int, temperatures, blocks, phases: PhaseT
 fc_and_blocks_jit = jax.jit(jax.vmap(fc_and_blocks, in_axes=(0, 0, None)), static_argnums=2)
 chunk_matrices_jit = jax.jit(chunk_matrices)
 material_blocks_jit = jax.jit(material_blocks)
-chunk_from_eigenvalues_jit = jax.jit(chunk_from_eigenvalues)
+modes_spectrum_jit = jax.jit(modes_spectrum)
 chunk_from_qpoints_jit = jax.jit(chunk_from_qpoints)
