@@ -19,20 +19,28 @@ def unstable():
     return p
 
 
-def test_verdict_and_branches(unstable):
+def _phonopy(unstable):
+    """phonopy on mp-23215's own forces, with our primitive matrix, symmetrized force constants."""
     import phonopy
 
-    rep = unstable.instability
-    v = rep.verdict
-    assert not v.stable and v.min_frequency_THz < -0.4 and "−0.05 THz" in v.rule
-    assert v.gamma_acoustic_max_abs_THz < 1e-5  # acoustic sum rule: Γ acoustic modes at zero
-    assert {b.where for b in rep.branches} == {"band path", "mesh", "commensurate q-points"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ph = phonopy.load(sample_path("mp-23215"), is_nac=False, produce_fc=False,
                           primitive_matrix=unstable.cells.primitive_matrix.tolist())
         ph.produce_force_constants()
         ph.symmetrize_force_constants()
+    return ph
+
+
+def test_verdict_and_branches(unstable):
+    rep = unstable.instability
+    v = rep.verdict
+    assert not v.stable and v.min_frequency_THz < -0.4 and "−0.05 THz" in v.rule
+    assert v.gamma_acoustic_max_abs_THz < 1e-5  # acoustic sum rule: Γ acoustic modes at zero
+    assert {b.where for b in rep.branches} == {"band path", "mesh", "commensurate q-points"}
+    ph = _phonopy(unstable)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         ph.run_qpoints([b.q for b in rep.branches], with_eigenvectors=True)
     freqs = ph.get_qpoints_dict()["frequencies"]
     for b, f in zip(rep.branches, freqs):
@@ -42,18 +50,13 @@ def test_verdict_and_branches(unstable):
 
 
 def test_modulated_structure_is_phonopys_mode(unstable):
-    import phonopy
-
     rep = unstable.instability
     assert rep.modulations, rep.skipped
     m = rep.modulations[0]
     assert m.frequency_THz < -0.05 and m.crystal.n_atoms <= unstable.settings.modulation_max_atoms
+    ph = _phonopy(unstable)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ph = phonopy.load(sample_path("mp-23215"), is_nac=False, produce_fc=False,
-                          primitive_matrix=unstable.cells.primitive_matrix.tolist())
-        ph.produce_force_constants()
-        ph.symmetrize_force_constants()
         mod = ph.run_modulations(np.array(m.supercell), [[list(m.q), m.band, 1.0, 0.0]])
     u_ph, cell = mod.get_modulations_and_supercell()
     base = cell.positions
