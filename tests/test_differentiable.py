@@ -53,6 +53,8 @@ def test_values_with_nac_equal_phonopy():
     from validation.reference import phonopy_reference
 
     folder = SHARED / "phonopy-examples" / "NaCl"
+    if not folder.is_dir():
+        pytest.skip("phonopy example folders not found")
     ds = phonjax.read_input(folder)
     system = phonjax.prepare(ds)
     [res] = phonjax.phonon_properties([system], [ds.forces], keep_force_constants=True)
