@@ -28,6 +28,7 @@ import numpy as np
 from phonjax.cells import SYMPREC, build_primitive, build_supercell
 from phonjax.crystal import Crystal, CrystalError
 from phonjax.io.dataset import DatasetError, PhononDataset
+from phonjax.io.readers import dataset_id, read_dataset, stored_supercell_problem
 from phonjax.nac import NACError, NACParams
 
 YAML_NAMES = ("phonopy_params.yaml", "phonopy.yaml", "phonopy_disp.yaml")
@@ -210,18 +211,10 @@ def _check_stored_supercell(path, stored, built: Crystal, symprec: float) -> Non
     if stored is None:
         return
     stored = _crystal(stored)
-    if stored.n_atoms != built.n_atoms:
-        raise _fail(path, f"the stored supercell has {stored.n_atoms} atoms, supercell_matrix "
-                    f"makes {built.n_atoms}")
-    if np.abs(stored.lattice - built.lattice).max() > symprec:
-        raise _fail(path, "the stored supercell's lattice is not the one supercell_matrix makes")
-    diff = stored.frac_positions - built.frac_positions
-    diff -= np.rint(diff)
-    far = np.sqrt(((diff @ built.lattice) ** 2).sum(axis=1)) > symprec
-    far |= stored.numbers != built.numbers
-    if far.any():
-        raise _fail(path, f"the stored supercell's atom {int(np.argmax(far)) + 1} is not the one "
-                    "supercell_matrix makes (different order or position)")
+    problem = stored_supercell_problem(built, stored.lattice, stored.frac_positions,
+                                       stored.numbers, symprec)
+    if problem:
+        raise _fail(path, problem)
 
 
 def read_phonopy_yaml(path: str | os.PathLike, force_sets: str | os.PathLike | None = None,
@@ -233,7 +226,6 @@ def read_phonopy_yaml(path: str | os.PathLike, force_sets: str | os.PathLike | N
     (``nac=False``: none)."""
     from phonopy.interface.phonopy_yaml import PhonopyYaml
 
-    from phonjax.io.readers import dataset_id
 
     if not Path(path).is_file():
         raise _fail(path, "file not found")
@@ -338,7 +330,6 @@ def read_phonopy_folder(folder: str | os.PathLike, born: str | os.PathLike | Non
     """A dataset from a phonopy folder: its phonopy_params.yaml (self-contained, by
     ``read_dataset``) or else its phonopy.yaml / phonopy_disp.yaml with FORCE_SETS, and
     BORN (or ``born``) for the non-analytical correction unless ``nac`` is False."""
-    from phonjax.io.readers import read_dataset
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -369,7 +360,6 @@ def read_input(path: str | os.PathLike, born: str | os.PathLike | None = None,
     (``read_dataset``). ``born``: a BORN file for the non-analytical correction (before
     any in the files); ``nac=False``: no correction; ``require_forces=False``: a
     phonopy_disp.yaml without FORCE_SETS is read too (for a model's forces)."""
-    from phonjax.io.readers import read_dataset
 
     path = Path(path)
     if path.is_dir():

@@ -21,6 +21,7 @@ import numpy as np
 import yaml
 
 from phonjax.crystal import Crystal, CrystalError
+from phonjax.elements import NUMBERS
 from phonjax.io.dataset import DatasetError, PhononDataset
 
 try:
@@ -296,28 +297,35 @@ def check_stored_supercell(dataset: PhononDataset, lattice, coordinates, symbols
     confident wrong numbers."""
     from phonjax.cells import build_supercell
 
-    from ase.data import atomic_numbers
-
     built, _ = build_supercell(dataset.unitcell, dataset.supercell_matrix)
-    fix = "check supercell_matrix and unit_cell against the forces' supercell"
     lattice, frac = np.asarray(lattice, float), np.asarray(coordinates, float)
     if lattice.shape != (3, 3) or frac.shape != (len(symbols), 3):
         raise DatasetError("malformed supercell section (lattice 3x3, one 3-vector per atom)")
-    numbers = np.array([atomic_numbers.get(re.sub(r"\d+$", "", str(s)), -1) for s in symbols])
+    numbers = np.array([NUMBERS.get(re.sub(r"\d+$", "", str(s)), -1) for s in symbols])
+    problem = stored_supercell_problem(built, lattice, frac, numbers, tolerance_A)
+    if problem:
+        raise DatasetError(problem)
+
+
+def stored_supercell_problem(built: Crystal, lattice: np.ndarray, frac: np.ndarray,
+                             numbers: np.ndarray, tolerance_A: float) -> str | None:
+    """Why a stored supercell (lattice (3, 3) Å, fractional positions (n, 3), atomic
+    numbers (n,)) is not ``built`` atom for atom within ``tolerance_A``, or None."""
+    fix = "check supercell_matrix and unit_cell against the forces' supercell"
     if len(numbers) != built.n_atoms:
-        raise DatasetError(f"the file's supercell has {len(numbers)} atoms, its unit cell and "
-                           f"supercell_matrix build {built.n_atoms}; {fix}")
+        return (f"the file's stored supercell has {len(numbers)} atoms, its unit cell and "
+                f"supercell_matrix build {built.n_atoms}; {fix}")
     lattice_error = np.abs(lattice - built.lattice).max()
     if not lattice_error <= tolerance_A:
-        raise DatasetError(f"the file's supercell lattice differs by {lattice_error:.3g} Å from "
-                           f"the one its unit cell and supercell_matrix build; {fix}")
+        return (f"the file's stored supercell lattice differs by {lattice_error:.3g} Å from "
+                f"the one its unit cell and supercell_matrix build; {fix}")
     d = frac - built.frac_positions
     off = np.linalg.norm((d - np.rint(d)) @ built.lattice, axis=1)
     wrong = np.flatnonzero(~(off <= tolerance_A) | (numbers != built.numbers))
     if len(wrong):
-        raise DatasetError(f"atom {wrong[0] + 1} of the file's supercell is not the atom phonjax "
-                           f"builds there ({len(wrong)} atoms differ, by up to {off.max():.3g} Å); "
-                           f"{fix}")
+        return (f"atom {wrong[0] + 1} of the file's stored supercell is not the atom phonjax "
+                f"builds there ({len(wrong)} atoms differ, by up to {off.max():.3g} Å); {fix}")
+    return None
 
 
 def read_dataset(path: str | os.PathLike) -> PhononDataset:
