@@ -62,12 +62,12 @@ def _host_eigenvalues(qset: QSet, blocks, phases, nac, n_modes: int, q_chunk: in
     """Eigenvalues (n_q, n_modes) of a q-set's D(q) (eV/Å²/AMU): D(q) compiled chunk by
     chunk, solved on the host for the real modes of the real q-points only."""
     eigenvalues = np.zeros((len(qset.weights), n_modes))
-    pending = None
-    for start, (q, _, n) in zip(range(0, len(eigenvalues), q_chunk), _chunks(qset, q_chunk)):
+    pending, start = None, 0
+    for q, _, n in _chunks(qset, q_chunk):
         d = stages.chunk_matrices_jit(q, blocks, phases, nac)  # dispatched, runs meanwhile
         if pending is not None:
             _solve(*pending, eigenvalues, n_modes, solver)
-        pending = (d, start, n)
+        pending, start = (d, start, n), start + n
     if pending is not None:
         _solve(*pending, eigenvalues, n_modes, solver)
     return eigenvalues
