@@ -47,30 +47,22 @@ class Source:
         return (index_url or self.index_url).rstrip("/") + "/" + file_name
 
 
-_ALEXANDRIA_KEYS = ("unit_cell", "supercell_matrix", "primitive_matrix", "displacements")
+def _alexandria(functional: str, title: str, citations: tuple[str, ...]) -> Source:
+    """One functional's folder of the Alexandria phonon benchmark (``mp-<id>.yaml.bz2``)."""
+    return Source(name=f"alexandria-{functional}", title=title,
+                  index_url=f"{ALEXANDRIA_PHONONS}/{functional}/", pattern=r"mp-\d+\.yaml\.bz2",
+                  required_keys=("unit_cell", "supercell_matrix", "primitive_matrix",
+                                 "displacements"),
+                  approx_files=10_000, licence=CC_BY_4, licence_url=CC_BY_4_URL,
+                  citations=citations)
 
-SOURCES = {
-    "alexandria-pbe": Source(
-        name="alexandria-pbe",
-        title="Alexandria phonon benchmark, PBE (Loew et al. 2025)",
-        index_url=f"{ALEXANDRIA_PHONONS}/pbe/",
-        pattern=r"mp-\d+\.yaml\.bz2",
-        required_keys=_ALEXANDRIA_KEYS,
-        approx_files=10_000,
-        licence=CC_BY_4, licence_url=CC_BY_4_URL,
-        citations=(_LOEW2025, _ALEXANDRIA),
-    ),
-    "alexandria-pbesol": Source(
-        name="alexandria-pbesol",
-        title="Alexandria phonon benchmark, PBEsol (the phonondb/MDR reference, Loew et al. 2025)",
-        index_url=f"{ALEXANDRIA_PHONONS}/pbesol/",
-        pattern=r"mp-\d+\.yaml\.bz2",
-        required_keys=_ALEXANDRIA_KEYS,
-        approx_files=10_000,
-        licence=CC_BY_4, licence_url=CC_BY_4_URL,
-        citations=(_LOEW2025, _ALEXANDRIA, _PHONONDB),
-    ),
-}
+
+SOURCES = {s.name: s for s in (
+    _alexandria("pbe", "Alexandria phonon benchmark, PBE (Loew et al. 2025)",
+                (_LOEW2025, _ALEXANDRIA)),
+    _alexandria("pbesol", "Alexandria phonon benchmark, PBEsol (the phonondb/MDR reference, "
+                "Loew et al. 2025)", (_LOEW2025, _ALEXANDRIA, _PHONONDB)),
+)}
 
 
 class UnknownSource(KeyError):
