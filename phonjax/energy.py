@@ -27,19 +27,11 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from phonjax.force_constants import force_constants
 from phonjax.prepare import HarmonicSystem
 
 EnergyFn = Callable[[jnp.ndarray, jnp.ndarray], jnp.ndarray]
-
-
-def displacement_vectors(system: HarmonicSystem) -> np.ndarray:
-    """(n_disp, N, 3) Å: displacement i as a vector of the whole supercell (atom a = u_i)."""
-    v = np.zeros((len(system.displacements), system.n_supercell, 3))
-    v[np.arange(len(v)), system.displaced_atoms] = system.displacements
-    return v
 
 
 def hessian_forces(energy_fn: EnergyFn, system: HarmonicSystem,
@@ -54,7 +46,7 @@ def hessian_forces(energy_fn: EnergyFn, system: HarmonicSystem,
     positions = jnp.asarray(system.supercell.positions)
     gradient = jax.grad(lambda r: energy_fn(r, cell))
     _, hvp = jax.linearize(gradient, positions)
-    directions = jnp.asarray(displacement_vectors(system), positions.dtype)
+    directions = jnp.asarray(system.displacement_vectors(), positions.dtype)
     return -jax.lax.map(hvp, directions, batch_size=batch_size)
 
 
@@ -64,7 +56,7 @@ def displaced_forces(energy_fn: EnergyFn, system: HarmonicSystem,
     cell = jnp.asarray(system.supercell.lattice)
     positions = jnp.asarray(system.supercell.positions)
     forces = jax.grad(lambda r: -energy_fn(r, cell))
-    shifts = jnp.asarray(displacement_vectors(system), positions.dtype)
+    shifts = jnp.asarray(system.displacement_vectors(), positions.dtype)
     return jax.lax.map(lambda u: forces(positions + u), shifts, batch_size=batch_size)
 
 

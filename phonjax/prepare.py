@@ -57,15 +57,17 @@ class HarmonicSystem:
     def n_primitive(self) -> int:
         return self.primitive.crystal.n_atoms
 
+    def displacement_vectors(self) -> np.ndarray:
+        """(n_disp, N, 3) Å: displacement i as a vector of the whole supercell (atom a = u_i)."""
+        v = np.zeros((len(self.displacements), self.n_supercell, 3))
+        v[np.arange(len(v)), self.displaced_atoms] = self.displacements
+        return v
+
     def displaced_supercells(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """(cell, Cartesian positions, numbers) of each displaced supercell."""
         base = self.supercell.positions
-        out = []
-        for atom, u in zip(self.displaced_atoms, self.displacements):
-            pos = base.copy()
-            pos[atom] += u
-            out.append((self.supercell.lattice, pos, self.supercell.numbers))
-        return out
+        return [(self.supercell.lattice, base + v, self.supercell.numbers)
+                for v in self.displacement_vectors()]
 
 
 def _solve_tables(supercell: Crystal, group: SpaceGroup, displaced_atoms: np.ndarray,
