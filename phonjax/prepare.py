@@ -26,8 +26,9 @@ from phonjax.mesh import QMesh, commensurate_qpoints, irreducible_mesh
 from phonjax.nac import NACParams, nac_tables
 from phonjax.resources import DEFAULT_MEMORY_BYTES, mesh_bytes, refuse_if_over
 from phonjax.shortest_vectors import shortest_vectors
-from phonjax.symmetry import (PositionMatcher, SpaceGroup, cartesian_rotations, permutations,
-                              point_group_rotations, site_symmetry, space_group)
+from phonjax.symmetry import (PositionMatcher, SpaceGroup, cartesian_rotations,
+                              inversion_permutation, permutations, point_group_rotations,
+                              site_symmetry, space_group)
 from phonjax.tables import FCTables, MaterialTables, PhaseTables, QSet
 
 
@@ -133,8 +134,10 @@ def _distribute_tables(supercell: Crystal, group: SpaceGroup, solved: np.ndarray
                 dist_perm=_index(perms[inverse]))
 
 
-def _phase_tables(supercell: Crystal, primitive: Primitive, symprec: float) -> PhaseTables:
-    """Supercell atoms k(j, t) of each primitive atom, and the phase tables of D(q).
+def _phase_tables(supercell: Crystal, primitive: Primitive, symprec: float,
+                  inversion: np.ndarray | None) -> PhaseTables:
+    """Supercell atoms k(j, t) of each primitive atom, and the phase tables of D(q);
+    ``inversion``: the supercell atom map of an inversion, or None.
 
     Each shortest vector is v = x_k − x_i + I (positions in primitive fractional
     coordinates, I an integer lattice vector), so exp(2πi q·v) factors exactly
@@ -166,7 +169,9 @@ def _phase_tables(supercell: Crystal, primitive: Primitive, symprec: float) -> P
                        masses=primitive.crystal.masses,
                        primitive_mask=np.ones(n_p, bool), lattice_vectors=vecs.astype(float),
                        lattice_weights=table, image_positions=x[image_atoms],
-                       primitive_positions=x[p2s])
+                       primitive_positions=x[p2s],
+                       inversion_partner=_index(-np.ones(n_p) if inversion is None
+                                                else s2pp[inversion[p2s]]))
 
 
 def _index(a: np.ndarray) -> np.ndarray:
@@ -257,7 +262,8 @@ def prepare(source: PhononDataset | Crystal, supercell_matrix=None, primitive_ma
         nac_table = nac_tables(nac, primitive, s2u, unitcell.n_atoms,
                                commensurate_qpoints(primitive.supercell_in_primitive), symprec)
     tables = MaterialTables(
-        fc=fc, phases=_phase_tables(supercell, primitive, symprec),
+        fc=fc, phases=_phase_tables(supercell, primitive, symprec,
+                                    inversion_permutation(group, matcher)),
         mesh=QSet(qmesh.qpoints, qmesh.weights.astype(float)),
         commensurate=QSet(comm, np.ones(len(comm))), nac=nac_table)
     return HarmonicSystem(

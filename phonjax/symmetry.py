@@ -102,6 +102,16 @@ def permutations(matcher: PositionMatcher, rotations: np.ndarray, translations: 
     return matcher.match(images, numbers)
 
 
+def inversion_permutation(group: SpaceGroup, matcher: PositionMatcher) -> np.ndarray | None:
+    """``perm[i]``: the atom that the first inversion (W = −1) of the group sends atom i
+    to, or None for a group without inversion."""
+    inversions = np.flatnonzero((group.rotations == -np.eye(3, dtype=np.int64)).all(axis=(1, 2)))
+    if len(inversions) == 0:
+        return None
+    k = inversions[:1]
+    return permutations(matcher, group.rotations[k], group.translations[k])[0]
+
+
 def site_symmetry(crystal: Crystal, group: SpaceGroup, atom: int, symprec: float = SYMPREC
                   ) -> np.ndarray:
     """Indices of the operations that leave ``atom`` in place (mod lattice), in spglib order."""

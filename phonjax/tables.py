@@ -212,6 +212,8 @@ class PhaseTables:
     lattice_weights: np.ndarray = axes("nI", "np", "np", "nt")  # Σ 1/M over images with that I
     image_positions: np.ndarray = axes("np", "nt", None)  # x_k(j,t), primitive fractional
     primitive_positions: np.ndarray = axes("np", None)  # x_i, primitive fractional
+    # primitive atom that inversion maps each atom onto (-1: no inversion, or padding)
+    inversion_partner: np.ndarray = axes("np", fill=-1)
 
     @property
     def mode_mask(self):

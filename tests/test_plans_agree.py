@@ -5,7 +5,9 @@ graph + XLA): force constants, F/S/Cv, commensurate frequencies and the
 stability verdict at the contract's tolerances, on six materials of four crystal
 systems, two with more than 32 modes (where cuSOLVER switches algorithms on a
 GPU). A plan must use the eigensolver it names: the XLA plans run with the
-host solvers disabled, the host plans must call theirs. With the non-analytical
+host solvers disabled, the host plans must call theirs, and the real symmetric
+form of centrosymmetric crystals (``phonjax.real_form``) must be used exactly
+where the plan allows it. With the non-analytical
 correction (phonopy's example folders, ``phonopy_example``): Gonze–Lee NaCl, Wang
 Al2O3 and NaCl without NAC in one call (one size bucket split by NAC method),
 through the runners and through ``modes`` (mesh points, Γ along [100]).
@@ -33,7 +35,7 @@ def cases(kernel_cases):
 
 
 def _spy_or_forbid(monkeypatch, plan):
-    calls = {"n": 0}
+    calls = {"n": 0, "real": 0}
     for name, solver in list(host_eigen.SOLVERS.items()):
         def wrapped(d, _solver=solver, _name=name):
             if not plan.host_solver:
@@ -41,16 +43,30 @@ def _spy_or_forbid(monkeypatch, plan):
             calls["n"] += 1
             return _solver(d)
         monkeypatch.setitem(host_eigen.SOLVERS, name, wrapped)
+    real_solver = host_eigen.real_eigvalsh
+
+    def real_wrapped(d):
+        if not (plan.host_solver and plan.real_form_tolerance > 0):
+            raise AssertionError(f"{_plan_id(plan)} solved a real symmetric form")
+        calls["real"] += 1
+        return real_solver(d)
+    monkeypatch.setattr(host_eigen, "real_eigvalsh", real_wrapped)
     return calls
 
 
-@pytest.mark.parametrize("plan", ALL_PLANS, ids=lambda p: f"{p.runner}-{p.eigensolver}")
+def _plan_id(p) -> str:
+    return f"{p.runner}-{p.eigensolver}" + ("" if p.real_form_tolerance else "-complex")
+
+
+@pytest.mark.parametrize("plan", ALL_PLANS, ids=_plan_id)
 def test_plan_matches_phonopy(cases, plan, monkeypatch):
     calls = _spy_or_forbid(monkeypatch, plan)
     systems = [s for _, s, _ in cases]
     results = phonjax.phonon_properties(systems, [ref.dataset.forces for ref, _, _ in cases],
                                         plan=plan, keep_force_constants=True)
-    assert (calls["n"] > 0) == plan.host_solver
+    assert (calls["n"] + calls["real"] > 0) == plan.host_solver
+    # mp-1000 (Fm-3m) and others are centrosymmetric
+    assert (calls["real"] > 0) == (plan.host_solver and plan.real_form_tolerance > 0)
     for (ref, system, _), r in zip(cases, results):
         name = ref.dataset.id
         assert np.abs(r.force_constants - ref.phonopy.force_constants).max() <= 1e-10, name
@@ -69,14 +85,16 @@ NAC_CASES = [("NaCl", "gonze"), ("Al2O3", "wang"), ("NaCl", None)]
 NAC_PLANS = [p if p.host_solver else pytest.param(p, marks=pytest.mark.slow) for p in ALL_PLANS]
 
 
-@pytest.mark.parametrize("plan", NAC_PLANS, ids=lambda p: f"{p.runner}-{p.eigensolver}")
+@pytest.mark.parametrize("plan", NAC_PLANS, ids=_plan_id)
 def test_plan_matches_phonopy_with_nac(phonopy_example, plan, monkeypatch):
     cases = [phonopy_example(*c) for c in NAC_CASES]
     systems = [phonjax.prepare(ds) for _, ds, _ in cases]
     calls = _spy_or_forbid(monkeypatch, plan)
     results = phonjax.phonon_properties(systems, [ds.forces for _, ds, _ in cases], plan=plan,
                                         keep_force_constants=True)
-    assert (calls["n"] > 0) == plan.host_solver
+    assert (calls["n"] + calls["real"] > 0) == plan.host_solver
+    # NaCl (Fm-3m) and Al2O3 (R-3c) are centrosymmetric, with NAC too
+    assert (calls["real"] > 0) == (plan.host_solver and plan.real_form_tolerance > 0)
     for case, (ref, _, directions), system, r in zip(NAC_CASES, cases, systems, results):
         assert np.abs(r.force_constants - ref.force_constants).max() <= 1e-10, case
         for key in ("free_energy_kJmol", "entropy_JKmol", "heat_capacity_JKmol"):

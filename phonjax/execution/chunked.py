@@ -4,9 +4,12 @@ The force constants of ``batch`` materials of a bucket are one vmapped jit.
 Then, material by material at its own finely padded size (``own_sizes``), its
 q-points run in chunks of ``plan.q_chunk`` points: D(q) compiled, eigenvalues
 by the plan's solver (on the host between compiled pieces, or by XLA inside
-them); with a host solver, the frequencies and thermal sums of all the
-material's modes (mesh and commensurate q-points) are one compiled call over a
-flat list padded to a power of two. What this buys on CPU:
+them). With a host solver, D(q) of a crystal with inversion symmetry is
+solved in real symmetric form (``phonjax.real_form``, checked first at a chunk
+of generic q-points against ``Plan.real_form_tolerance``), and the frequencies
+and thermal sums of all the material's modes (mesh and commensurate q-points)
+are one compiled call over a flat list padded to a power of two. What this
+buys on CPU:
 
 * every compiled piece has one shape per (fine) material size, or per power of
   two, and no host callback, so it lands in JAX's persistent compilation cache
@@ -31,6 +34,7 @@ from phonjax.execution import host_eigen, stages
 from phonjax.execution.padding import (batch_size, force_constant_bytes, group_sizes, own_sizes,
                                        padded_stack)
 from phonjax.execution.plan import Plan
+from phonjax.real_form import symmetry_residual
 from phonjax.tables import MaterialTables, QSet, pad, sizes_of
 
 
@@ -58,25 +62,40 @@ def _xla_spectrum(qset: QSet, blocks, phases, nac, n_modes: int, q_chunk: int, t
 
 
 def _host_eigenvalues(qset: QSet, blocks, phases, nac, n_modes: int, q_chunk: int,
-                      solver: str) -> np.ndarray:
+                      solver: str, real: bool = False) -> np.ndarray:
     """Eigenvalues (n_q, n_modes) of a q-set's D(q) (eV/Å²/AMU): D(q) compiled chunk by
-    chunk, solved on the host for the real modes of the real q-points only."""
+    chunk, solved on the host for the real modes of the real q-points only; ``real``:
+    D's real symmetric form (``phonjax.real_form``) by LAPACK."""
+    matrices = stages.chunk_real_matrices_jit if real else stages.chunk_matrices_jit
+    solve = host_eigen.real_eigvalsh if real else host_eigen.SOLVERS[solver]
     eigenvalues = np.zeros((len(qset.weights), n_modes))
     pending, start = None, 0
     for q, _, n in _chunks(qset, q_chunk):
-        d = stages.chunk_matrices_jit(q, blocks, phases, nac)  # dispatched, runs meanwhile
+        d = matrices(q, blocks, phases, nac, n_modes=n_modes)  # dispatched, runs meanwhile
         if pending is not None:
-            _solve(*pending, eigenvalues, n_modes, solver)
+            _solve(*pending, eigenvalues, solve)
         pending, start = (d, start, n), start + n
     if pending is not None:
-        _solve(*pending, eigenvalues, n_modes, solver)
+        _solve(*pending, eigenvalues, solve)
     return eigenvalues
 
 
-def _solve(d, start: int, n: int, eigenvalues: np.ndarray, n_modes: int, solver: str) -> None:
-    """Eigenvalues of the real modes of the first n matrices of a chunk's D(q) into
+def _real_form_holds(tables: MaterialTables, blocks, phases, nac, n_modes: int, q_chunk: int,
+                     tolerance: float) -> bool:
+    """Whether D(q) has the inversion symmetry of ``phonjax.real_form`` to ``tolerance``,
+    checked at 4 generic q-points (one more chunk of D(q), of the same compiled shape)."""
+    partner = np.asarray(tables.phases.inversion_partner)
+    if tolerance <= 0 or (partner < 0).any():
+        return False
+    probe = (np.arange(1, q_chunk + 1)[:, None] * np.array([0.1234, 0.3711, 0.5773])) % 1 - 0.5
+    d = np.asarray(stages.chunk_matrices_jit(probe, blocks, phases, nac, n_modes=n_modes))
+    return symmetry_residual(d[:4], partner) <= tolerance
+
+
+def _solve(d, start: int, n: int, eigenvalues: np.ndarray, solve) -> None:
+    """Eigenvalues of the first n matrices of a chunk's D(q) (real modes only) into
     ``eigenvalues[start:start + n]``."""
-    eigenvalues[start:start + n] = host_eigen.SOLVERS[solver](np.asarray(d)[:n, :n_modes, :n_modes])
+    eigenvalues[start:start + n] = solve(np.asarray(d)[:n])
 
 
 def _modes_spectrum(mesh_eigenvalues: np.ndarray, mesh_weights, comm_eigenvalues: np.ndarray,
@@ -102,6 +121,11 @@ def run(forces: Sequence[np.ndarray], tables: Sequence[MaterialTables], temperat
         subtract_drift: bool, plan: Plan, keep_force_constants: bool
         ) -> list[stages.MaterialOutput]:
     """Outputs of the materials of one bucket, in order."""
+    with host_eigen.blas_single_threaded():  # LAPACK one thread per core (real_eigvalsh)
+        return _run(forces, tables, temperatures, subtract_drift, plan, keep_force_constants)
+
+
+def _run(forces, tables, temperatures, subtract_drift, plan, keep_force_constants):
     s = group_sizes(tables, plan)
     batch = batch_size(len(tables), force_constant_bytes(s), plan)
     temps = jax.device_put(np.atleast_1d(np.asarray(temperatures, float)))
@@ -121,8 +145,10 @@ def run(forces: Sequence[np.ndarray], tables: Sequence[MaterialTables], temperat
             n_modes, q_chunk = 3 * real.np, plan.q_chunk(3 * own.np)
             # the mesh's chunk size for both q-sets: one compiled D(q) serves both
             if plan.host_solver:
+                centrosymmetric = _real_form_holds(t, own_blocks, phases, nac, n_modes, q_chunk,
+                                                   plan.real_form_tolerance)
                 mesh, comm = (_host_eigenvalues(qs, own_blocks, phases, nac, n_modes, q_chunk,
-                                                plan.eigensolver)
+                                                plan.eigensolver, centrosymmetric)
                               for qs in (t.mesh, t.commensurate))
                 comm, sums = _modes_spectrum(mesh, t.mesh.weights, comm, temps)
             else:

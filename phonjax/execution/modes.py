@@ -91,8 +91,7 @@ def modes(tables: MaterialTables, force_constants: np.ndarray, qpoints, plan: Pl
             sl = slice(start, start + len(part))
             if plan.host_solver:
                 d = np.asarray(stages.chunk_matrices_jit(padded, blocks, phases, nac,
-                                                         q_direction))
-                d = d[:len(part), :n_modes, :n_modes]
+                                                         q_direction, n_modes))[:len(part)]
                 if eigenvectors:
                     values, v = host_eigen.eigh(d, plan.eigensolver)
                     vecs[sl] = v

@@ -14,6 +14,10 @@ The physics is the same whatever the plan (the kernels in
   host, results checked and recomputed by LAPACK where inconsistent),
   ``"lapack"`` (NumPy's, on the host) or ``"xla"`` (inside the compiled graph:
   LAPACK on CPU, cuSOLVER on GPU). The graph runner needs ``"xla"``.
+* ``real_form_tolerance``: with a host solver, D(q) of a crystal with
+  inversion symmetry is solved as real symmetric matrices (``phonjax.real_form``,
+  LAPACK on every core: about half the time of phonors on the complex ones),
+  where D(q) checks symmetric to this tolerance; 0 turns it off.
 * sizes: the bound on the arrays of one compiled call, the D(q) bytes per
   q chunk, and the padding ladders that keep the number of compiled shapes
   small.
@@ -57,6 +61,9 @@ class Plan:
     min_padded_primitive: int = 8
     ladder: tuple[int, ...] = LADDER
     fine_ladder: tuple[int, ...] = FINE_LADDER
+    # host solvers: a centrosymmetric material's D(q) as real symmetric matrices
+    # (phonjax.real_form) where D(q)'s inversion residual is at most this (0: never)
+    real_form_tolerance: float = 1e-12
 
     def __post_init__(self):
         if self.runner not in ("chunked", "graph"):
@@ -67,6 +74,8 @@ class Plan:
         if self.runner == "graph" and self.eigensolver != "xla":
             raise ValueError("the graph runner keeps eigenvalues in the compiled graph: "
                              "it needs eigensolver='xla'")
+        if not self.real_form_tolerance >= 0:
+            raise ValueError("real_form_tolerance must be ≥ 0")
         if not (self.memory_bytes > 0 and self.q_chunk_bytes > 0
                 and 1 <= self.q_chunk_min <= self.q_chunk_max):
             raise ValueError("memory_bytes and q_chunk_bytes must be positive and "
@@ -95,7 +104,8 @@ class Plan:
         return 2 ** int(math.log2(min(max(fits, self.q_chunk_min), self.q_chunk_max)))
 
 
-ALL_PLANS = (Plan(), Plan(eigensolver="lapack"), Plan(eigensolver="xla"),
+ALL_PLANS = (Plan(), Plan(real_form_tolerance=0.0), Plan(eigensolver="lapack"),
+             Plan(eigensolver="xla"),
              Plan(runner="graph", eigensolver="xla"))
 
 

@@ -3,6 +3,8 @@
 * ``fc_and_blocks``: forces → symmetrized force constants → mass-weighted blocks
   (``material_blocks``: the short-range ones for a Gonze–Lee NAC);
 * ``chunk_matrices``: q-points → D(q), for a host eigensolver;
+* ``chunk_real_matrices``: q-points → the real symmetric form of D(q) of a
+  centrosymmetric crystal (``phonjax.real_form``), for a host eigensolver;
 * ``modes_spectrum``: a host solver's eigenvalues, as a flat list of modes with
   their q-point weights → frequencies and weighted thermal sums;
 * ``chunk_from_qpoints``: q-points → D(q) → XLA eigenvalues → frequencies and
@@ -25,6 +27,7 @@ import numpy as np
 from phonjax.dynamical_matrix import (dynamical_matrices, eigenvalues_to_thz, frequencies,
                                       mass_weighted_blocks, short_range_blocks)
 from phonjax.force_constants import force_constants
+from phonjax.real_form import real_form
 from phonjax.tables import MaterialTables, NACTables, PhaseTables, QSet
 from phonjax.thermal import per_mole, thermal_sums
 
@@ -63,9 +66,20 @@ def fc_and_blocks(forces, tables: MaterialTables, subtract_drift: bool):
 
 
 def chunk_matrices(qpoints, blocks, phases: PhaseTables, nac: NACTables | None = None,
-                   q_direction=None):
-    """D(q) (n_q, 3np, 3np) of one chunk of q-points (``q_direction``: of q → 0, for NAC)."""
-    return dynamical_matrices(qpoints, blocks, phases, nac=nac, q_direction=q_direction)
+                   q_direction=None, n_modes: int | None = None):
+    """D(q) (n_q, n_modes, n_modes) of one chunk of q-points (``q_direction``: of q → 0, for
+    NAC): the real modes' block of the padded (n_q, 3np, 3np), cut inside the compiled call,
+    so that the host reads it as it is (no copy; all 3np modes when ``n_modes`` is None)."""
+    d = dynamical_matrices(qpoints, blocks, phases, nac=nac, q_direction=q_direction)
+    return d if n_modes is None else d[:, :n_modes, :n_modes]
+
+
+def chunk_real_matrices(qpoints, blocks, phases: PhaseTables, nac: NACTables | None = None,
+                        n_modes: int | None = None):
+    """``real_form`` (n_q, n_modes, n_modes) of a chunk's D(q) (real modes only, as
+    ``chunk_matrices``: inversion maps real modes onto real ones)."""
+    a = real_form(dynamical_matrices(qpoints, blocks, phases, nac=nac), phases.inversion_partner)
+    return a if n_modes is None else a[:, :n_modes, :n_modes]
 
 
 def modes_spectrum(eigenvalues, weights, temperatures):
@@ -98,7 +112,8 @@ def qset_spectrum(qset: QSet, q_chunk: int, temperatures, blocks, phases: PhaseT
 
 # one compiled function per stage and shape, shared by every call of the chunked runner
 fc_and_blocks_jit = jax.jit(jax.vmap(fc_and_blocks, in_axes=(0, 0, None)), static_argnums=2)
-chunk_matrices_jit = jax.jit(chunk_matrices)
+chunk_matrices_jit = jax.jit(chunk_matrices, static_argnames="n_modes")
+chunk_real_matrices_jit = jax.jit(chunk_real_matrices, static_argnames="n_modes")
 material_blocks_jit = jax.jit(material_blocks)
 modes_spectrum_jit = jax.jit(modes_spectrum)
 chunk_from_qpoints_jit = jax.jit(chunk_from_qpoints)
