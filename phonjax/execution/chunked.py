@@ -4,9 +4,10 @@ The force constants of ``batch`` materials of a bucket are one vmapped jit.
 Then, material by material at its own finely padded size (``own_sizes``), its
 q-points run in chunks of ``plan.q_chunk`` points: D(q) compiled, eigenvalues
 by the plan's solver (on the host between compiled pieces, or by XLA inside
-them). With a host solver, D(q) of a crystal with inversion symmetry is
+them). With a host solver, the mesh of a crystal with inversion symmetry is
 solved in real symmetric form (``phonjax.real_form``, checked first at a chunk
-of generic q-points against ``Plan.real_form_tolerance``), and the frequencies
+of generic q-points against ``Plan.real_form_tolerance``; commensurate points,
+whose single frequencies are reported, stay complex), and the frequencies
 and thermal sums of all the material's modes (mesh and commensurate q-points)
 are one compiled call over a flat list padded to a power of two. What this
 buys on CPU:
@@ -25,6 +26,7 @@ one, so XLA computes it meanwhile (a small gain on 2 cores, BENCH_NOTES.md).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Iterator, Sequence
 
 import jax
@@ -92,6 +94,31 @@ def _real_form_holds(tables: MaterialTables, blocks, phases, nac, n_modes: int, 
     return symmetry_residual(d[:4], partner) <= tolerance
 
 
+def _mesh_eigenvalues(tables: MaterialTables, blocks, phases, nac, n_modes: int, q_chunk: int,
+                      plan: Plan) -> tuple[np.ndarray, np.ndarray]:
+    """(eigenvalues (n_q, n_modes), their q-points' weights (n_q,)) of the mesh, in an order
+    of their own: in real symmetric form where ``_real_form_holds``, except at mesh points
+    that are also commensurate points, solved as those are (complex): a q-point of both
+    sets has one set of eigenvalues (at Γ, the acoustic modes' rounding noise enters the
+    thermal sums through ln ν)."""
+    mesh = tables.mesh
+    solve = partial(_host_eigenvalues, blocks=blocks, phases=phases, nac=nac, n_modes=n_modes,
+                    q_chunk=q_chunk, solver=plan.eigensolver)
+    if not _real_form_holds(tables, blocks, phases, nac, n_modes, q_chunk,
+                            plan.real_form_tolerance):
+        return solve(mesh), np.asarray(mesh.weights)
+    q, w = np.asarray(mesh.qpoints), np.asarray(mesh.weights)
+    shared = np.isin(_keys(q), _keys(np.asarray(tables.commensurate.qpoints)))
+    values = [solve(QSet(q[~shared], w[~shared]), real=True), solve(QSet(q[shared], w[shared]))]
+    return np.concatenate(values), np.concatenate([w[~shared], w[shared]])
+
+
+def _keys(q: np.ndarray) -> np.ndarray:
+    """One integer per q-point (n, 3) modulo reciprocal lattice vectors (1e-6 grid)."""
+    k = (np.rint(np.mod(q, 1.0) * 1e6).astype(np.int64) % 1_000_000)
+    return (k[:, 0] * 1_000_000 + k[:, 1]) * 1_000_000 + k[:, 2]
+
+
 def _solve(d, start: int, n: int, eigenvalues: np.ndarray, solve) -> None:
     """Eigenvalues of the first n matrices of a chunk's D(q) (real modes only) into
     ``eigenvalues[start:start + n]``."""
@@ -145,12 +172,11 @@ def _run(forces, tables, temperatures, subtract_drift, plan, keep_force_constant
             n_modes, q_chunk = 3 * real.np, plan.q_chunk(3 * own.np)
             # the mesh's chunk size for both q-sets: one compiled D(q) serves both
             if plan.host_solver:
-                centrosymmetric = _real_form_holds(t, own_blocks, phases, nac, n_modes, q_chunk,
-                                                   plan.real_form_tolerance)
-                mesh, comm = (_host_eigenvalues(qs, own_blocks, phases, nac, n_modes, q_chunk,
-                                                plan.eigensolver, centrosymmetric)
-                              for qs in (t.mesh, t.commensurate))
-                comm, sums = _modes_spectrum(mesh, t.mesh.weights, comm, temps)
+                comm = _host_eigenvalues(t.commensurate, own_blocks, phases, nac, n_modes,
+                                         q_chunk, plan.eigensolver)
+                mesh, weights = _mesh_eigenvalues(t, own_blocks, phases, nac, n_modes, q_chunk,
+                                                  plan)
+                comm, sums = _modes_spectrum(mesh, weights, comm, temps)
             else:
                 _, sums = _xla_spectrum(t.mesh, own_blocks, phases, nac, n_modes, q_chunk, temps)
                 comm, _ = _xla_spectrum(t.commensurate, own_blocks, phases, nac, n_modes,

@@ -14,7 +14,7 @@ The physics is the same whatever the plan (the kernels in
   host, results checked and recomputed by LAPACK where inconsistent),
   ``"lapack"`` (NumPy's, on the host) or ``"xla"`` (inside the compiled graph:
   LAPACK on CPU, cuSOLVER on GPU). The graph runner needs ``"xla"``.
-* ``real_form_tolerance``: with a host solver, D(q) of a crystal with
+* ``real_form_tolerance``: with a host solver, the mesh of a crystal with
   inversion symmetry is solved as real symmetric matrices (``phonjax.real_form``,
   LAPACK on every core: about half the time of phonors on the complex ones),
   where D(q) checks symmetric to this tolerance; 0 turns it off.
@@ -61,7 +61,7 @@ class Plan:
     min_padded_primitive: int = 8
     ladder: tuple[int, ...] = LADDER
     fine_ladder: tuple[int, ...] = FINE_LADDER
-    # host solvers: a centrosymmetric material's D(q) as real symmetric matrices
+    # host solvers: a centrosymmetric material's mesh as real symmetric matrices
     # (phonjax.real_form) where D(q)'s inversion residual is at most this (0: never)
     real_form_tolerance: float = 1e-12
 
