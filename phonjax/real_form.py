@@ -16,9 +16,10 @@ work of the complex Hermitian one.
 Where the symmetry holds only to ε (positions carry noise that phonopy keeps),
 the eigenvalues of the form differ from D's by up to ~ε·max|D|.
 ``symmetry_residual`` measures ε = max|Π D Π − D*| / max|D| on D(q) itself; the
-chunked runner takes the real form for the mesh (thermal sums) and only where ε is at rounding level
-(``Plan.real_form_tolerance``, 1e-12: a frequency of 0.1 THz moves by < 1e-8 THz
-even then). In phonondb, ε is either ~1e-16 or, with position noise, ~1e-9.
+chunked runner takes the real form for the mesh (thermal sums), and only where ε
+is at rounding level (``Plan.real_form_tolerance``, 1e-12: a frequency of
+0.1 THz would move by < 1e-8 THz even then). In phonondb, ε is either ~1e-16
+or, with position noise, ~1e-9.
 """
 
 from __future__ import annotations
