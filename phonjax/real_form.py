@@ -54,7 +54,7 @@ def real_form(d, partner):
     beta = jnp.conj(c)[:, None] * s[None, :] + s[:, None] * jnp.conj(c)[None, :]
     n_q, m = d.shape[0], d.shape[-1]
     re, im = jnp.real(d), jnp.imag(d)
-    atoms = mode_partners(partner)[::3] // 3  # the atom map, padding onto itself
+    atoms = pm[::3] // 3  # the atom map, padding onto itself
 
     def columns_permuted(x):  # x[:, :, Π(ν)], gathered by whole atoms
         return x.reshape(n_q, m, m // 3, 3)[:, :, atoms].reshape(n_q, m, m)

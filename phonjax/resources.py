@@ -1,4 +1,4 @@
-"""Memory bounds: what a computation will need, refused before it starts when too much.
+"""Machine resources: memory bounds, refused before a computation starts, and usable cores.
 
 ``ResourceError`` (a ``MemoryError``) is raised, with the material, the estimate
 and the bound in one line, wherever phonjax can tell in advance that a step
@@ -10,8 +10,17 @@ it as a resource limit, never as a bad input.
 from __future__ import annotations
 
 import math
+import os
 
 DEFAULT_MEMORY_BYTES = 2e9
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 class ResourceError(MemoryError):

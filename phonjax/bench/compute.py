@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import sys
 import time
 import traceback
@@ -30,6 +29,7 @@ import numpy as np
 from phonjax.bench import REFERENCE_MODEL
 from phonjax.bench.inputs import Material, content_sha256, load
 from phonjax.bench.protocols import Protocol, mesh_for
+from phonjax.resources import usable_cores
 
 _CRYSTAL_SYSTEMS = ((2, "triclinic"), (15, "monoclinic"), (74, "orthorhombic"),
                     (142, "tetragonal"), (167, "trigonal"), (194, "hexagonal"), (230, "cubic"))
@@ -230,11 +230,7 @@ def default_lanes(device: str = "cpu") -> int:
     256 atoms holds ~2 GB) on CPU; one on an accelerator, which batches instead."""
     if device != "cpu":
         return 1
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover (not Linux)
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, 4))
+    return max(1, min(usable_cores(), 4))
 
 
 def _lane_threads(lanes: int):

@@ -11,10 +11,11 @@ matrix) and inconsistent matrices are recomputed by LAPACK.
 
 from __future__ import annotations
 
-import os
 import warnings
 
 import numpy as np
+
+from phonjax.resources import usable_cores
 
 _phonors = None
 
@@ -90,23 +91,16 @@ def real_eigvalsh(matrices: np.ndarray, min_work: float = 2e6) -> np.ndarray:
     many small matrices go faster one per thread than each with a threaded BLAS."""
     global _pool
     d = np.asarray(matrices, dtype=np.float64)
-    threads = min(len(d), _cores())
+    threads = min(len(d), usable_cores())
     if threads <= 1 or len(d) * d.shape[-1] ** 3 < min_work:
         return np.linalg.eigvalsh(d)
     if _pool is None:
         from concurrent.futures import ThreadPoolExecutor
 
-        _pool = ThreadPoolExecutor(_cores(), thread_name_prefix="phonjax-eigh")
+        _pool = ThreadPoolExecutor(usable_cores(), thread_name_prefix="phonjax-eigh")
     bounds = np.linspace(0, len(d), threads + 1).astype(int)
     parts = _pool.map(lambda k: np.linalg.eigvalsh(d[bounds[k]:bounds[k + 1]]), range(threads))
     return np.concatenate(list(parts))
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 _controller = None
