@@ -64,6 +64,15 @@ def test_killed_runs_equal_uninterrupted(small_files, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PHONJAX_TOY_LOG": str(log)}
     rng = random.Random(4)
     kills = 0
+    # the random moments fall within a run: a fraction of how long one whole run takes here
+    # (fixed seconds stopped killing anything once the kernel got faster)
+    t0 = time.monotonic()
+    whole = subprocess.run([sys.executable, "-m", "phonjax", "bench",
+                            *_args(small_files, tmp_path / "timed")],
+                           cwd=ROOT, env={**env, "PHONJAX_TOY_LOG": str(tmp_path / "timed.log")},
+                           capture_output=True, timeout=300)
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    run_seconds = time.monotonic() - t0
     # two kills at random moments, then three just after a run has computed its first
     # material's forces (its rows are being written: the moment a run that writes a
     # chunk's rows together throws the chunk's finished work away)
@@ -77,7 +86,7 @@ def test_killed_runs_equal_uninterrupted(small_files, tmp_path):
                 time.sleep(0.02)
             time.sleep(rng.uniform(0.0, 0.5))
         else:
-            time.sleep(rng.uniform(3.0, 9.0))
+            time.sleep(rng.uniform(0.3, 0.7) * run_seconds)
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             kills += 1
