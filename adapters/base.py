@@ -33,8 +33,11 @@ loaded (the benchmark records both). A local ``checkpoint=`` is never fetched.
 from __future__ import annotations
 
 import abc
+import contextlib
 import importlib.metadata
 import importlib.util
+import io
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,6 +108,20 @@ def split_results(
         StructureResult(float(e), f, s)
         for e, f, s in zip(np.asarray(energies, float).reshape(-1), per_structure, stress, strict=True)
     ]
+
+
+@contextlib.contextmanager
+def printed_to_log(name: str) -> Iterator[None]:
+    """What a model package prints on stdout inside the block (e.g. CHGNet's "initialized
+    with N parameters" banner) goes to the ``phonjax_adapters`` logger at INFO instead of the
+    user's terminal (phonjax's own output is on stdout: tables, JSON lines)."""
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buffer):
+            yield
+    finally:
+        for line in buffer.getvalue().splitlines():
+            logging.getLogger("phonjax_adapters").info("%s: %s", name, line)
 
 
 def package_version(distribution: str) -> str | None:

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from phonjax_adapters.base import Adapter, StructureResult, package_dir
+from phonjax_adapters.base import Adapter, StructureResult, package_dir, printed_to_log
 
 # File names inside chgnet/pretrained/, as CHGNet.load() resolves them.
 _CHECKPOINTS = {
@@ -43,11 +43,13 @@ class CHGNetAdapter(Adapter):
     def _load(self, weights: Path) -> Any:
         from chgnet.model import CHGNet
 
-        if self.checkpoint is not None:
-            model = CHGNet.from_file(str(weights))
-        else:
-            # The package loader also sets the per-version options (e.g. 0.2.0's output bias).
-            model = CHGNet.load(model_name=self.variant, use_device=self.device, verbose=False)
+        with printed_to_log("chgnet"):  # its constructor prints a banner whatever verbose says
+            if self.checkpoint is not None:
+                model = CHGNet.from_file(str(weights))
+            else:
+                # The package loader also sets the per-version options (e.g. 0.2.0's output bias).
+                model = CHGNet.load(model_name=self.variant, use_device=self.device,
+                                    verbose=False)
         model = model.to(self.device)
         model.eval()
         return model

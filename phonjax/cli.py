@@ -7,7 +7,9 @@ import math
 import sys
 import time
 
-from phonjax.options import OneLineParser, argparse_type, json_safe, non_negative, positive_int
+from phonjax.options import (OneLineParser, argparse_type, json_safe, non_negative, positive,
+                             positive_int)
+from phonjax.resources import MEMORY_OPTION_HELP
 from phonjax.terminal import fit_table, stderr_console, stdout_console
 
 
@@ -36,6 +38,8 @@ def _phonons_parser(sub) -> None:
                    help="Γ acoustic modes may go down to −K and still count as stable (default 50)")
     p.add_argument("--subtract-drift", action="store_true", help="remove the mean force per supercell")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--memory-gb", type=argparse_type(positive, "--memory-gb"), default=None,
+                   metavar="GB", help=MEMORY_OPTION_HELP)
     p.set_defaults(func=_run_phonons)
 
 
@@ -43,22 +47,31 @@ def _run_phonons(args) -> int:
     from rich.table import Table
 
     from phonjax.data import sample_files
+    from phonjax.execution import default_plan
+    from phonjax.execution.padding import check_fits
     from phonjax.io import read_input
     from phonjax.phonons import PhononSettings, phonon_properties
     from phonjax.prepare import prepare
+    from phonjax.resources import checked_memory_bytes
 
     err = stderr_console()
+    plan = default_plan().replace(memory_bytes=checked_memory_bytes(
+        None if args.memory_gb is None else args.memory_gb * 1e9))
     files = args.files or [str(f) for f in sample_files()]
     failed = 0
-    systems, forces = [], []
+    systems, forces, cells = [], [], []
     t0 = time.perf_counter()
     for path in files:
         try:
             ds = read_input(path, born=args.born, nac=not args.no_nac)
             if ds.forces is None:
                 raise ValueError("the file has no forces")
-            systems.append(prepare(ds, mesh=args.mesh, gamma_centered=args.gamma_centered))
+            system = prepare(ds, mesh=args.mesh, gamma_centered=args.gamma_centered,
+                             memory_bytes=plan.memory_bytes)
+            check_fits(system.id, system.tables, plan, len(args.temperature))
+            systems.append(system)
             forces.append(ds.forces)
+            cells.append(_primitive_fields(ds))
         except Exception as exc:  # one bad file must not stop the others
             failed += 1
             err.print(f"[red]error[/red] {path}: {exc}", highlight=False, soft_wrap=True)
@@ -67,7 +80,8 @@ def _run_phonons(args) -> int:
         with err.status(f"computing {len(systems)} material(s)…"):
             results = phonon_properties(systems, forces, PhononSettings(
                 temperatures_K=tuple(args.temperature), subtract_drift=args.subtract_drift,
-                gamma_acoustic_tolerance_K=args.gamma_acoustic_tolerance))
+                gamma_acoustic_tolerance_K=args.gamma_acoustic_tolerance), plan)
+    primitive = {id(r): c for r, c in zip(results, cells)}
     results, bad = _finite(results)
     for r, what in bad:  # e.g. Cv at a temperature the kernel cannot evaluate
         failed += 1
@@ -76,22 +90,81 @@ def _run_phonons(args) -> int:
     if args.json:
         for r in results:
             for i in range(len(r.temperatures_K)):
-                print(json.dumps(json_safe(r.record(i)), allow_nan=False))
+                print(json.dumps(json_safe({**_record(r, i), **primitive[id(r)]}),
+                                 allow_nan=False))
     else:
         table = Table(title=f"phonjax phonons — mesh {args.mesh}, per mole of primitive cells")
+        auto = _auto_rule()
         for col in ("id", "n_p", "NAC", "T (K)", "F kJ/mol", "S J/K/mol", "Cv J/K/mol",
                     "ω_max K", "ω_min K", "stable"):
             table.add_column(col, justify="right" if col != "id" else "left")
         fit_table(table)  # 80 columns on a terminal; every digit when piped (stdout_console)
         for r in results:
+            mark = "*" if primitive[id(r)]["primitive_matrix_rule"] == auto else ""
             for i, t in enumerate(r.temperatures_K):
-                table.add_row(r.id, str(r.n_primitive), r.nac or "-", f"{t:g}",
-                              f"{r.free_energy_kJmol[i]:.6f}", f"{r.entropy_JKmol[i]:.6f}",
-                              f"{r.heat_capacity_JKmol[i]:.6f}", f"{r.omega_max_K:.3f}",
+                table.add_row(r.id, f"{r.n_primitive}{mark}", r.nac or "-", f"{t:g}",
+                              *_thermal_cells(r, i), f"{r.omega_max_K:.3f}",
                               f"{r.omega_min_K:.3f}", "yes" if r.stable else "[red]no[/red]")
         stdout_console().print(table)
+        for r in results:
+            if thermal_undefined_reason(r):
+                err.print(f"[yellow]{r.id}[/yellow]: F, S, Cv n/a: {thermal_undefined_reason(r)}",
+                          highlight=False, soft_wrap=True)
+        if any(primitive[id(r)]["primitive_matrix_rule"] == auto for r in results):
+            err.print(f"n_p*: primitive cell by {auto}; the others: primitive_matrix from the "
+                      "file", highlight=False, soft_wrap=True)
+        if any(r.mesh_contains_gamma for r in results):
+            err.print("the mesh contains Γ: its three acoustic modes are excluded from F, S, Cv "
+                      "(phonopy's exclude_gamma_acoustic=True)", highlight=False, soft_wrap=True)
         err.print(f"{len(results)} done, {failed} failed in {time.perf_counter() - t0:.1f} s")
     return 1 if failed else 0
+
+
+def _primitive_fields(ds) -> dict:
+    """The primitive cell a dataset's results are per mole of: its matrix P (relative to the
+    unit cell) and the rule that chose it (``phonjax.io.readers.PRIMITIVE_FROM_FILE`` or
+    ``PRIMITIVE_AUTO``, phonopy.load's rule), for the JSON record and the table."""
+    return {"primitive_matrix": ds.primitive_matrix.tolist(),
+            "primitive_matrix_rule": ds.primitive_matrix_rule}
+
+
+def _auto_rule() -> str:
+    """The rule of a primitive cell chosen as phonopy.load's "auto" (marked ``*`` in the table)."""
+    from phonjax.io.readers import PRIMITIVE_AUTO
+
+    return PRIMITIVE_AUTO
+
+
+THERMAL_KEYS = ("free_energy_kJmol", "entropy_JKmol", "heat_capacity_JKmol")
+
+
+def thermal_undefined_reason(r) -> str | None:
+    """Why a ``PhononResult``'s F, S and Cv are undefined, or None. They are sums over the
+    mesh modes with ν > 0 (phonopy's ``num_integrated_modes``); one such mode makes F(T)
+    = ZPE + k_BT·Σln(1 − e^{−x}) nonzero where S(T) underflows to 0 (and S > 0 elsewhere),
+    so all three exactly 0 at every temperature means that not one mode was integrated."""
+    if all(v == 0.0 for name in THERMAL_KEYS for v in getattr(r, name)):
+        return ("no real modes integrated (num_integrated_modes 0: every mode on the mesh is "
+                "imaginary or zero)")
+    return None
+
+
+def _record(r, i: int) -> dict:
+    """``r.record(i)``, with F, S, Cv null and ``thermal_undefined_reason`` saying why where
+    they are undefined (``thermal_undefined_reason``)."""
+    out = r.record(i)
+    why = thermal_undefined_reason(r)
+    if why:
+        out.update({k: None for k in THERMAL_KEYS})
+    out["thermal_undefined_reason"] = why
+    return out
+
+
+def _thermal_cells(r, i: int) -> list[str]:
+    """The F, S, Cv cells of the table: 6 decimals, or "n/a" where they are undefined."""
+    if thermal_undefined_reason(r):
+        return ["[yellow]n/a[/yellow]"] * 3
+    return [f"{getattr(r, k)[i]:.6f}" for k in THERMAL_KEYS]
 
 
 def _finite(results) -> tuple[list, list]:

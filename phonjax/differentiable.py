@@ -12,8 +12,9 @@ D(q) (with the non-analytical correction where the tables carry Born charges)
 
 Only functions of eigenvalues enter (sums over modes; never eigenvectors), so
 the derivatives are finite at degenerate modes; √λ is guarded at λ = 0 and
-modes at or below zero frequency are masked as in phonopy (a shifted mesh
-has no Γ point, where the acoustic modes would make F non-smooth).
+modes at or below zero frequency are masked as in phonopy, and on a mesh with Γ
+its three acoustic modes are left out (``phonjax.thermal.GAMMA_ACOUSTIC_RULE``),
+so F stays smooth there too.
 ``smooth_max`` replaces the hard max of ω_max, whose derivative exists only
 for a non-degenerate top mode.
 

@@ -8,7 +8,9 @@ so that the command line refuses the value with exit status 2.
 
 Rules: a temperature is finite and ≥ 0 K (0 K is the zero-point limit); a tolerance
 is finite and ≥ 0; a unit factor, length, distance or force is finite and > 0;
-mesh numbers are integers ≥ 1.
+mesh numbers are integers ≥ 1 (a boolean or a non-integral number is refused, never
+truncated); a finite-displacement length obeys ``DISPLACEMENT_RULE``. A boolean is
+never a number here (``True`` is not 1 Å).
 """
 
 from __future__ import annotations
@@ -16,12 +18,26 @@ from __future__ import annotations
 import argparse
 import math
 
+# Finite displacements measure the harmonic force constants only while the forces stay
+# linear in the displacement. phonopy's default is 0.01 Å, phono3py's 0.03 Å. Above
+# DISPLACEMENT_WARN_A the anharmonic part of the forces biases the force constants
+# (NaCl with CHGNet: ω_max +4 % at 0.05 Å, +10 % at 0.1 Å, +15 % at 0.2 Å, +48 % at 0.5 Å,
+# ×3 at 1 Å, all modes imaginary at 10 Å); above DISPLACEMENT_MAX_A (7 % of a 3 Å bond,
+# 20× phonopy's default) the result is no longer a harmonic quantity, so it is refused.
+DISPLACEMENT_WARN_A = 0.05
+DISPLACEMENT_MAX_A = 0.2
+DISPLACEMENT_RULE = (f"a finite displacement must be > 0 and ≤ {DISPLACEMENT_MAX_A:g} Å to measure "
+                     f"harmonic force constants (phonopy uses 0.01 Å, phono3py 0.03 Å; above "
+                     f"{DISPLACEMENT_WARN_A:g} Å: a warning)")
+
 
 class SettingError(ValueError):
     """A setting with a value that makes no sense; the message names it."""
 
 
 def _number(name: str, value) -> float:
+    if isinstance(value, bool):
+        raise SettingError(f"{name} must be a number, got {value!r}")
     try:
         x = float(value)
     except (TypeError, ValueError):
@@ -48,7 +64,10 @@ def positive(name: str, value) -> float:
 
 
 def positive_int(name: str, value) -> int:
-    """An integer ≥ 1 (mesh numbers, step counts)."""
+    """An integer ≥ 1 (mesh numbers, step counts): an integral number or its text; a
+    boolean or a non-integral number (2.5) is refused, never truncated."""
+    if isinstance(value, bool):
+        raise SettingError(f"{name} must be an integer, got {value!r}")
     try:
         x = float(value)
         if not x.is_integer():
@@ -59,6 +78,46 @@ def positive_int(name: str, value) -> int:
     if n < 1:
         raise SettingError(f"{name} must be ≥ 1, got {value!r}")
     return n
+
+
+def mesh_numbers(name: str, value) -> tuple[int, int, int]:
+    """A q-mesh: one or three integers ≥ 1 (one: the same on each axis), as a tuple of three.
+    Booleans and non-integral numbers ((2.5, 2, 2), (True, True, True)) are refused with one
+    line, never truncated."""
+    parts = list(value) if isinstance(value, (list, tuple)) else (
+        value.tolist() if hasattr(value, "tolist") else value)
+    parts = parts if isinstance(parts, list) else [parts]
+    if len(parts) == 1:
+        parts = parts * 3
+    if len(parts) != 3:
+        raise SettingError(f"{name} must be one or three positive integers, got {value!r}")
+    try:
+        return tuple(positive_int(name, p) for p in parts)
+    except SettingError:
+        raise SettingError(f"{name} must be one or three positive integers, got {value!r}"
+                           ) from None
+
+
+def displacement_distance(name: str, value) -> float:
+    """A finite-displacement length in Å: finite, > 0 and ≤ ``DISPLACEMENT_MAX_A``
+    (``DISPLACEMENT_RULE``)."""
+    x = positive(name, value)
+    if x > DISPLACEMENT_MAX_A:
+        raise SettingError(f"{name} {x:g} Å is too large: {DISPLACEMENT_RULE}")
+    return x
+
+
+def displacement_warning(distance_A: float) -> str | None:
+    """One line when a (valid) displacement length is above ``DISPLACEMENT_WARN_A``, else None."""
+    if distance_A > DISPLACEMENT_WARN_A:
+        return (f"displacement distance {distance_A:g} Å is above {DISPLACEMENT_WARN_A:g} Å: "
+                f"anharmonic forces bias the force constants (NaCl with CHGNet: ω_max +10 % at "
+                f"0.1 Å); phonopy uses 0.01 Å")
+    return None
+
+
+class DisplacementWarning(UserWarning):
+    """A displacement length in the warned range of ``DISPLACEMENT_RULE``."""
 
 
 def argparse_type(check, name: str):

@@ -22,6 +22,7 @@ import numpy as np
 from phonjax.io import PhononDataset, read_dataset
 from phonjax.prepare import HarmonicSystem, prepare
 from phonjax.stability import stability
+from phonjax.thermal import is_gamma
 from phonjax.units import THZ_TO_K
 
 
@@ -72,6 +73,8 @@ class PhononResult:
     n_supercell: int
     spacegroup: str
     nac: str | None = None  # the non-analytical correction applied: "gonze", "wang" or None
+    # the mesh holds Γ, whose three acoustic modes the sums exclude (thermal.GAMMA_ACOUSTIC_RULE)
+    mesh_contains_gamma: bool = False
     commensurate_frequencies_THz: np.ndarray | None = field(default=None, repr=False)
     force_constants: np.ndarray | None = field(default=None, repr=False)
 
@@ -90,7 +93,9 @@ class PhononResult:
                 "acoustic_modes": self.acoustic_modes, "mesh": self.mesh,
                 "n_irreducible_q": self.n_irreducible_q, "n_commensurate_q": self.n_commensurate_q,
                 "n_displacements": self.n_displacements, "n_supercell": self.n_supercell,
-                "spacegroup": self.spacegroup, "nac": self.nac}
+                "spacegroup": self.spacegroup, "nac": self.nac,
+                "gamma_acoustic_thermal": ("excluded (phonopy's exclude_gamma_acoustic=True)"
+                                           if self.mesh_contains_gamma else "no Γ in the mesh")}
 
 
 def check_forces(systems: Sequence[HarmonicSystem], forces: Sequence[np.ndarray]) -> None:
@@ -154,6 +159,7 @@ def _result(s: HarmonicSystem, out, settings: PhononSettings) -> PhononResult:
         n_irreducible_q=len(s.mesh.qpoints), n_commensurate_q=len(s.commensurate),
         n_displacements=len(s.displacements), n_supercell=s.n_supercell,
         spacegroup=s.group.international, nac=None if s.nac is None else s.nac.method,
+        mesh_contains_gamma=bool(is_gamma(np.asarray(s.mesh.qpoints)).any()),
         commensurate_frequencies_THz=comm,
         force_constants=out.force_constants)
 

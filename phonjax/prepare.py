@@ -14,6 +14,7 @@ reference and every model (a model's force constants with DFT Born charges:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +25,10 @@ from phonjax.displacements import generate_displacements
 from phonjax.io.dataset import PhononDataset
 from phonjax.mesh import QMesh, commensurate_qpoints, irreducible_mesh
 from phonjax.nac import NACParams, nac_tables
-from phonjax.resources import DEFAULT_MEMORY_BYTES, mesh_bytes, refuse_if_over
+from phonjax.options import (DisplacementWarning, displacement_distance, displacement_warning,
+                             mesh_numbers)
+from phonjax.resources import (DEFAULT_MEMORY_BYTES, MATCH_CHUNK_POSITIONS, mesh_bytes,
+                               refuse_if_over, supercell_bytes)
 from phonjax.shortest_vectors import shortest_vectors
 from phonjax.symmetry import (PositionMatcher, SpaceGroup, cartesian_rotations,
                               inversion_permutation, permutations, point_group_rotations,
@@ -120,18 +124,25 @@ def _distribute_tables(supercell: Crystal, group: SpaceGroup, solved: np.ndarray
     pre = np.einsum("sab,sdb->sda", inverse_rotations,
                     frac[solved][None, :, :] - group.translations[:, None, :])
     pre_idx = matcher.match(pre, np.broadcast_to(supercell.numbers[solved], pre.shape[:-1]))
-    target = np.full((n_ops, n), -1)  # target[s, i]: index in ``solved`` of g_s(i), or -1
-    target[np.arange(n_ops)[:, None], pre_idx] = np.arange(len(solved))[None, :]
-    hit = target >= 0
-    if not hit.any(axis=0).all():
+    # op[i]: the first operation that sends atom i onto a solved atom (n_ops: none), found
+    # from the n_ops·n_d matches alone (an (n_ops, N) table would take ~48·N²/n_p bytes)
+    op = np.full(n, n_ops)
+    np.minimum.at(op, pre_idx.ravel(), np.repeat(np.arange(n_ops), len(solved)))
+    if (op == n_ops).any():
         raise CrystalError("the displacements do not determine the force constants of every atom "
                            "(not enough displaced atoms for this symmetry)")
-    op = hit.argmax(axis=0)  # (N,)
+    # which solved atom g_op(i) is: operation op[i] sends exactly one atom onto each
+    source = (pre_idx[op] == np.arange(n)[:, None]).argmax(axis=1)
     ops, inverse = np.unique(op, return_inverse=True)
-    perms = permutations(matcher, group.rotations[ops], group.translations[ops])
+    # a few operations at a time: the matcher's work arrays (~2.7 kB per position) stay near
+    # MATCH_CHUNK_POSITIONS positions instead of len(ops)·N ≈ N²/n_d of them
+    per_call = max(1, MATCH_CHUNK_POSITIONS // n)
+    perms = np.concatenate([_index(permutations(matcher, group.rotations[ops[i:i + per_call]],
+                                                group.translations[ops[i:i + per_call]]))
+                            for i in range(0, len(ops), per_call)])
     rots = cartesian_rotations(supercell.lattice, group.rotations[ops])
-    return dict(dist_source=_index(target[op, np.arange(n)]), dist_rotations=rots[inverse],
-                dist_perm=_index(perms[inverse]))
+    return dict(dist_source=_index(source), dist_rotations=rots[inverse],
+                dist_perm=perms[inverse])
 
 
 def _phase_tables(supercell: Crystal, primitive: Primitive, symprec: float,
@@ -174,6 +185,20 @@ def _phase_tables(supercell: Crystal, primitive: Primitive, symprec: float,
                                                 else s2pp[inversion[p2s]]))
 
 
+def refuse_large_supercell(name: str, n_unitcell: int, supercell_matrix, primitive_matrix,
+                           memory_bytes: float, advice: str) -> None:
+    """``ResourceError`` (one line: atoms, estimate, bound, ``advice``) when the supercell of
+    S (from a unit cell of ``n_unitcell`` atoms) would need more than ``memory_bytes``
+    (``resources.supercell_bytes``): from the matrices alone, before anything is built."""
+    det_s = abs(round(float(np.linalg.det(np.asarray(supercell_matrix, float)))))
+    n_supercell = n_unitcell * det_s
+    n_primitive = max(1, round(n_unitcell * abs(float(np.linalg.det(
+        np.asarray(primitive_matrix, float))))))
+    atoms = f"{n_supercell}" if n_supercell < 10 ** 9 else f"{float(n_supercell):.3g}"
+    refuse_if_over(name, f"a supercell of {atoms} atoms",
+                   supercell_bytes(n_supercell, n_primitive), memory_bytes, advice)
+
+
 def _index(a: np.ndarray) -> np.ndarray:
     """Index tables as int32: the same in every JAX precision mode (int64 indices meet
     int32 sizes where x64 is off, e.g. under a caller's jit), and half the memory."""
@@ -211,11 +236,17 @@ def prepare(source: PhononDataset | Crystal, supercell_matrix=None, primitive_ma
     ``phonopy_mesh_fallback``: reduce the mesh by time reversal alone wherever the
     shifted grid breaks a rotation, exactly as phonopy 4 (default: keep every
     rotation the grid allows, fewer q-points, equal sums).
-    ``memory_bytes``: a mesh whose reduction would need more raises ``ResourceError``.
+    ``memory_bytes``: a supercell (``resources.supercell_bytes``, checked before anything is
+    built) or a mesh whose reduction would need more raises ``ResourceError``.
     ``nac``: the non-analytical correction: ``NACParams`` (Born charges and ε∞, e.g.
     from DFT next to a model's forces), False (none), or None: the dataset's own
     (a BORN file or the file's ``nac`` section), none for a ``Crystal``.
+    ``mesh``: one or three integers ≥ 1 (``options.mesh_numbers``: 2.5 or True is a
+    ``ValueError``, never truncated). ``distance`` (Å): ``options.DISPLACEMENT_RULE`` (a
+    ``ValueError`` above 0.2 Å; a ``DisplacementWarning`` above 0.05 Å when it is used).
     """
+    mesh = mesh_numbers("mesh", mesh)
+    distance = displacement_distance("distance", distance)
     if isinstance(source, PhononDataset):
         unitcell, smat, pmat = source.unitcell, source.supercell_matrix, source.primitive_matrix
         id = id or source.id
@@ -231,6 +262,9 @@ def prepare(source: PhononDataset | Crystal, supercell_matrix=None, primitive_ma
         nac = None
     elif not isinstance(nac, NACParams):
         raise TypeError(f"nac must be NACParams, True/None (the dataset's) or False, got {nac!r}")
+    refuse_large_supercell(id or "crystal", unitcell.n_atoms, smat, pmat, memory_bytes,
+                           "use a smaller supercell or raise the memory bound "
+                           "(memory_bytes, --memory-gb)")
     supercell, s2u = build_supercell(unitcell, smat, symprec)
     primitive = build_primitive(supercell, smat, pmat, symprec)
     group = space_group(supercell, symprec)
@@ -238,6 +272,8 @@ def prepare(source: PhononDataset | Crystal, supercell_matrix=None, primitive_ma
             and source.displacements is not None):
         atoms, disps = source.displaced_atoms, source.displacements
     else:
+        if displacement_warning(distance):
+            warnings.warn(displacement_warning(distance), DisplacementWarning, stacklevel=2)
         atoms, disps = generate_displacements(supercell, group, distance, is_plusminus, is_diagonal)
     disps = np.asarray(disps, float)
     matcher = PositionMatcher(supercell, symprec)
@@ -248,7 +284,8 @@ def prepare(source: PhononDataset | Crystal, supercell_matrix=None, primitive_ma
                  if mesh_symmetry else None)
     refuse_if_over(id or "crystal", f"the {'×'.join(map(str, np.ravel(mesh)))} q-mesh",
                    mesh_bytes(np.ravel(mesh), 1 if rotations is None else len(rotations)),
-                   memory_bytes, "use a smaller mesh or raise the memory bound")
+                   memory_bytes, "use a smaller mesh or raise the memory bound "
+                   "(memory_bytes, --memory-gb)")
     qmesh = irreducible_mesh(mesh, rotations, gamma_centered, primitive.crystal.lattice,
                              phonopy_mesh_fallback)
     if commensurate == "primitive":

@@ -2,9 +2,14 @@
 
 ``ResourceError`` (a ``MemoryError``) is raised, with the material, the estimate
 and the bound in one line, wherever phonjax can tell in advance that a step
-would exceed its bound: the q-mesh in ``prepare`` (``mesh_bytes``) and the
-kernel's arrays in ``phonjax.execution`` (``Plan.memory_bytes``). Callers report
-it as a resource limit, never as a bad input.
+would exceed its bound: the supercell, from its cell matrices alone, in
+``phonjax.single.cells.choose_cells`` and ``prepare`` (``supercell_bytes``), the
+q-mesh in ``prepare`` (``mesh_bytes``) and the kernel's arrays in
+``phonjax.execution`` (``Plan.memory_bytes``). The thermal sums over many
+temperatures are split into calls that fit the bound (``Plan.temperature_chunk``)
+where the runner can (chunked, host eigensolver), counted in the kernel's check
+elsewhere. The command-line option ``--memory-gb`` (phonons, run, bench) sets the
+bound of all of them. Callers report it as a resource limit, never as a bad input.
 """
 
 from __future__ import annotations
@@ -13,6 +18,23 @@ import math
 import os
 
 DEFAULT_MEMORY_BYTES = 2e9
+MEMORY_OPTION_HELP = ("memory bound in GB: a step that would need more is refused before it "
+                      "starts (default 2)")
+
+# the thermal sums' work arrays per (temperature, mode value) pair: XLA on CPU materializes
+# (n_T, n_modes) float64 arrays of x, e^{−x}, ln(1 − e^{−x}), … (measured peak RSS: 41-47 B
+# per pair for 1000-4000 temperatures × 8192-32768 modes; 100 000 × 8192 asked for one
+# 39.3 GB buffer, 48 B per pair)
+THERMAL_BYTES_PER_VALUE = 48.0
+
+# ``prepare``'s work arrays, measured with tracemalloc (mp-8710 3×3×3: 1053 atoms, 13
+# primitive; mp-1000 4×4×4: 4096 atoms, 2 primitive; mp-7028 2×2×2: 1152 atoms):
+MATCH_BYTES_PER_POSITION = 2.7e3  # PositionMatcher.match, per position matched (mp-8710
+#   3×3×3: 619 000 positions in one call peaked at 1.65 GB)
+MATCH_CHUNK_POSITIONS = 2 ** 16  # positions per call where prepare matches N² of them
+SITE_OPERATIONS_MAX = 48  # each displaced atom's site operations, matched over all N atoms
+DISTRIBUTION_BYTES_PER_ATOM_PAIR = 24.0  # the (N, N) permutation tables (measured 21)
+SHORTEST_VECTOR_BYTES_PER_PAIR = 6.0e3  # 65 candidate images per (supercell, primitive) pair
 
 
 def usable_cores() -> int:
@@ -27,14 +49,59 @@ class ResourceError(MemoryError):
     """A step would need more memory than its bound allows."""
 
 
+def checked_memory_bytes(memory_bytes: float | None) -> float:
+    """A memory bound in bytes: ``DEFAULT_MEMORY_BYTES`` for None, else a number > 0
+    (``ValueError`` naming ``memory_bytes`` otherwise)."""
+    if memory_bytes is None:
+        return DEFAULT_MEMORY_BYTES
+    if isinstance(memory_bytes, bool) or not isinstance(memory_bytes, (int, float)) \
+            or not memory_bytes > 0:
+        raise ValueError(f"memory_bytes must be a number > 0, got {memory_bytes!r}")
+    return float(memory_bytes)
+
+
 def mesh_bytes(mesh, n_rotations: int) -> float:
     """Peak bytes of reducing a q-mesh: a few int64 arrays per grid point and one grid
     map per rotation (time reversal doubles them)."""
     return math.prod(int(m) for m in mesh) * 8.0 * (2 * n_rotations + 12)
 
 
+def gigabytes(n_bytes: float) -> str:
+    """``n_bytes`` in GB for a message: one decimal from 0.1 to a million GB, else 3 digits."""
+    gb = n_bytes / 1e9
+    return f"{gb:.1f} GB" if 0.1 <= gb < 1e6 else f"{gb:.3g} GB"
+
+
 def refuse_if_over(name: str, what: str, need_bytes: float, bound_bytes: float,
                    advice: str) -> None:
+    """``ResourceError`` in one line (name, what, estimate, bound, advice) when
+    ``need_bytes`` exceeds ``bound_bytes``."""
     if need_bytes > bound_bytes:
-        raise ResourceError(f"{name}: {what} needs ~{need_bytes / 1e9:.1f} GB, more than the "
-                            f"memory bound of {bound_bytes / 1e9:.1f} GB; {advice}")
+        raise ResourceError(f"{name}: {what} needs ~{gigabytes(need_bytes)}, more than the "
+                            f"memory bound of {gigabytes(bound_bytes)}; {advice}")
+
+
+
+def prepare_bytes(n_supercell: int, n_primitive: int) -> float:
+    """Peak bytes of ``prepare``'s work arrays for a supercell of ``n_supercell`` atoms with
+    ``n_primitive`` in the primitive cell: the largest of its three heavy steps (the site
+    symmetry of a displaced atom, the distribution tables, the shortest vectors). Measured
+    peaks (tracemalloc; RSS above the ~0.2 GB of the loaded modules agrees): 0.53 GB for
+    mp-1000 4×4×4 (this estimate 0.58 GB), 0.18 GB for mp-8710 3×3×3 (0.20 GB)."""
+    n, n_p = float(n_supercell), float(n_primitive)
+    site = SITE_OPERATIONS_MAX * n * MATCH_BYTES_PER_POSITION
+    positions = min(n * n, max(n, MATCH_CHUNK_POSITIONS))  # matched per call, at most
+    distribution = (positions * MATCH_BYTES_PER_POSITION
+                    + DISTRIBUTION_BYTES_PER_ATOM_PAIR * n * n)
+    shortest = SHORTEST_VECTOR_BYTES_PER_PAIR * n * n_p
+    return max(site, distribution, shortest)
+
+
+def supercell_bytes(n_supercell: int, n_primitive: int) -> float:
+    """Peak bytes of a supercell of ``n_supercell`` atoms (``n_primitive`` in the primitive
+    cell), known from the cell matrices before anything is built: the larger of
+    ``prepare_bytes`` and the force constants every plan builds, (N, N, 3, 3) float64 and
+    three intermediates of that size (``execution.padding.force_constant_bytes`` at the
+    unpadded N: never more than the kernel's own check asks for later)."""
+    n = float(n_supercell)
+    return max(prepare_bytes(n_supercell, n_primitive), 8.0 * 9 * n * n * 4)

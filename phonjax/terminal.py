@@ -13,6 +13,8 @@ from __future__ import annotations
 import sys
 
 WIDE = 1000  # columns when the stream is not a terminal
+# phonjax's own modules (the core and the model adapters), as warning filters see them
+OWN_MODULES = r"(phonjax|phonjax_adapters)(\.|$)"
 
 
 def _console(stream, stderr: bool):
@@ -44,3 +46,26 @@ def fit_table(table):
     for column in table.columns:
         column.overflow = "fold"
     return table
+
+
+def quiet_third_party_warnings(verbose: bool = False) -> None:
+    """Hide other packages' warnings (CHGNet's and torch's UserWarnings, deprecations in
+    ase, pymatgen, spglib, phonopy …), keep phonjax's own (e.g. its RuntimeWarning about
+    Born charges that break the crystal's symmetry), for the command lines.
+
+    A warning belongs to the module Python attributes it to: the code at the warning's
+    stacklevel. Other modules' warnings are ignored; phonjax's go through the filters as
+    before. Nothing changes with ``verbose`` (``-v``), which also shows what model packages
+    print while loading (their banners, logged by the adapters), or when the user set filters
+    (``python -W``, ``PYTHONWARNINGS``). It changes the process's warning filters, so it
+    is for command lines, never called by the library.
+    """
+    import logging
+    import warnings
+
+    if verbose:  # what model packages print while loading (phonjax_adapters.base.printed_to_log)
+        logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+        logging.getLogger("phonjax_adapters").setLevel(logging.INFO)
+    if verbose or sys.warnoptions:
+        return
+    warnings.filterwarnings("ignore", module=f"(?!{OWN_MODULES})")

@@ -9,13 +9,59 @@ are dropped), divided by N:
     Cv = Σ k_B x² e^x/(e^x − 1)²                        (J/K/mol)
 
 At T = 0: F is the zero-point energy, S = Cv = 0.
+
+The Γ acoustic rule (``GAMMA_ACOUSTIC_RULE``): on a mesh that contains Γ, the
+three acoustic modes there should be 0 THz but come out at ±1e-8…1e-7 THz, and
+which of them pass ν > 0 is decided by the sign of round-off (each adds about
+−35 k_BT·w/N to F). phonjax always does what phonopy 4.10 does with
+``exclude_gamma_acoustic=True``: at every q-point equal to Γ modulo a reciprocal
+lattice vector, the three modes of smallest |ν| are set to 0 before the sums
+(``zero_gamma_acoustic``), so they enter neither F, S, Cv nor the zero-point
+energy, whatever the eigensolver's rounding. Meshes without Γ (phonopy's default
+even, shifted meshes) are unaffected.
 """
 
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 
 from phonjax.units import EV_TO_KJMOL, KB_EV, THZ_TO_EV
+
+
+GAMMA_ACOUSTIC_RULE = ("exclude_gamma_acoustic (phonopy 4.10's exclude_gamma_acoustic=True): on a "
+                       "mesh containing Γ, the three Γ modes of smallest |ν| are excluded from "
+                       "F, S, Cv and the zero-point energy")
+GAMMA_TOLERANCE = 1e-8  # |q − round(q)| per reduced coordinate for a q-point to be Γ
+
+
+def is_gamma(qpoints):
+    """(n_q,) bool: q-points (n_q, 3), reduced, equal to Γ modulo a reciprocal lattice vector
+    (to ``GAMMA_TOLERANCE``). NumPy in, NumPy out; traced in, traced out."""
+    xp = np if isinstance(qpoints, np.ndarray) else jnp
+    q = xp.asarray(qpoints)
+    return xp.all(xp.abs(q - xp.rint(q)) < GAMMA_TOLERANCE, axis=-1)
+
+
+def gamma_acoustic_modes(values, gamma, mode_mask=None):
+    """(n_q, n_modes) bool: the three modes of smallest |value| at the q-points where
+    ``gamma`` (n_q,) is true (frequencies or eigenvalues: same order in |·|); padded modes
+    (``mode_mask`` (n_modes,) false) are never chosen. phonopy's ``gamma_acoustic_bands``."""
+    xp = np if isinstance(values, np.ndarray) else jnp
+    size = xp.where(mode_mask[None, :], xp.abs(values), xp.inf) if mode_mask is not None \
+        else xp.abs(values)
+    rank = xp.argsort(xp.argsort(size, axis=-1), axis=-1)
+    return xp.asarray(gamma)[:, None] & (rank < 3)
+
+
+def zero_gamma_acoustic(values, gamma, mode_mask=None):
+    """``values`` (n_q, n_modes) with the Γ acoustic modes (``gamma_acoustic_modes``) set to 0,
+    so that the thermal sums skip them (the rule of ``GAMMA_ACOUSTIC_RULE``)."""
+    xp = np if isinstance(values, np.ndarray) else jnp
+    return xp.where(gamma_acoustic_modes(values, gamma, mode_mask), 0.0, values)
+
+
+X_CAP = 1000.0  # largest x = hν/k_BT used: every term of the sums is exactly 0 beyond it
 
 
 def thermal_sums(frequencies_thz, weights, temperatures, mode_mask=None):
@@ -35,7 +81,9 @@ def thermal_sums(frequencies_thz, weights, temperatures, mode_mask=None):
     e_safe = jnp.where(used, e, 1.0)
     t = jnp.asarray(temperatures, e.dtype)
     kt = KB_EV * jnp.where(t > 0, t, 1.0)
-    x = e_safe[None] / kt[:, None, None]  # (n_T, n_q, n_modes)
+    # (n_T, n_q, n_modes); capped at X_CAP, where e^{−x} is already exactly 0 in float32 and
+    # float64 (so no value changes), lest x² overflow to inf and inf·0 give Cv = NaN (T ≲ 1e-150 K)
+    x = jnp.minimum(e_safe[None] / kt[:, None, None], X_CAP)
     # written with e^{−x} so that large x (cold, stiff modes) cannot overflow
     em = jnp.exp(-x)
     one_minus = -jnp.expm1(-x)  # 1 − e^{−x}

@@ -92,6 +92,13 @@ def test_born_comment_line_gives_the_default_factor():
     ("64\n2\n", "63\n2\n", ["FORCE_SETS", "line 69: the atom of displacement 2 has 3 numbers"]),
     ("64\n2\n", "64\n1\n", ["FORCE_SETS", "line 71: more lines than 1 displacements"]),
     ("64\n2\n", "64\n3\n", ["FORCE_SETS", "ends before the atom of displacement 3"]),
+    ("64\n2\n", "64 atoms\n2\n", ["FORCE_SETS", "line 1: the number of atoms is not an integer "
+                                   "('64 atoms'); expected one integer"]),
+    ("64\n2\n", "64\ntwo\n", ["FORCE_SETS", "line 2: the number of displacements is not an "
+                               "integer ('two'); expected one integer"]),
+    ("64\n2\n", "# FORCE_SETS of NaCl\n64\n2\n", ["FORCE_SETS", "line 1: the number of atoms is "
+                                                   "not an integer ('# FORCE_SETS of NaCl')"]),
+    ("64\n2\n", "64\n-1\n", ["FORCE_SETS", "line 2: the number of displacements is -1"]),
 ])
 def test_bad_force_sets_fail_in_one_line(tmp_path, old, new, words):
     folder = _copy(tmp_path)
@@ -109,6 +116,12 @@ def test_type2_force_sets_are_refused(tmp_path):
     folder = _copy(tmp_path)
     (folder / "FORCE_SETS").write_text("0.01 0 0 -0.1 0 0\n" * 64)
     _fails(folder, "FORCE_SETS", "type-2")
+
+
+def test_type2_force_sets_after_a_comment_are_refused_naming_the_line(tmp_path):
+    folder = _copy(tmp_path)
+    (folder / "FORCE_SETS").write_text("# displacements and forces\n" + "0.01 0 0 -0.1 0 0\n" * 64)
+    _fails(folder, "FORCE_SETS", "line 2: type-2 FORCE_SETS", "'#' comment on line 1")
 
 
 def test_a_stored_supercell_other_than_the_built_one_fails(tmp_path):
@@ -201,3 +214,77 @@ def test_cli_folder_with_and_without_nac(phonopy_example, capsys):
             ref.free_energy_kJmol[0])
     assert main(["phonons", str(EXAMPLES / "Cr"), "--born", str(EXAMPLES / "NaCl" / "BORN")]) == 1
     assert "BORN" in capsys.readouterr().err
+
+
+def _phonopy_load_default(yaml_path, **files):
+    """``phonopy.load`` with its default ``primitive_matrix`` ("auto", unless the file has one)."""
+    import phonopy
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return phonopy.load(yaml_path, produce_fc=False, **files)
+
+
+def test_primitive_cell_is_the_one_phonopy_load_chooses(tmp_path):
+    """Without ``primitive_matrix`` in the yaml (MgO's phonopy_disp.yaml, written by phonopy
+    2.7) ``phonopy.load`` uses "auto": the 2-atom primitive cell, not the stored 8-atom unit
+    cell; with one (NaCl) the file's. The same for a phonopy_params.yaml."""
+    from phonjax.io.readers import PRIMITIVE_AUTO, PRIMITIVE_FROM_FILE
+
+    for name, rule in (("MgO", PRIMITIVE_AUTO), ("NaCl", PRIMITIVE_FROM_FILE),
+                       ("MgB2", PRIMITIVE_AUTO)):
+        folder = EXAMPLES / name
+        ds = read_input(folder)
+        ph = _phonopy_load_default(folder / "phonopy_disp.yaml",
+                                   force_sets_filename=folder / "FORCE_SETS")
+        np.testing.assert_allclose(ds.primitive_matrix, ph.primitive_matrix, atol=1e-12)
+        assert ds.primitive_matrix_rule == rule, name
+    ph.save(tmp_path / "with.yaml")  # MgB2, its primitive_matrix written out
+    text = (tmp_path / "with.yaml").read_text()
+    head, rest = text.split("primitive_matrix:\n", 1)
+    (tmp_path / "without.yaml").write_text(head + rest.split("\n", 3)[3])
+    for file, rule in (("with.yaml", PRIMITIVE_FROM_FILE), ("without.yaml", PRIMITIVE_AUTO)):
+        params = read_dataset(tmp_path / file)
+        np.testing.assert_allclose(params.primitive_matrix,
+                                   _phonopy_load_default(tmp_path / file).primitive_matrix,
+                                   atol=1e-12)
+        assert params.primitive_matrix_rule == rule
+
+
+def test_mgo_without_primitive_matrix_matches_phonopy_load(capsys):
+    """MgO through ``phonjax phonons --json`` and the API equals ``phonopy.load`` with its
+    default primitive matrix (its 2-atom "auto" cell): F, S, Cv per mole at 300 K on the
+    default (shifted, Γ-free) 20³ mesh, and the mesh frequencies, to 1e-8."""
+    from phonjax.cli import main
+    from phonjax.execution.modes import modes
+    from phonjax.io.readers import PRIMITIVE_AUTO
+
+    folder = EXAMPLES / "MgO"
+    ph = _phonopy_load_default(folder / "phonopy_disp.yaml", force_sets_filename=folder / "FORCE_SETS",
+                               born_filename=folder / "BORN")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # phonopy: the shifted mesh has time-reversal symmetry only
+        ph.produce_force_constants()
+        ph.symmetrize_force_constants()
+        ph.run_mesh([20, 20, 20])
+        ph.run_thermal_properties(temperatures=[300.0])
+    tp = ph.thermal_properties
+    theirs = {"free_energy": tp.free_energy, "entropy": tp.entropy,
+              "heat_capacity": tp.heat_capacity}
+    assert main(["phonons", str(folder), "--json"]) == 0
+    row = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert row["n_primitive"] == 2 == len(ph.primitive)
+    assert row["primitive_matrix_rule"] == PRIMITIVE_AUTO
+    np.testing.assert_allclose(row["primitive_matrix"], ph.primitive_matrix, atol=1e-12)
+    for ours, key in (("free_energy_kJmol", "free_energy"), ("entropy_JKmol", "entropy"),
+                      ("heat_capacity_JKmol", "heat_capacity")):
+        assert abs(row[ours] - theirs[key][0]) <= 1e-8 * abs(theirs[key][0]), (ours, row[ours])
+    assert main(["phonons", str(folder)]) == 0  # the table marks the "auto" cell
+    out, err = capsys.readouterr()
+    assert any(line.split()[:2] == ["MgO", "2*"] for line in out.splitlines()), out
+    assert f"n_p*: primitive cell by {PRIMITIVE_AUTO}" in err
+    ds = read_input(folder)
+    system = phonjax.prepare(ds)
+    r = phonjax.phonon_properties([system], [ds.forces], keep_force_constants=True)[0]
+    ours = modes(system.tables, r.force_constants, ph.mesh.qpoints)[0]
+    assert np.abs(ours - ph.mesh.frequencies).max() <= 1e-8

@@ -4,9 +4,11 @@ The contract compares phonjax with exactly this pipeline (no other phonopy set-u
 tests/ or validation/):
 
 1. ``phonopy.load(path, produce_fc=False, is_nac=False, primitive_matrix=P)`` where ``P`` is the
-   file's own primitive matrix as ``phonjax.read_dataset`` reads it (the identity when the file has
-   none; never phonopy's ``"auto"``). A ``phonopy.Phonopy`` that already holds a displacement
-   dataset and forces (e.g. from a uMLIP) skips this step and keeps its own cells. With
+   primitive matrix as ``phonjax.read_dataset`` reads it: the file's own, or, when the file has
+   none, ``phonopy.load``'s default ``"auto"`` (resolved to a matrix by phonjax). A yaml with a tag
+   that would run code under phonopy's full YAML loader is refused before ``phonopy.load`` sees
+   it. A ``phonopy.Phonopy`` that already holds a displacement dataset and forces (e.g. from a
+   uMLIP) skips this step and keeps its own cells. With
    ``force_sets`` the forces come from that FORCE_SETS (``force_sets_filename``); with ``born``
    the non-analytical correction is on (``born_filename=born``, ``is_nac=True``; phonopy's
    Gonze–Lee unless ``nac_method="wang"``, set through ``nac_params``); with ``file_nac`` it is
@@ -14,7 +16,8 @@ tests/ or validation/):
 2. ``produce_force_constants()`` (full N×N, traditional finite differences) and
    ``symmetrize_force_constants()``.
 3. ``run_mesh(mesh)`` with phonopy's defaults (half-shifted even meshes, symmetry reduction, its
-   BZ-relocated irreducible points) and ``run_thermal_properties(temperatures)``.
+   BZ-relocated irreducible points) and ``run_thermal_properties(temperatures,
+   exclude_gamma_acoustic=True)`` (phonjax's Γ rule; nothing changes on a mesh without Γ).
 4. ``run_qpoints(get_commensurate_points(inv(P)·S))``: the q-points commensurate with the supercell.
 5. Only when asked (``band_npoints``): ``auto_band_structure(npoints)``, phonopy's seekpath band
    path (with NAC, each segment through Γ uses its own direction for q → 0), or
@@ -33,6 +36,7 @@ processes that only run phonopy (validation's workers) never import JAX.
 from __future__ import annotations
 
 import os
+import re
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -122,6 +126,8 @@ def phonopy_reference(source, *, mesh: Sequence[int] | None = (20, 20, 20),
     given = isinstance(source, phonopy.Phonopy)
     path, dataset, primitive_matrix = (None, None, None) if given else _resolve_path(
         source, primitive_matrix)
+    if not given:
+        refuse_code_tags(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         c0, t0 = time.process_time(), time.perf_counter()
@@ -146,6 +152,45 @@ def phonopy_reference(source, *, mesh: Sequence[int] | None = (20, 20, 20),
     pmat = np.eye(3) if ph.primitive_matrix is None else np.array(ph.primitive_matrix, float)
     return PhonopyReference(phonopy=ph, dataset=dataset, primitive_matrix=pmat,
                             times_s=times, **out)
+
+
+_TAG_CANDIDATE = re.compile(r"(?:^|[\s\[{,])!|^%TAG", re.M)  # where a YAML tag may start
+
+
+def refuse_code_tags(path) -> None:
+    """Raise ``ValueError`` for a yaml that ``phonopy.load`` (PyYAML's full loader) would run
+    code from (a ``!!python/...`` tag). Text with no ``!`` where a tag can start is cleared
+    here without importing phonjax (JAX); other text goes to ``phonjax.io.readers.code_tag_in``."""
+    from phonopy.file_IO import get_io_module_to_decompress
+
+    with get_io_module_to_decompress(path).open(path, "rb") as f:
+        text = f.read().decode("utf-8", errors="replace")
+    if "!" not in text or not _TAG_CANDIDATE.search(text):
+        return
+    from phonjax.io.readers import code_tag_in, code_tag_refusal
+
+    tag = code_tag_in(text)
+    if tag is not None:
+        raise ValueError(f"{path}: {code_tag_refusal(tag)}")
+
+
+def phonopy_of_dataset(ds):
+    """A ``phonopy.Phonopy`` on a ``PhononDataset``'s cells (its S and P) with its
+    displacements and forces, force constants produced and symmetrized (steps 1-2 from the
+    dataset in memory, for scripts that then run phonopy's own mesh options)."""
+    from phonopy import Phonopy
+    from phonopy.structure.atoms import PhonopyAtoms
+
+    u = ds.unitcell
+    ph = Phonopy(PhonopyAtoms(cell=u.lattice, scaled_positions=u.frac_positions,
+                              numbers=u.numbers, masses=u.masses),
+                 supercell_matrix=ds.supercell_matrix, primitive_matrix=ds.primitive_matrix)
+    ph.dataset = {"natom": ds.n_supercell, "first_atoms": [
+        {"number": int(a), "displacement": d, "forces": f}
+        for a, d, f in zip(ds.displaced_atoms, ds.displacements, ds.forces)]}
+    ph.produce_force_constants()
+    ph.symmetrize_force_constants()
+    return ph
 
 
 def _resolve_path(source, primitive_matrix):
@@ -177,7 +222,8 @@ def _run_spectra(ph, mesh, temperatures_K, out: dict, times: dict) -> None:
     if mesh is not None:
         ph.run_mesh(list(mesh))
         times["mesh"], t = time.perf_counter() - t, time.perf_counter()
-        ph.run_thermal_properties(temperatures=list(temperatures_K))
+        # phonjax's Γ rule (phonjax.thermal.GAMMA_ACOUSTIC_RULE); no effect on a mesh without Γ
+        ph.run_thermal_properties(temperatures=list(temperatures_K), exclude_gamma_acoustic=True)
         times["thermal"] = time.perf_counter() - t
         tp, m = ph.get_thermal_properties_dict(), ph.get_mesh_dict()
         out.update(mesh=tuple(int(n) for n in mesh), mesh_qpoints=np.asarray(m["qpoints"]),

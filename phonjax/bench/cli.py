@@ -14,8 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-from phonjax.options import OneLineParser
-from phonjax.terminal import stderr_console, stdout_console
+from phonjax.options import OneLineParser, argparse_type, positive
+from phonjax.resources import MEMORY_OPTION_HELP
+from phonjax.terminal import quiet_third_party_warnings, stderr_console, stdout_console
 
 DEFAULT_MODEL = "chgnet:0.3.0"
 DEFAULT_OUT = "phonjax-results"
@@ -31,6 +32,9 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="also score this dataset's reference against DATASET's reference "
                         "(e.g. PBEsol phonondb vs the PBE binaries' Cv); repeatable")
     p.add_argument("--no-figures", action="store_true", help="tables only")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="also show other packages' warnings (torch, the models, ase, pymatgen, "
+                        "spglib, phonopy); phonjax's own always show")
 
 
 def run_parser() -> argparse.ArgumentParser:
@@ -72,6 +76,12 @@ def run_parser() -> argparse.ArgumentParser:
                    help="recompute rows stored before phonjax recorded input hashes and model "
                         "identities (by default they are reused)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--memory-gb", type=argparse_type(positive, "--memory-gb"), default=None,
+                   metavar="GB", help=MEMORY_OPTION_HELP + "; a material over it fails alone")
+    p.add_argument("--break-claims", action="store_true",
+                   help="compute materials another run has claimed in the store: for claims "
+                        "no run holds any more (a run killed on another machine, or a pid "
+                        "phonjax could not check); two live runs would compute them twice")
     p.add_argument("--offline", action="store_true",
                    help="no network access: models whose weights are missing fail at once, "
                         "naming the files (same as PHONJAX_OFFLINE=1)")
@@ -99,6 +109,19 @@ def _overrides(pairs: list[str]) -> dict:
             raise ValueError(f"--set wants KEY=VALUE, got {item!r}")
         out[key.strip()] = value.strip()
     return out
+
+
+def _warn_distance(distance_A: float, err) -> None:
+    """One warning line for a displacement length in the warned range (``options.
+    DISPLACEMENT_RULE``), instead of ``prepare``'s Python warning for every material."""
+    import warnings
+
+    from phonjax.options import DisplacementWarning, displacement_warning
+
+    line = displacement_warning(distance_A)
+    if line:
+        err.print(f"[yellow]warning[/yellow]: {line}", highlight=False, soft_wrap=True)
+    warnings.filterwarnings("ignore", category=DisplacementWarning)
 
 
 def _plugins(names: list[str]) -> None:
@@ -134,23 +157,71 @@ def main_report(argv: list[str]) -> int:
     from phonjax.bench.store import Store
 
     args = report_parser().parse_args(argv)
+    quiet_third_party_warnings(args.verbose)
     console = stdout_console()
     out = Path(args.out)
     with Store(out / STORE_NAME, readonly=True) as store:  # also in a read-only folder
         rows = store.frame()
+        unreadable = store.unreadable(args.dataset_label, args.protocol)
         if rows.empty:
-            raise ReportError(f"the store {out / STORE_NAME} holds no results yet")
+            raise ReportError(f"the store {out / STORE_NAME} holds no results yet" if not
+                              unreadable else f"no row of the store {out / STORE_NAME} can be "
+                              f"read ({_describe_unreadable(unreadable)})")
         pairs = sorted({(d, p) for d, p in zip(rows["dataset"], rows["protocol"])
                         if (args.dataset_label in (None, d)) and (args.protocol in (None, p))})
         pairs = [(d, p) for d, p in pairs
                  if (rows[(rows["dataset"] == d) & (rows["protocol"] == p)]["model"] != "dft").any()
                  or args.dataset_label == d]
         if not pairs:
-            raise ReportError("nothing in the store matches --dataset-label/--protocol")
+            also = f"; unreadable: {_describe_unreadable(unreadable)}" if unreadable else ""
+            raise ReportError(_nothing_matches(rows, args.dataset_label, args.protocol) + also)
         written = Path(args.report_dir or out)
         _report(store, written, pairs, args.compare_to, not args.no_figures, console)
     console.print(f"tables and figures in {written}")
+    if unreadable:
+        err = stderr_console()
+        for key, why in unreadable:
+            err.print(f"[yellow]skipped[/yellow] store row {_row_name(key)}: {why}",
+                      highlight=False, soft_wrap=True)
+        err.print(f"[yellow]exit status 1[/yellow]: {len(unreadable)} unreadable store row(s) "
+                  "left out of the tables; `phonjax bench` with the same dataset, model and "
+                  "protocol computes them again", highlight=False, soft_wrap=True)
+        return 1
     return 0
+
+
+def _row_name(key: dict) -> str:
+    """A store row's key in words: material, model, dataset, protocol."""
+    return (f"{key['material_id']} · {key['model']} (dataset {key['dataset']}, protocol "
+            f"{key['protocol']})")
+
+
+def _describe_unreadable(unreadable: list) -> str:
+    """The first few unreadable rows and why, on one line."""
+    shown = "; ".join(f"{_row_name(key)}: {why}" for key, why in unreadable[:3])
+    more = f"; and {len(unreadable) - 3} more" if len(unreadable) > 3 else ""
+    return shown + more
+
+
+def _nothing_matches(rows, label: str | None, protocol: str | None) -> str:
+    """Why ``bench report`` found nothing to report, with what the store holds and the
+    options that select it."""
+    from phonjax.bench import REFERENCE_MODEL
+
+    held = []
+    for (d, p), group in rows.groupby(["dataset", "protocol"], sort=True):
+        models = ", ".join(sorted(set(group["model"])))
+        held.append(f"dataset {d!r} · protocol {p} · models {models}")
+    holds = "; ".join(held)
+    if label is None and protocol is None:
+        labels = sorted(set(rows["dataset"]))
+        which = labels[0] if len(labels) == 1 else f"LABEL (one of {', '.join(labels)})"
+        return (f"the store holds only reference ({REFERENCE_MODEL}) rows ({holds}); a "
+                f"reference-only dataset is reported when named: add --dataset-label {which}")
+    given = " ".join(f"{o} {v}" for o, v in (("--dataset-label", label), ("--protocol", protocol))
+                     if v is not None)
+    return (f"nothing in the store matches {given}; it holds {holds}: choose with "
+            "--dataset-label LABEL and --protocol KEY")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def main_run(argv: list[str]) -> int:
     args = run_parser().parse_args(argv)
+    quiet_third_party_warnings(args.verbose)
     if args.offline:
         from phonjax.download import set_offline
 
@@ -198,6 +270,7 @@ def main_run(argv: list[str]) -> int:
     try:
         _plugins(args.plugin)
         protocol = protocols.resolve(args.protocol, _overrides(args.set))
+        _warn_distance(protocol.distance_A, err)
         if args.reference_only and args.model:
             raise ValueError("--reference-only takes no --model")
         models = ([] if args.reference_only else
@@ -224,7 +297,7 @@ def main_run(argv: list[str]) -> int:
               f"{', '.join(models) or 'none (reference only)'} · protocol {protocol.key} · "
               f"store {out / STORE_NAME}", highlight=False)
     try:
-        store = Store(out / STORE_NAME)
+        store = Store(out / STORE_NAME, break_claims=args.break_claims)
     except BaseException:
         executor.close()
         raise
@@ -233,6 +306,7 @@ def main_run(argv: list[str]) -> int:
             tallies = run(materials, models, protocol, store, executor,
                           chunk_size=args.chunk_size, device=args.device,
                           max_atoms=args.max_atoms, lanes=args.lanes,
+                          memory_bytes=None if args.memory_gb is None else args.memory_gb * 1e9,
                           retry_failed=args.retry_failed,
                           recompute_unverified=args.recompute_unverified,
                           progress=None if args.no_progress else RichProgress(err))
@@ -283,5 +357,6 @@ def _print_tallies(tallies, label: str, err) -> int:
             who = sorted(set(t.elsewhere.values()))
             err.print(f"  [yellow]left to another run[/yellow] {len(t.elsewhere)} materials "
                       f"being computed by {', '.join(who)}; run again once it has finished "
-                      "to see them in the tables", highlight=False)
+                      "to see them in the tables (if no such run is going on, --break-claims "
+                      "computes them now)", highlight=False)
     return len(tallies["dft"].input_errors) if "dft" in tallies else 0

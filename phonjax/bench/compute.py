@@ -29,7 +29,7 @@ import numpy as np
 from phonjax.bench import REFERENCE_MODEL
 from phonjax.bench.inputs import Material, content_sha256, load
 from phonjax.bench.protocols import Protocol, mesh_for
-from phonjax.resources import usable_cores
+from phonjax.resources import checked_memory_bytes, usable_cores
 
 _CRYSTAL_SYSTEMS = ((2, "triclinic"), (15, "monoclinic"), (74, "orthorhombic"),
                     (142, "tetragonal"), (167, "trigonal"), (194, "hexagonal"), (230, "cubic"))
@@ -90,18 +90,21 @@ def _phonon_fields(result, system, protocol: Protocol) -> dict:
             "mesh": "x".join(str(m) for m in result.mesh), "temperature_K": result.temperatures_K[0]}
 
 
-def _properties(protocol: Protocol, systems, forces):
-    """``phonon_properties`` for all; on an error, one by one so only the culprit fails."""
+def _properties(protocol: Protocol, systems, forces, memory_bytes: float | None = None):
+    """``phonon_properties`` for all (under the default plan with ``memory_bytes`` as its
+    bound); on an error, one by one so only the culprit fails."""
+    from phonjax.execution import default_plan
     from phonjax.phonons import phonon_properties
 
     settings = protocol.settings
+    plan = default_plan().replace(memory_bytes=checked_memory_bytes(memory_bytes))
     try:
-        return phonon_properties(systems, forces, settings)
+        return phonon_properties(systems, forces, settings, plan)
     except Exception:
         out = []
         for s, f in zip(systems, forces):
             try:
-                out.append(phonon_properties([s], [f], settings)[0])
+                out.append(phonon_properties([s], [f], settings, plan)[0])
             except Exception as exc:
                 out.append(exc)
         return out
@@ -117,12 +120,16 @@ def _prepare(protocol: Protocol, source, S=None, P=None, unitcell=None, pmat=Non
                    commensurate=protocol.commensurate, **kw)
 
 
-def reference_rows(materials: list[Material], protocol: Protocol) -> list[dict]:
-    """The kernel on the datasets' own forces (or the binaries JSON's Cv)."""
-    return [row for group in iter_reference_rows(materials, protocol) for row in group]
+def reference_rows(materials: list[Material], protocol: Protocol,
+                   memory_bytes: float | None = None) -> list[dict]:
+    """The kernel on the datasets' own forces (or the binaries JSON's Cv); ``memory_bytes``:
+    the bound of prepare and the kernel (None: ``resources.DEFAULT_MEMORY_BYTES``)."""
+    return [row for group in iter_reference_rows(materials, protocol, memory_bytes)
+            for row in group]
 
 
-def iter_reference_rows(materials: list[Material], protocol: Protocol) -> Iterator[list[dict]]:
+def iter_reference_rows(materials: list[Material], protocol: Protocol,
+                        memory_bytes: float | None = None) -> Iterator[list[dict]]:
     """``reference_rows`` in groups of rows finished together: each unreadable input at
     once, then every other material of the chunk after one batched kernel call."""
     systems, forces, pending = [], [], []
@@ -143,7 +150,8 @@ def iter_reference_rows(materials: list[Material], protocol: Protocol) -> Iterat
                 continue
             if ds.forces is None:
                 raise ValueError("the file has no forces")
-            system = _prepare(protocol, ds, unitcell=ds.unitcell, pmat=ds.primitive_matrix)
+            system = _prepare(protocol, ds, unitcell=ds.unitcell, pmat=ds.primitive_matrix,
+                              memory_bytes=checked_memory_bytes(memory_bytes))
         except Exception as exc:
             yield [_row(m, REFERENCE_MODEL, protocol, status="input_error", stage="input",
                         error=f"{type(exc).__name__}: {exc}", input_sha256=sha)]
@@ -154,7 +162,7 @@ def iter_reference_rows(materials: list[Material], protocol: Protocol) -> Iterat
     if not systems:
         return
     t0 = time.perf_counter()
-    results = _properties(protocol, systems, forces)
+    results = _properties(protocol, systems, forces, memory_bytes)
     share = (time.perf_counter() - t0) / max(1, len(systems))
     yield [_result_row(m, REFERENCE_MODEL, protocol, base, system, res, seconds=prep_s + share)
            for (m, base, prep_s), system, res in zip(pending, systems, results)]
@@ -243,16 +251,20 @@ def _lane_threads(lanes: int):
 
 
 def model_rows(materials: list[Material], model: str, protocol: Protocol, device: str = "cpu",
-               max_atoms: int = 4096, lanes: int | None = None) -> list[dict]:
+               max_atoms: int = 4096, lanes: int | None = None,
+               memory_bytes: float | None = None) -> list[dict]:
     """Rows of ``materials`` under ``model``, in the order they finished; ``lanes``
-    concurrent model calls (None: as many as ``default_lanes``)."""
-    return [row for group in iter_model_rows(materials, model, protocol, device, max_atoms, lanes)
+    concurrent model calls (None: as many as ``default_lanes``); ``memory_bytes``: the bound
+    of prepare and the kernel (None: the default)."""
+    return [row for group in iter_model_rows(materials, model, protocol, device, max_atoms, lanes,
+                                             memory_bytes)
             for row in group]
 
 
 def iter_model_rows(materials: list[Material], model: str, protocol: Protocol,
                     device: str = "cpu", max_atoms: int = 4096,
-                    lanes: int | None = None) -> Iterator[list[dict]]:
+                    lanes: int | None = None,
+                    memory_bytes: float | None = None) -> Iterator[list[dict]]:
     """``model_rows``, each material's row yielded as soon as it is done."""
     from phonjax.bench import models
 
@@ -261,10 +273,11 @@ def iter_model_rows(materials: list[Material], model: str, protocol: Protocol,
         adapter.load()  # imports the model's framework, so that its threads can be set
     lanes = default_lanes(device) if lanes is None else max(1, int(lanes))
     with _lane_threads(lanes):
-        yield from _model_rows(materials, model, protocol, adapter, lanes)
+        yield from _model_rows(materials, model, protocol, adapter, lanes, memory_bytes)
 
 
-def _model_rows(materials, model, protocol, adapter, lanes) -> Iterator[list[dict]]:
+def _model_rows(materials, model, protocol, adapter, lanes,
+                memory_bytes=None) -> Iterator[list[dict]]:
     from phonjax.bench.relax import relax_each
 
     loaded = []
@@ -284,10 +297,10 @@ def _model_rows(materials, model, protocol, adapter, lanes) -> Iterator[list[dic
     else:
         relaxed = ((i, None) for i in range(len(loaded)))
     for i, r in relaxed:  # each material finished as soon as its relaxation is
-        yield [_finish(*loaded[i], r, model, protocol, adapter, lanes)]
+        yield [_finish(*loaded[i], r, model, protocol, adapter, lanes, memory_bytes)]
 
 
-def _finish(m, ds, info, load_s, r, model, protocol, adapter, lanes) -> dict:
+def _finish(m, ds, info, load_s, r, model, protocol, adapter, lanes, memory_bytes=None) -> dict:
     """The row of one relaxed material: displace, forces (one batched call), phonons."""
     from phonjax.crystal import Crystal
 
@@ -306,7 +319,8 @@ def _finish(m, ds, info, load_s, r, model, protocol, adapter, lanes) -> dict:
         crystal = Crystal.from_ase(atoms, masses=ds.unitcell.masses)
         system = _prepare(protocol, crystal, ds.supercell_matrix, ds.primitive_matrix,
                           unitcell=crystal, pmat=ds.primitive_matrix,
-                          use_dataset_displacements=False, id=m.material_id)
+                          use_dataset_displacements=False, id=m.material_id,
+                          memory_bytes=checked_memory_bytes(memory_bytes))
     except Exception as exc:
         return _row(m, model, protocol, **fields, status="failed", stage="prepare",
                     error=f"{type(exc).__name__}: {exc}", seconds=time.perf_counter() - t0)
@@ -324,17 +338,18 @@ def _finish(m, ds, info, load_s, r, model, protocol, adapter, lanes) -> dict:
         return _row(m, model, protocol, **fields, status="failed", stage="forces",
                     error="NaN or infinite forces")
     t0 = time.perf_counter()
-    [result] = _properties(protocol, [system], [f])
+    [result] = _properties(protocol, [system], [f], memory_bytes)
     return _result_row(m, model, protocol, fields, system, result,
                        seconds=prep_s + forces_s + time.perf_counter() - t0)
 
 
 def compute_chunk(materials: list[Material], model: str, protocol: Protocol,
                   device: str = "cpu", max_atoms: int = 4096,
-                  lanes: int | None = None) -> Iterator[dict]:
+                  lanes: int | None = None, memory_bytes: float | None = None) -> Iterator[dict]:
     """Rows for ``materials`` under ``model`` (``"dft"``: the reference), each yielded as
     soon as it is done; never raises. ``lanes``: concurrent model calls (None:
-    ``default_lanes`` of the machine it runs on).
+    ``default_lanes`` of the machine it runs on); ``memory_bytes``: the bound of prepare
+    and the kernel (None: ``resources.DEFAULT_MEMORY_BYTES``).
 
     Each row also gets ``wall_seconds``: its share of the chunk's wall time (the time
     since the previous rows were yielded, split over the rows finished together). A
@@ -343,8 +358,10 @@ def compute_chunk(materials: list[Material], model: str, protocol: Protocol,
     t_last = time.perf_counter()
     finished: set[str] = set()
     try:
-        groups = (iter_reference_rows(materials, protocol) if model == REFERENCE_MODEL else
-                  iter_model_rows(materials, model, protocol, device, max_atoms, lanes))
+        groups = (iter_reference_rows(materials, protocol, memory_bytes)
+                  if model == REFERENCE_MODEL else
+                  iter_model_rows(materials, model, protocol, device, max_atoms, lanes,
+                                  memory_bytes))
         for group in groups:
             now = time.perf_counter()
             share, t_last = (now - t_last) / max(1, len(group)), now

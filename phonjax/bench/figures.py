@@ -31,9 +31,14 @@ def _plt():
 
 
 def _save(fig, path: Path) -> Path:
+    from phonjax.atomic_write import replace_file
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=130, bbox_inches="tight")
-    _plt().close(fig)
+    try:  # atomically: a kill never leaves a 0-byte or half PNG
+        replace_file(path, lambda tmp: fig.savefig(tmp, format="png", dpi=130,
+                                                   bbox_inches="tight"))
+    finally:
+        _plt().close(fig)
     return path
 
 

@@ -10,7 +10,10 @@ THz→K 47.992. ``acoustic_modes`` is the Γ rule ("smallest" |ν| or "lowest" �
 see ``phonjax.stability``); the bench stores the verdict under both rules with
 every result. A protocol's ``key`` names it in the store; overrides change the
 key so results of different settings never mix (hyllios@v1 rows were computed
-with the "smallest" rule; v2 uses the published code's).
+with the "smallest" rule; v2 uses the published code's; v3 excludes the Γ
+acoustic modes from F, S, Cv, ``phonjax.thermal.GAMMA_ACOUSTIC_RULE``, which
+v2 counted by the sign of their round-off). A loew2024 override whose mesh
+contains Γ carries the rule in its key too, so rows of the old rule are recomputed.
 """
 
 from __future__ import annotations
@@ -56,10 +59,18 @@ class Protocol:
         return {k: v for k, v in asdict(self).items() if base.get(k) != v}
 
     @property
+    def mesh_has_gamma(self) -> bool:
+        """Whether the protocol's mesh contains Γ (Γ-centred, from a length, or an odd axis)."""
+        return (self.gamma_centered or self.mesh is None
+                or any(int(n) % 2 == 1 for n in self.mesh))
+
+    @property
     def key(self) -> str:
         """Store key: ``name@vN``, plus a short hash of any overrides."""
         key = f"{self.name}@v{self.version}"
         extra = self.overrides
+        if extra and self.mesh_has_gamma:
+            extra = {**extra, "gamma_acoustic_thermal": "excluded"}
         if extra:
             digest = hashlib.sha1(json.dumps(extra, sort_keys=True, default=str).encode())
             key += "+" + digest.hexdigest()[:8]
@@ -81,7 +92,7 @@ class Protocol:
 
 PRESETS: dict[str, Protocol] = {
     "loew2024": Protocol(name="loew2024", version=1),
-    "hyllios": Protocol(name="hyllios", version=2, mesh=None, mesh_length_A=100.0,
+    "hyllios": Protocol(name="hyllios", version=3, mesh=None, mesh_length_A=100.0,
                         gamma_centered=True, gamma_acoustic_tolerance_K=35.0,
                         acoustic_modes="lowest", commensurate="supercell_matrix",
                         is_diagonal=False, thz_to_k=47.992),
@@ -92,7 +103,7 @@ DEFAULT_PROTOCOL = "loew2024"
 # the checks of phonjax.options, per setting (None allowed where the field says so)
 _CHECKS = {"temperature_K": options.non_negative, "gamma_acoustic_tolerance_K": options.non_negative,
            "thz_to_k": options.positive, "mesh_length_A": options.positive,
-           "distance_A": options.positive, "fmax_eV_A": options.positive,
+           "distance_A": options.displacement_distance, "fmax_eV_A": options.positive,
            "max_force_eV_A": options.positive, "relax_steps": options.positive_int,
            "relax_rounds": options.positive_int}
 _CHOICES = {"commensurate": ("primitive", "supercell_matrix"),
@@ -116,7 +127,7 @@ def _coerce(name: str, value):
             parts = list(value)
         if len(parts) != 3:
             raise options.SettingError(f"mesh must be N or N1xN2xN3, got {value!r}")
-        return tuple(options.positive_int("mesh", p) for p in parts)
+        return options.mesh_numbers("mesh", parts)  # 2.5 or True: refused, never truncated
     if name in _CHECKS:
         return _CHECKS[name](name, value)
     if name in _CHOICES:

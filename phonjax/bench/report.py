@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from phonjax.atomic_write import remove_leftovers, replace_file, write_text
 from phonjax.bench import REFERENCE_MODEL
 from phonjax.bench.scoring import compare, reference_rules, summary, tables
 from phonjax.bench.store import Store
@@ -64,6 +65,8 @@ def build(store: Store, dataset: str, protocol: str, out: Path, *,
     """Score, write and (with ``console``) print. Returns the tables and the comparisons."""
     out = Path(out)
     (out / "tables").mkdir(parents=True, exist_ok=True)
+    for folder in (out, out / "tables", out / "figures"):  # temporary files of a killed report
+        remove_leftovers(folder)
     rows = store.frame(dataset, protocol)
     if rows.empty:
         raise ValueError(f"no results in {store.path} for dataset {dataset!r}, protocol {protocol!r}")
@@ -89,18 +92,23 @@ def build(store: Store, dataset: str, protocol: str, out: Path, *,
     for key, df in result.items():
         if df.empty:  # e.g. Tables I-III of a reference-only run
             continue
-        df.to_csv(out / "tables" / f"{stem}.{key}.csv", index=False)
+        replace_file(out / "tables" / f"{stem}.{key}.csv",
+                     lambda tmp, df=df: df.to_csv(tmp, index=False))
         md += [f"## {TITLES[key]}\n", markdown(df), ""]
         if console is not None:
             console.print(rich_table(df, TITLES[key]))
-    (out / "tables" / f"{stem}.md").write_text("\n".join(md))
+    write_text(out / "tables" / f"{stem}.md", "\n".join(md))
     per_material = pd.concat([c.assign(model=label) for label, c in comparisons.items()],
                              ignore_index=True) if comparisons else pd.DataFrame()
-    per_material.to_csv(out / f"{stem}.per_material.csv", index=False)
-    rows.drop(columns=["meta"]).to_csv(out / f"{stem}.rows.csv", index=False)
+    replace_file(out / f"{stem}.per_material.csv",
+                 lambda tmp: per_material.to_csv(tmp, index=False))
+    replace_file(out / f"{stem}.rows.csv",
+                 lambda tmp: rows.drop(columns=["meta"]).to_csv(tmp, index=False))
     try:
-        per_material.astype({c: str for c in ("stable_pred", "stable_ref") if c in per_material}
-                            ).to_parquet(out / f"{stem}.per_material.parquet", index=False)
+        typed = per_material.astype({c: str for c in ("stable_pred", "stable_ref")
+                                     if c in per_material})
+        replace_file(out / f"{stem}.per_material.parquet",
+                     lambda tmp: typed.to_parquet(tmp, index=False))
     except Exception:  # pyarrow missing: CSV is enough
         pass
     written = []

@@ -4,7 +4,8 @@ The reference (``dft``) runs first, then each model. A material whose row is in
 the store for (dataset, model, protocol) with the same input (SHA-256 of its
 file) and the same model identity (package version, weights' hash) is not
 recomputed; a row of another input or model is recomputed and replaced (the
-tally counts them as ``changed``); rows stored before phonjax recorded these
+tally counts them as ``changed``, as rows whose data cannot be read, which are
+deleted first); rows stored before phonjax recorded these
 are reused as they are unless ``recompute_unverified``. Each chunk's materials
 are claimed in the store just before the chunk runs, so a second run on the
 same store skips what another live run is computing. Rows are written one
@@ -113,10 +114,11 @@ def plan(materials: list[Material], model: str, protocol: Protocol, store: Store
 def run(materials: list[Material], models: list[str], protocol: Protocol, store: Store,
         executor, *, chunk_size: int = 8, device: str = "cpu", max_atoms: int = 4096,
         lanes: int | None = None, retry_failed: bool = False, recompute_unverified: bool = False,
-        progress=None) -> dict[str, Tally]:
+        progress=None, memory_bytes: float | None = None) -> dict[str, Tally]:
     """Compute every missing or outdated row; ``progress.advance(model, row)`` is called per
     finished material. ``lanes``: concurrent model calls per chunk (None: one per core of
-    the worker, ≤ 4)."""
+    the worker, ≤ 4). ``memory_bytes``: the bound of prepare and the kernel (None: the
+    default, ``resources.DEFAULT_MEMORY_BYTES``)."""
     tallies: dict[str, Tally] = {}
     work = []
     hashes = {m.material_id: content_sha256(m) for m in materials}
@@ -125,8 +127,10 @@ def run(materials: list[Material], models: list[str], protocol: Protocol, store:
             for ds in {m.dataset for m in materials}:
                 store.delete_failed(ds, model, protocol.key)
         identity = model_identity(model)
+        unreadable = _drop_unreadable(store, materials, model, protocol)
         pending, tallies[model] = plan(materials, model, protocol, store, identity, hashes,
                                        recompute_unverified)
+        tallies[model].changed += [f"{mid} (its stored row was unreadable)" for mid in unreadable]
         work.append((model, identity, pending))
     if progress is not None:
         progress.start([(model, len(p)) for model, _, p in work], tallies)
@@ -139,7 +143,8 @@ def run(materials: list[Material], models: list[str], protocol: Protocol, store:
             # The reference is cheap per material: bigger chunks mean fewer compilations.
             size = chunk_size * 4 if model == REFERENCE_MODEL else chunk_size
             tasks = _claimed_tasks(chunks(pending, size), model, identity, hashes, protocol,
-                                   store, tally, (device, max_atoms, lanes), progress)
+                                   store, tally, (device, max_atoms, lanes, memory_bytes),
+                                   progress)
             for rows in executor.map(compute_chunk, tasks):
                 for row in rows:
                     if row["status"] == "model_error":
@@ -166,6 +171,17 @@ def run(materials: list[Material], models: list[str], protocol: Protocol, store:
             t.already += len(done)
             t.elsewhere = {k: v for k, v in t.elsewhere.items() if k not in done}
     return tallies
+
+
+def _drop_unreadable(store: Store, materials: list[Material], model: str,
+                     protocol: Protocol) -> list[str]:
+    """Delete the stored rows of ``materials`` under ``model`` whose data cannot be read
+    (damaged or edited by hand), so that they are computed again; their material ids."""
+    dropped = []
+    for ds in dict.fromkeys(m.dataset for m in materials):
+        ids = [m.material_id for m in materials if m.dataset == ds]
+        dropped += store.drop_unreadable(ds, model, protocol.key, ids)
+    return dropped
 
 
 def _claimed_tasks(groups, model, identity, hashes, protocol, store, tally, settings, progress):

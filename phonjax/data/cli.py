@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 
 def add_parser(sub) -> None:
@@ -40,8 +41,6 @@ def add_parser(sub) -> None:
 
 
 def run_fetch(args) -> int:
-    from pathlib import Path
-
     from rich.console import Console
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                TimeElapsedColumn, TimeRemainingColumn)
@@ -58,6 +57,10 @@ def run_fetch(args) -> int:
         return 2
     src = source(args.name)
     folder = Path(args.to).expanduser() if args.to else local_dir(src.name)
+    problem = target_problem(folder, "--to" if args.to else "the data folder ($PHONJAX_DATA)")
+    if problem:
+        err.print(f"[red]error[/red]: {problem}", highlight=False, soft_wrap=True)
+        return 2
     err.print(f"{src.title}\n  from {args.index_url or src.index_url}\n  to   {folder}  "
               f"({src.licence})", highlight=False, soft_wrap=True)
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -86,6 +89,11 @@ def run_fetch(args) -> int:
     except DownloadError as exc:
         err.print(f"[red]error[/red]: {exc}", highlight=False, soft_wrap=True)
         return 1
+    except OSError as exc:  # e.g. the folder cannot be written (found only once writing it)
+        what = (f"cannot write {exc.filename} ({exc.strerror}): give --to a folder you can "
+                "write" if exc.filename else str(exc.strerror or exc))
+        err.print(f"[red]error[/red]: {what}", highlight=False, soft_wrap=True)
+        return 1
     for failure in report.failures:
         err.print(f"[red]failed[/red] {failure}", highlight=False, soft_wrap=True)
     hashes = (f"checked against {report.published_hashes} published hashes" if
@@ -97,6 +105,24 @@ def run_fetch(args) -> int:
     if report.failures:
         err.print("re-run the same command to retry the failed files", highlight=False)
     return 1 if report.failures else 0
+
+
+def target_problem(folder: Path, where: str) -> str | None:
+    """Why ``folder`` (named ``where`` in the message) cannot receive a dataset: it is a
+    file, or inside one, or cannot be written; in one line. None when it can, or when
+    that shows only once writing (an immutable folder: ``run_fetch`` says so then)."""
+    import os
+
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if existing is None:
+        return None
+    if not existing.is_dir():
+        what = "is a file" if existing == folder else f"is inside {existing}, which is a file"
+        return f"{where} {folder} {what}: give --to a folder (created if missing)"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        why = "permission denied" if existing == folder else f"no permission to write in {existing}"
+        return f"{where} {folder} cannot be written ({why}): give --to a folder you can write"
+    return None
 
 
 def run_list(args) -> int:

@@ -32,11 +32,12 @@ def run(forces: Sequence[np.ndarray], tables: Sequence[MaterialTables], temperat
         names: Sequence[str] | None = None) -> list[MaterialOutput]:
     """One ``MaterialOutput`` per material, in order. ``on_bucket_done(indices, outputs)``
     is called as each bucket finishes (progress, early writes). A material that alone
-    needs more than ``plan.memory_bytes`` raises ``ResourceError`` before anything runs
-    (``names`` name the materials in that message)."""
+    needs more than ``plan.memory_bytes`` (at these temperatures) raises ``ResourceError``
+    before anything runs (``names`` name the materials in that message)."""
     plan = plan or default_plan()
+    n_temperatures = int(np.size(temperatures))
     for i, t in enumerate(tables):
-        check_fits(names[i] if names else f"material {i}", t, plan)
+        check_fits(names[i] if names else f"material {i}", t, plan, n_temperatures)
     runner = _RUNNERS[plan.runner]
     out: list[MaterialOutput | None] = [None] * len(tables)
     with jax.enable_x64(True):

@@ -38,6 +38,7 @@ from phonjax.execution.padding import (batch_size, force_constant_bytes, group_s
 from phonjax.execution.plan import Plan
 from phonjax.real_form import symmetry_residual
 from phonjax.tables import MaterialTables, QSet, pad, sizes_of
+from phonjax.thermal import is_gamma, zero_gamma_acoustic
 
 
 def _chunks(qset: QSet, q_chunk: int) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
@@ -99,18 +100,20 @@ def _mesh_eigenvalues(tables: MaterialTables, blocks, phases, nac, n_modes: int,
     """(eigenvalues (n_q, n_modes), their q-points' weights (n_q,)) of the mesh, in an order
     of their own: in real symmetric form where ``_real_form_holds``, except at mesh points
     that are also commensurate points, solved as those are (complex): a q-point of both
-    sets has one set of eigenvalues (at Γ, the acoustic modes' rounding noise enters the
-    thermal sums through ln ν)."""
+    sets has one set of eigenvalues. The Γ acoustic eigenvalues are zeroed
+    (``thermal.zero_gamma_acoustic``), so the thermal sums skip them."""
     mesh = tables.mesh
     solve = partial(_host_eigenvalues, blocks=blocks, phases=phases, nac=nac, n_modes=n_modes,
                     q_chunk=q_chunk, solver=plan.eigensolver)
+    q, w = np.asarray(mesh.qpoints), np.asarray(mesh.weights)
     if not _real_form_holds(tables, blocks, phases, nac, n_modes, q_chunk,
                             plan.real_form_tolerance):
-        return solve(mesh), np.asarray(mesh.weights)
-    q, w = np.asarray(mesh.qpoints), np.asarray(mesh.weights)
+        return zero_gamma_acoustic(solve(mesh), is_gamma(q)), w
     shared = np.isin(_keys(q), _keys(np.asarray(tables.commensurate.qpoints)))
     values = [solve(QSet(q[~shared], w[~shared]), real=True), solve(QSet(q[shared], w[shared]))]
-    return np.concatenate(values), np.concatenate([w[~shared], w[shared]])
+    order = np.concatenate([q[~shared], q[shared]])
+    return (zero_gamma_acoustic(np.concatenate(values), is_gamma(order)),
+            np.concatenate([w[~shared], w[shared]]))
 
 
 def _keys(q: np.ndarray) -> np.ndarray:
@@ -126,7 +129,7 @@ def _solve(d, start: int, n: int, eigenvalues: np.ndarray, solve) -> None:
 
 
 def _modes_spectrum(mesh_eigenvalues: np.ndarray, mesh_weights, comm_eigenvalues: np.ndarray,
-                    temps) -> tuple[np.ndarray, np.ndarray]:
+                    temps, plan: Plan) -> tuple[np.ndarray, np.ndarray]:
     """(commensurate frequencies THz, the mesh's thermal sums (3, n_T)) by one compiled call
     over the flat list of both q-sets' modes (commensurate ones at weight 0), padded to a
     power of two (``flat_length``): a handful of compiled shapes for any number of
@@ -135,8 +138,26 @@ def _modes_spectrum(mesh_eigenvalues: np.ndarray, mesh_weights, comm_eigenvalues
     values, weights = np.zeros(flat_length(n_all)), np.zeros(flat_length(n_all))
     values[:n_mesh], values[n_mesh:n_all] = mesh_eigenvalues.ravel(), comm_eigenvalues.ravel()
     weights[:n_mesh] = np.repeat(np.asarray(mesh_weights, float), mesh_eigenvalues.shape[1])
-    freqs, sums = stages.modes_spectrum_jit(values, weights, temps)
+    per_call = plan.temperature_chunk(len(values))
+    if len(temps) <= per_call:
+        freqs, sums = stages.modes_spectrum_jit(values, weights, temps)
+    else:  # (n_T, n) work arrays over the bound: a few temperatures at a time
+        freqs, sums = _spectrum_by_temperatures(values, weights, np.asarray(temps), per_call)
     return np.asarray(freqs)[n_mesh:n_all].reshape(comm_eigenvalues.shape), np.asarray(sums)
+
+
+def _spectrum_by_temperatures(values: np.ndarray, weights: np.ndarray, temps: np.ndarray,
+                              per_call: int) -> tuple[np.ndarray, np.ndarray]:
+    """``stages.modes_spectrum`` (frequencies, thermal sums (3, n_T)) with the temperatures
+    split into calls of ``per_call`` (the last one padded with its last temperature: one
+    compiled shape). Each temperature's sums are its own, so the split changes nothing."""
+    sums = []
+    for start in range(0, len(temps), per_call):
+        part = temps[start:start + per_call]
+        freqs, s = stages.modes_spectrum_jit(values, weights,
+                                             np.pad(part, (0, per_call - len(part)), "edge"))
+        sums.append(np.asarray(s)[:, :len(part)])
+    return freqs, np.concatenate(sums, axis=1)
 
 
 def flat_length(n: int, smallest: int = 4096) -> int:
@@ -176,7 +197,7 @@ def _run(forces, tables, temperatures, subtract_drift, plan, keep_force_constant
                                          q_chunk, plan.eigensolver)
                 mesh, weights = _mesh_eigenvalues(t, own_blocks, phases, nac, n_modes, q_chunk,
                                                   plan)
-                comm, sums = _modes_spectrum(mesh, weights, comm, temps)
+                comm, sums = _modes_spectrum(mesh, weights, comm, temps, plan)
             else:
                 _, sums = _xla_spectrum(t.mesh, own_blocks, phases, nac, n_modes, q_chunk, temps)
                 comm, _ = _xla_spectrum(t.commensurate, own_blocks, phases, nac, n_modes,

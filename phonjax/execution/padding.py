@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from phonjax.execution.plan import Plan
-from phonjax.resources import refuse_if_over
+from phonjax.resources import THERMAL_BYTES_PER_VALUE, refuse_if_over
 from phonjax.tables import FORCES_AXES, MaterialTables, Sizes, pad, pad_array, sizes_of, stack
 
 
@@ -76,21 +76,37 @@ def batch_size(n_materials: int, bytes_per_material: float, plan: Plan) -> int:
     return max(size for size in plan.ladder if size <= min(plan.padded(n_materials), fits))
 
 
-def material_bytes(tables: MaterialTables, plan: Plan) -> float:
-    """Peak bytes of one material run alone under ``plan`` (its own padded sizes)."""
+def thermal_bytes(n_temperatures: int, n_values: int) -> float:
+    """Peak bytes of the thermal sums of ``n_values`` mode values at ``n_temperatures``."""
+    return THERMAL_BYTES_PER_VALUE * n_temperatures * n_values
+
+
+def material_bytes(tables: MaterialTables, plan: Plan, n_temperatures: int = 1) -> float:
+    """Peak bytes of one material run alone under ``plan`` (its own padded sizes) at
+    ``n_temperatures``: the thermal sums of a chunk of q-points at once where XLA solves
+    (the chunked runner with a host solver splits the temperatures instead,
+    ``Plan.temperature_chunk``)."""
     if plan.runner == "graph":
         s = group_sizes([tables], plan)
-        return force_constant_bytes(s) + q_bytes(s, min(plan.q_chunk(s.modes), max(s.nq, 1)))
+        q_chunk = min(plan.q_chunk(s.modes), max(s.nq, 1))
+        return (force_constant_bytes(s) + q_bytes(s, q_chunk)
+                + thermal_bytes(n_temperatures, q_chunk * s.modes))
     s = own_sizes(tables, plan)
-    return force_constant_bytes(group_sizes([tables], plan)) + q_bytes(s, plan.q_chunk(s.modes))
+    q_chunk = plan.q_chunk(s.modes)
+    thermal = 0.0 if plan.host_solver else thermal_bytes(n_temperatures, q_chunk * s.modes)
+    return force_constant_bytes(group_sizes([tables], plan)) + q_bytes(s, q_chunk) + thermal
 
 
-def check_fits(name: str, tables: MaterialTables, plan: Plan) -> None:
-    """Refuse, before anything runs, a material that alone exceeds ``plan.memory_bytes``."""
+def check_fits(name: str, tables: MaterialTables, plan: Plan, n_temperatures: int = 1) -> None:
+    """Refuse, before anything runs, a material that alone exceeds ``plan.memory_bytes`` at
+    ``n_temperatures``."""
     s = sizes_of(tables)
-    refuse_if_over(name, f"the kernel ({s.N} supercell atoms, {3 * s.np} modes)",
-                   material_bytes(tables, plan), plan.memory_bytes,
-                   "raise the bound (Plan.memory_bytes, --memory-gb) or use a smaller supercell")
+    many = n_temperatures > 1 and not (plan.runner == "chunked" and plan.host_solver)
+    what = f"the kernel ({s.N} supercell atoms, {3 * s.np} modes"
+    what += f", {n_temperatures} temperatures)" if many else ")"
+    refuse_if_over(name, what, material_bytes(tables, plan, n_temperatures), plan.memory_bytes,
+                   "raise the bound (--memory-gb, Plan.memory_bytes), or use a smaller "
+                   "supercell" + (" or fewer temperatures" if many else ""))
 
 
 def padded_stack(forces: Sequence[np.ndarray], tables: Sequence[MaterialTables], s: Sizes,

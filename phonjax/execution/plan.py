@@ -36,7 +36,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from phonjax.resources import DEFAULT_MEMORY_BYTES
+from phonjax.resources import DEFAULT_MEMORY_BYTES, THERMAL_BYTES_PER_VALUE
 
 Runner = Literal["chunked", "graph"]
 Eigensolver = Literal["phonors", "lapack", "xla"]
@@ -53,7 +53,8 @@ FINE_LADDER = (1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 18, 20, 22, 24, 28, 32, 3
 class Plan:
     runner: Runner = "chunked"
     eigensolver: Eigensolver = "phonors"
-    memory_bytes: float = DEFAULT_MEMORY_BYTES  # arrays of one compiled call; most one material may take
+    memory_bytes: float = DEFAULT_MEMORY_BYTES  # arrays of one compiled call; most one material
+    #   may take (``--memory-gb`` of the command line)
     q_chunk_bytes: float = 6e6  # complex D(q) per chunk: small enough to stay in cache
     q_chunk_min: int = 8
     q_chunk_max: int = 256
@@ -102,6 +103,13 @@ class Plan:
         [q_chunk_min, q_chunk_max]."""
         fits = self.q_chunk_bytes / (16 * modes * modes)
         return 2 ** int(math.log2(min(max(fits, self.q_chunk_min), self.q_chunk_max)))
+
+    def temperature_chunk(self, n_values: int) -> int:
+        """Temperatures per compiled call of the thermal sums over ``n_values`` mode values:
+        their (n_T, n_values) work arrays (``THERMAL_BYTES_PER_VALUE`` each) within
+        ``memory_bytes``, a power of two (at least 1)."""
+        fits = self.memory_bytes / (THERMAL_BYTES_PER_VALUE * max(n_values, 1))
+        return 2 ** int(math.log2(max(fits, 1.0)))
 
 
 ALL_PLANS = (Plan(), Plan(real_form_tolerance=0.0), Plan(eigensolver="lapack"),

@@ -29,7 +29,7 @@ from phonjax.dynamical_matrix import (dynamical_matrices, eigenvalues_to_thz, fr
 from phonjax.force_constants import force_constants
 from phonjax.real_form import real_form
 from phonjax.tables import MaterialTables, NACTables, PhaseTables, QSet
-from phonjax.thermal import per_mole, thermal_sums
+from phonjax.thermal import is_gamma, per_mole, thermal_sums, zero_gamma_acoustic
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,7 +84,8 @@ def chunk_real_matrices(qpoints, blocks, phases: PhaseTables, nac: NACTables | N
 
 def modes_spectrum(eigenvalues, weights, temperatures):
     """(frequencies (n,) THz, thermal sums (3, n_T)) of a flat list of n modes: their
-    eigenvalues (n,) eV/Å²/AMU and each one's q-point weight (n,) (padding: weight 0)."""
+    eigenvalues (n,) eV/Å²/AMU and each one's q-point weight (n,) (padding: weight 0).
+    The caller has zeroed the Γ acoustic eigenvalues (``thermal.zero_gamma_acoustic``)."""
     freqs = eigenvalues_to_thz(eigenvalues)
     return freqs, thermal_sums(freqs[:, None], weights, temperatures)
 
@@ -92,9 +93,11 @@ def modes_spectrum(eigenvalues, weights, temperatures):
 def chunk_from_qpoints(qpoints, weights, temperatures, blocks, phases: PhaseTables,
                        nac: NACTables | None = None):
     """(frequencies (n_q, 3np) THz, thermal sums (3, n_T)) of a chunk of q-points,
-    eigenvalues by XLA (padded modes and q-points: masked, weight 0)."""
+    eigenvalues by XLA (padded modes and q-points: masked, weight 0). The sums skip the Γ
+    acoustic modes (``thermal.GAMMA_ACOUSTIC_RULE``); the frequencies returned keep them."""
     freqs = frequencies(dynamical_matrices(qpoints, blocks, phases, nac=nac), phases.mode_mask)
-    return freqs, thermal_sums(freqs, weights, temperatures, phases.mode_mask)
+    summed = zero_gamma_acoustic(freqs, is_gamma(qpoints), phases.mode_mask)
+    return freqs, thermal_sums(summed, weights, temperatures, phases.mode_mask)
 
 
 def qset_spectrum(qset: QSet, q_chunk: int, temperatures, blocks, phases: PhaseTables,

@@ -40,6 +40,9 @@ class PhononDataset:
     reference: dict[str, Any] = field(default_factory=dict)
     source: str | None = None
     nac: NACParams | None = None  # non-analytical correction parameters, if the files have them
+    # how primitive_matrix was chosen, for a dataset read from a file: readers.PRIMITIVE_FROM_FILE
+    # or readers.PRIMITIVE_AUTO (phonopy.load's rule); None for one built otherwise
+    primitive_matrix_rule: str | None = None
 
     def __post_init__(self):
         self.supercell_matrix = checked_supercell_matrix(self.supercell_matrix)

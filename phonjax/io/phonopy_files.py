@@ -5,12 +5,17 @@ supercell and primitive matrices, type-1 displacements), the forces in a separat
 type-1 ``FORCE_SETS``, and for a polar crystal a ``BORN`` file (first line: the unit
 factor, optionally G-cutoff and Λ, or a comment; then ε∞; then one Born charge per
 symmetry-independent atom of the primitive cell, expanded to all atoms by their site
-symmetry). Each is read by phonopy's own parser (``PhonopyYaml``,
-``parse_FORCE_SETS``, ``parse_BORN``; phonopy is imported only here, on first use),
-then checked where phonopy is lenient, so that nothing is misread silently: force
+symmetry). The yaml is parsed by phonjax's safe loader (``readers.load_yaml_text``:
+phonopy's ``PhonopyYaml.read`` and ``phonopy.load`` use PyYAML's full loader, under which
+a ``!!python/object/apply`` tag runs code) and interpreted by phonopy's
+``load_phonopy_yaml``; FORCE_SETS and BORN by phonopy's ``parse_FORCE_SETS`` and
+``parse_BORN`` (phonopy is imported only here, on first use). Each is then checked
+where phonopy is lenient, so that nothing is misread silently: force
 rows of exactly three finite numbers and one per supercell atom, displacements of
 non-zero length on atoms of the supercell, no lines left over, and a stored
-supercell equal to the one built from ``supercell_matrix``. Each failure is a
+supercell equal to the one built from ``supercell_matrix``. Without a
+``primitive_matrix`` in the yaml, the primitive cell is ``phonopy.load``'s ``"auto"``
+(``readers.primitive_matrix_of``). Each failure is a
 ``DatasetError`` of one line naming the file and the reason.
 
 The NAC parameters of a phonopy_params / phonopy.yaml file (its ``nac`` section) are
@@ -28,7 +33,8 @@ import numpy as np
 from phonjax.cells import SYMPREC, build_primitive, build_supercell
 from phonjax.crystal import Crystal, CrystalError
 from phonjax.io.dataset import DatasetError, PhononDataset
-from phonjax.io.readers import dataset_id, read_dataset, stored_supercell_problem
+from phonjax.io.readers import (dataset_id, load_yaml_text, primitive_matrix_of, read_dataset,
+                                 read_text, stored_supercell_problem)
 from phonjax.nac import NACError, NACParams
 
 YAML_NAMES = ("phonopy_params.yaml", "phonopy.yaml", "phonopy_disp.yaml")
@@ -116,44 +122,90 @@ def nac_from_mapping(data: dict, source: str | None = None) -> NACParams | None:
 # --- FORCE_SETS -----------------------------------------------------------------------------
 
 
+def _shown_line(text: str, limit: int = 40) -> str:
+    """One line of a file, quoted and cut to ``limit`` characters, for a message."""
+    text = text.strip()
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
+def _numbers_on(line: tuple[int, str], count: int, what: str) -> tuple[list | None, str | None]:
+    """(the values on one numbered line, None) when it holds exactly ``count`` finite
+    numbers (for ``count`` 1: one integer), else (None, the reason, naming the line)."""
+    number, text = line
+    tokens = text.split()
+    kind = "an integer" if count == 1 else "numbers"
+    try:
+        values = [float(t) for t in tokens]
+    except ValueError:
+        expected = "one integer" if count == 1 else f"{count} numbers"
+        return None, (f"line {number}: {what} is not {kind} ({_shown_line(text)}); "
+                      f"expected {expected}")
+    if len(tokens) != count:
+        return None, f"line {number}: {what} has {len(tokens)} numbers, expected {count}"
+    if count == 1:
+        if not values[0].is_integer() or not tokens[0].lstrip("+-").isdigit():
+            return None, (f"line {number}: {what} is not an integer ({_shown_line(text)}); "
+                          "expected one integer")
+        values = [int(tokens[0])]
+    if not all(np.isfinite(values)):
+        return None, f"line {number}: {what} is not finite (NaN or infinite)"
+    return values, None
+
+
+def _type1_rows(natom: int, n_disp: int):
+    """(what, how many numbers) of each line of a type-1 FORCE_SETS after its two counts,
+    lazily (a huge atom count in a short file must not build a huge list)."""
+    for d in range(1, n_disp + 1):
+        yield f"the atom of displacement {d}", 1
+        yield f"displacement {d}", 3
+        for a in range(1, natom + 1):
+            yield f"force row {a} of displacement {d}", 3
+
+
 def _line_problem(lines: list[tuple[int, str]]) -> str | None:
     """The first line of a type-1 FORCE_SETS (numbered non-blank lines) whose shape or
     numbers are wrong: counts on the first two, one atom number, then three finite
     numbers per displacement and per force row. None when every line is right."""
-    def numbers(k: int, count: int, what: str):
-        number, text = lines[k]
-        tokens = text.split()
-        if len(tokens) != count:
-            return None, f"line {number}: {what} has {len(tokens)} numbers, expected {count}"
-        try:
-            values = [float(t) for t in tokens] if count > 1 else [int(tokens[0])]
-        except ValueError:
-            return None, f"line {number}: {what} is not {'numbers' if count > 1 else 'an integer'}"
-        if not all(np.isfinite(values)):
-            return None, f"line {number}: {what} is not finite (NaN or infinite)"
-        return values, None
-
-    (natom,), problem = numbers(0, 1, "the number of atoms") if lines else ((0,), "empty file")
-    if problem:
-        return problem
-    (n_disp,), problem = numbers(1, 1, "the number of displacements") if len(lines) > 1 else (
-        (0,), "no number of displacements")
-    if problem:
-        return problem
+    if len(lines) < 2:
+        return ("empty file" if not lines else "the file ends after line 1") + (
+            "; expected the number of atoms on its first line and the number of "
+            "displacements on its second")
+    counts = []
+    for line, what, least in zip(lines, ("the number of atoms", "the number of displacements"),
+                                 (1, 0)):
+        values, problem = _numbers_on(line, 1, what)
+        if problem:
+            return problem
+        if values[0] < least:
+            return f"line {line[0]}: {what} is {values[0]}; expected an integer ≥ {least}"
+        counts.append(values[0])
+    natom, n_disp = counts
     k = 2
-    for d in range(1, n_disp + 1):
-        for what, count in [(f"the atom of displacement {d}", 1), (f"displacement {d}", 3)] + [
-                (f"force row {a} of displacement {d}", 3) for a in range(1, natom + 1)]:
-            if k >= len(lines):
-                return f"the file ends before {what} ({n_disp} displacements of {natom} atoms)"
-            _, problem = numbers(k, count, what)
-            if problem:
-                return problem
-            k += 1
+    for what, count in _type1_rows(natom, n_disp):
+        if k >= len(lines):
+            return f"the file ends before {what} ({n_disp} displacements of {natom} atoms)"
+        _, problem = _numbers_on(lines[k], count, what)
+        if problem:
+            return problem
+        k += 1
     if k < len(lines):
         return (f"line {lines[k][0]}: more lines than {n_disp} displacements of {natom} atoms "
                 "take")
     return None
+
+
+def _type2_problem(lines: list[tuple[int, str]]) -> str | None:
+    """The refusal of a type-2 FORCE_SETS (six numbers a line: displacement and force of
+    every atom), also when comment lines come first (which phonopy's reader rejects)."""
+    comments = 0
+    while comments < len(lines) and lines[comments][1].lstrip().startswith("#"):
+        comments += 1
+    if comments == len(lines) or len(lines[comments][1].split()) != 6:
+        return None
+    where = f"line {lines[comments][0]}: " if comments else ""
+    note = f", after a '#' comment on line {lines[0][0]}" if comments else ""
+    return (f"{where}type-2 FORCE_SETS (every atom displaced{note}) is not supported: phonjax "
+            "solves type-1 finite displacements (first line: the number of atoms)")
 
 
 def read_force_sets(path: str | os.PathLike, n_supercell: int
@@ -171,10 +223,7 @@ def read_force_sets(path: str | os.PathLike, n_supercell: int
     except (OSError, UnicodeDecodeError) as exc:
         raise _fail(path, f"cannot read ({exc})") from None
     lines = [(i, line) for i, line in enumerate(text.splitlines(), 1) if line.strip()]
-    if lines and len(lines[0][1].split()) == 6:
-        raise _fail(path, "type-2 FORCE_SETS (every atom displaced) is not supported: phonjax "
-                    "solves type-1 finite displacements")
-    problem = _line_problem(lines)
+    problem = _type2_problem(lines) or _line_problem(lines)
     if problem:
         raise _fail(path, problem)
     if get_FORCE_SETS_type(path) != 1:  # pragma: no cover - the line check saw type 1
@@ -217,25 +266,38 @@ def _check_stored_supercell(path, stored, built: Crystal, symprec: float) -> Non
         raise _fail(path, problem)
 
 
-def read_phonopy_yaml(path: str | os.PathLike, force_sets: str | os.PathLike | None = None,
-                      born: str | os.PathLike | None = None, nac: bool = True,
-                      symprec: float = SYMPREC) -> PhononDataset:
-    """A dataset from phonopy_disp.yaml / phonopy.yaml (by phonopy's ``PhonopyYaml``) with
-    its forces from the yaml itself or from ``force_sets`` (a type-1 FORCE_SETS), and its
-    NAC parameters from ``born`` (a BORN file) or else the yaml's ``nac`` section
-    (``nac=False``: none)."""
-    from phonopy.interface.phonopy_yaml import PhonopyYaml
-
+def phonopy_yaml_data(path: str | os.PathLike):
+    """phonopy's ``PhonopyYamlData`` of a phonopy_disp.yaml / phonopy.yaml (plain, .xz,
+    .gz, .bz2): the text parsed by the safe loader (a tag that would run code is refused
+    in one line), then interpreted by phonopy's ``load_phonopy_yaml`` (a mapping in, no
+    YAML parsing of its own)."""
+    from phonopy.interface.phonopy_yaml import load_phonopy_yaml
 
     if not Path(path).is_file():
         raise _fail(path, "file not found")
+    try:
+        mapping = load_yaml_text(read_text(path))
+    except DatasetError as exc:
+        raise _fail(path, str(exc)) from None
+    if not isinstance(mapping, dict):
+        raise _fail(path, "not a phonopy yaml (no top-level mapping)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            data = PhonopyYaml().read(path)
+            return load_phonopy_yaml(mapping)
         except Exception as exc:  # phonopy raises many kinds for a bad yaml
             raise _fail(path, f"not a phonopy yaml ({type(exc).__name__}: "
                         f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+
+
+def read_phonopy_yaml(path: str | os.PathLike, force_sets: str | os.PathLike | None = None,
+                      born: str | os.PathLike | None = None, nac: bool = True,
+                      symprec: float = SYMPREC) -> PhononDataset:
+    """A dataset from phonopy_disp.yaml / phonopy.yaml (``phonopy_yaml_data``) with its
+    forces from the yaml itself or from ``force_sets`` (a type-1 FORCE_SETS), and its NAC
+    parameters from ``born`` (a BORN file) or else the yaml's ``nac`` section
+    (``nac=False``: none). P: the yaml's ``primitive_matrix``, else phonopy.load's "auto"."""
+    data = phonopy_yaml_data(path)
     units = data.physical_units
     if units is not None and (units.length_unit != "angstrom"
                               or units.force_unit != "eV/angstrom"):
@@ -243,9 +305,9 @@ def read_phonopy_yaml(path: str | os.PathLike, force_sets: str | os.PathLike | N
                     "(Å and eV/Å only)")
     if data.unitcell is None or data.supercell_matrix is None:
         raise _fail(path, "no unit_cell or supercell_matrix")
-    pmat = np.eye(3) if data.primitive_matrix is None else data.primitive_matrix
     try:
         unitcell = _crystal(data.unitcell)
+        pmat, rule = primitive_matrix_of(unitcell, data.primitive_matrix, symprec)
         name = (dataset_id_of_folder(Path(path).parent) if _plain_name(Path(path)) in YAML_NAMES
                 else dataset_id(path))
         base = PhononDataset(id=name, unitcell=unitcell,
@@ -288,7 +350,8 @@ def read_phonopy_yaml(path: str | os.PathLike, force_sets: str | os.PathLike | N
     try:
         return PhononDataset(id=base.id, unitcell=unitcell, supercell_matrix=base.supercell_matrix,
                              primitive_matrix=pmat, displaced_atoms=atoms, displacements=disps,
-                             forces=forces, source=str(path), nac=nac_params)
+                             forces=forces, source=str(path), nac=nac_params,
+                             primitive_matrix_rule=rule)
     except DatasetError as exc:
         raise _fail(force_sets or path, str(exc)) from None
 

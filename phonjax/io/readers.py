@@ -6,6 +6,15 @@ Both are YAML (flow style from phonopy, block style in Alexandria), optionally
 compressed (.xz, .bz2, .gz). The files are large, so the text is first cut to
 the top-level sections phonjax uses (Alexandria files carry ~40k lines of
 force constants nobody needs) and then parsed with libyaml's C loader.
+
+Every YAML phonjax reads is parsed with a *safe* loader (``yaml.CSafeLoader``, else
+``yaml.SafeLoader``): a tag such as ``!!python/object/apply:os.system`` would run code
+under PyYAML's full loader (the one phonopy's own readers use), so a file holding one,
+anywhere, is refused with one line (``code_tag_in``, ``load_yaml_text``).
+
+A file without ``primitive_matrix`` gets the primitive cell ``phonopy.load`` gives it:
+``"auto"`` (spglib's primitive cell of the unit cell); ``PhononDataset.primitive_matrix_rule``
+says which rule chose it (``PRIMITIVE_FROM_FILE`` or ``PRIMITIVE_AUTO``).
 """
 
 from __future__ import annotations
@@ -28,6 +37,12 @@ try:
     _Loader = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - libyaml missing
     _Loader = yaml.SafeLoader
+
+PRIMITIVE_FROM_FILE = "primitive_matrix from the file"
+PRIMITIVE_AUTO = "phonopy.load's 'auto' (no primitive_matrix in the file)"
+_PYTHON_TAG = "tag:yaml.org,2002:python/"  # PyYAML's tags that build Python objects
+_TAG_CANDIDATE = re.compile(r"(?:^|[\s\[{,])!|^%TAG", re.M)  # where a YAML tag may start
+_UNKNOWN_TAG = re.compile(r"for the tag '([^']*)'")
 
 _WANTED = {
     "phonopy", "physical_unit", "unit_cell", "supercell_matrix", "primitive_matrix",
@@ -173,15 +188,65 @@ def _parse_displacements(section: str) -> list[dict]:
     return entries
 
 
+def _shown_tag(tag: str) -> str:
+    """A resolved tag as it is usually written: ``tag:yaml.org,2002:x`` -> ``!!x``."""
+    prefix = "tag:yaml.org,2002:"
+    return "!!" + tag[len(prefix):] if tag.startswith(prefix) else tag
+
+
+def code_tag_refusal(tag: str) -> str:
+    """The one-line reason a file with the Python-object tag ``tag`` is refused."""
+    return (f"contains a YAML tag that would run code ({_shown_tag(tag)}); refusing to read "
+            "it (phonopy itself would run it: remove the tag)")
+
+
+def code_tag_in(text: str) -> str | None:
+    """The first tag of YAML ``text`` that PyYAML's full loader would turn into a Python
+    object or call (a tag under ``tag:yaml.org,2002:python/``, however it is spelled:
+    ``!!python/…``, ``!<tag:…>``, a ``%TAG`` handle, %-escapes), or None. Text without a
+    ``!`` where a tag can start is answered at once; other text is scanned by the parser
+    (no object is built). Text that is not YAML answers None (its parse reports it)."""
+    if "!" not in text or not _TAG_CANDIDATE.search(text):  # (%TAG lines need a "!" too)
+        return None
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            tag = getattr(event, "tag", None)
+            if tag and tag.startswith(_PYTHON_TAG):
+                return tag
+    except yaml.YAMLError:
+        return None
+    return None
+
+
+def load_yaml_text(text: str):
+    """``text`` parsed by the safe loader; ``DatasetError`` for text that is not YAML and,
+    in one line, for a tag the safe loader does not build (``code_tag_refusal`` for one
+    that would run code)."""
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except yaml.constructor.ConstructorError as exc:
+        found = _UNKNOWN_TAG.search(str(exc))
+        if found and found.group(1).startswith(_PYTHON_TAG):
+            raise DatasetError(code_tag_refusal(found.group(1))) from None
+        if found:
+            raise DatasetError("contains a YAML tag phonjax does not read "
+                               f"({_shown_tag(found.group(1))})") from None
+        raise DatasetError(f"invalid YAML: {str(exc).splitlines()[0]}") from None
+    except yaml.YAMLError as exc:
+        raise DatasetError(f"invalid YAML: {str(exc).splitlines()[0]}") from None
+
+
 def parse_yaml(text: str) -> dict:
+    """The sections phonjax uses of a phonopy_params / Alexandria YAML text (safe loader;
+    a file with a code-running tag anywhere, even in a section phonjax skips, is refused)."""
+    tag = code_tag_in(text)
+    if tag is not None:
+        raise DatasetError(code_tag_refusal(tag))
     sections = _sections(text)
     displacements = sections.pop("displacements", None)
     supercell = sections.pop("supercell", None)
     small = "".join(v for k, v in sections.items() if k in _WANTED)
-    try:
-        data = yaml.load(small, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        raise DatasetError(f"invalid YAML: {str(exc).splitlines()[0]}") from None
+    data = load_yaml_text(small)
     if not isinstance(data, dict):
         raise DatasetError("not a phonopy YAML mapping")
     if displacements is not None:
@@ -248,9 +313,7 @@ def dataset_from_mapping(data: dict, id: str, source: str | None = None) -> Phon
             raise DatasetError(f"force unit {unit['force']!r} is not supported (eV/Å only)")
         unitcell = _crystal(_require(data, "unit_cell"))
         smat = _require(data, "supercell_matrix")
-        pmat = data.get("primitive_matrix")
-        if pmat is None:
-            pmat = np.eye(3)  # phonopy writes no primitive_matrix when it is the unit cell
+        pmat, rule = primitive_matrix_of(unitcell, data.get("primitive_matrix"))
         atoms = disps = forces = None
         entries = data.get("displacements")
         if entries:
@@ -276,7 +339,7 @@ def dataset_from_mapping(data: dict, id: str, source: str | None = None) -> Phon
                                 primitive_matrix=pmat, displaced_atoms=atoms, displacements=disps,
                                 forces=forces, energy_eV=None if energy is None else float(energy),
                                 reference=reference, source=source,
-                                nac=nac_from_mapping(data, source))
+                                nac=nac_from_mapping(data, source), primitive_matrix_rule=rule)
         if data.get("supercell") is not None:
             check_stored_supercell(dataset, **data["supercell"])
         return dataset
@@ -286,6 +349,20 @@ def dataset_from_mapping(data: dict, id: str, source: str | None = None) -> Phon
         if isinstance(exc, DatasetError):
             raise
         raise DatasetError(f"malformed dataset ({type(exc).__name__}: {exc})") from None
+
+
+def primitive_matrix_of(unitcell: Crystal, stored, symprec: float = 1e-5
+                        ) -> tuple[np.ndarray, str]:
+    """(P, the rule that chose it) as ``phonopy.load(file)`` chooses P for any phonopy
+    yaml (phonopy_disp.yaml, phonopy.yaml, phonopy_params.yaml): the file's
+    ``primitive_matrix`` (``stored``) when it has one, else ``"auto"`` (phonopy's
+    ``guess_primitive_matrix``: spglib's primitive cell of ``unitcell``)."""
+    if stored is not None:
+        return stored, PRIMITIVE_FROM_FILE  # checked by PhononDataset
+    from phonjax.single.cells import auto_primitive_matrix
+
+    pmat, _ = auto_primitive_matrix(unitcell, symprec)
+    return pmat, PRIMITIVE_AUTO
 
 
 def check_stored_supercell(dataset: PhononDataset, lattice, coordinates, symbols,

@@ -22,9 +22,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from phonjax.crystal import Crystal, CrystalError
+from phonjax.prepare import refuse_large_supercell
+from phonjax.resources import DEFAULT_MEMORY_BYTES, ResourceError
 
 _CRYSTAL_SYSTEMS = ((2, "triclinic"), (15, "monoclinic"), (74, "orthorhombic"),
                     (142, "tetragonal"), (167, "trigonal"), (194, "hexagonal"), (230, "cubic"))
+
+
+# what to change when a supercell is refused, by how S was chosen (``CellChoice.supercell_how``)
+SUPERCELL_ADVICE = {
+    "given": "give a smaller --supercell (supercell_matrix) or raise the bound (--memory-gb)",
+    "from the force-set file": "raise the bound (--memory-gb), or give a --model and a "
+                               "smaller --supercell (the file's forces fix its own)",
+    "length": "use a smaller --min-length (min_length_A) or --supercell, or raise the bound "
+              "(--memory-gb)",
+}
 
 
 @dataclass(frozen=True)
@@ -150,13 +162,21 @@ def supercell_for_length(crystal: Crystal, min_length_A: float, symprec: float =
                                    f"{min_length_A:g} Å")
 
 
-def choose_cells(crystal: Crystal, settings, file_matrices: tuple | None = None) -> CellChoice:
-    """P and S for ``crystal`` under ``settings`` (``WorkflowSettings``). ``file_matrices``
-    (P, S) of a force-set file are the defaults ("auto" P, no S given) when present."""
+def choose_cells(crystal: Crystal, settings, file_matrices: tuple | None = None, *,
+                 memory_bytes: float = DEFAULT_MEMORY_BYTES, name: str = "crystal"
+                 ) -> CellChoice:
+    """P and S for ``crystal`` under ``settings`` (``WorkflowSettings``); a supercell that
+    would need more than ``memory_bytes`` (``resources.supercell_bytes``) raises
+    ``ResourceError`` naming ``name``, before anything is built. ``file_matrices``
+    (P, S) of a force-set file are the defaults ("auto" P, no S given) when present;
+    (P, S, rule): ``rule`` says how the file's reader chose P (``PhononDataset.
+    primitive_matrix_rule``: from the file, or phonopy.load's "auto")."""
     symprec = settings.symprec
     p = settings.primitive_matrix
     if isinstance(p, str) and p == "auto" and file_matrices is not None:
-        pmat, p_how = np.asarray(file_matrices[0], float), "from the force-set file"
+        rule = file_matrices[2] if len(file_matrices) > 2 else None
+        pmat = np.asarray(file_matrices[0], float)
+        p_how = "from the force-set file" + (f": {rule}" if rule else "")
     elif isinstance(p, str) and p in ("auto", "spglib"):
         pmat, p_how = auto_primitive_matrix(crystal, symprec)
     elif isinstance(p, str):  # "unitcell"
@@ -168,7 +188,14 @@ def choose_cells(crystal: Crystal, settings, file_matrices: tuple | None = None)
     elif file_matrices is not None:
         smat, s_how = np.asarray(file_matrices[1], np.int64), "from the force-set file"
     else:
-        smat, s_how = supercell_for_length(crystal, settings.min_length_A, symprec)
+        try:
+            smat, s_how = supercell_for_length(crystal, settings.min_length_A, symprec)
+        except OverflowError:  # a multiple beyond int64: no bound could hold it
+            raise ResourceError(f"{name}: lattice vectors ≥ {settings.min_length_A:g} Å need "
+                                "more than 2⁶³ cells along an axis; use a smaller --min-length "
+                                "(min_length_A)") from None
+    refuse_large_supercell(name, crystal.n_atoms, smat, pmat, memory_bytes,
+                           SUPERCELL_ADVICE.get(s_how, SUPERCELL_ADVICE["length"]))
     return cell_choice(crystal, pmat, smat, p_how, s_how)
 
 

@@ -10,6 +10,8 @@ from its own DFT forces, cells and Born charges. Polar crystals: a BORN next to 
 files turns the non-analytical correction on (LO–TO splitting at Γ, as phonopy; --no-nac:
 off); --born FILE adds DFT Born charges and ε∞ to a model's force constants. Files and PNGs go
 to OUT/NAME/MODEL/; several models on one crystal also give OUT/NAME/comparison.{csv,png}.
+Each OUT/NAME is replaced whole by a re-run (written aside, then swapped in: it holds only
+that run's files; a failed or killed write keeps the previous folder).
 A bad option or an unusable model: one line, exit status 2. A crystal that fails: one line,
 the others go on, exit status 1.
 """
@@ -17,10 +19,12 @@ the others go on, exit status 1.
 from __future__ import annotations
 
 import argparse
-import csv
+import math
 import sys
 import time
 from pathlib import Path
+
+from phonjax.resources import MEMORY_OPTION_HELP
 
 DEFAULT_MODEL = "chgnet"
 DEFAULT_OUT = "phonjax-run"
@@ -69,12 +73,18 @@ def parser() -> argparse.ArgumentParser:
     nac.add_argument("--no-nac", action="store_true",
                      help="no non-analytical correction, even with a BORN next to the files")
     p.add_argument("--distance", type=float, default=0.01, metavar="Å",
-                   help="displacement length (default 0.01, phonopy's)")
+                   help="displacement length (default 0.01, phonopy's; at most 0.2, with a "
+                        "warning above 0.05)")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"results folder (default ./{DEFAULT_OUT})")
     p.add_argument("--device", default="cpu", help="model device (cpu, cuda, …)")
     p.add_argument("--max-atoms", type=int, default=None,
                    help="atoms per model call (default 256 on CPU, 2048 elsewhere)")
     p.add_argument("--no-plots", action="store_true", help="files only")
+    p.add_argument("--memory-gb", type=float, default=None, metavar="GB",
+                   help=MEMORY_OPTION_HELP + "; a crystal over it fails with one line")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="also show other packages' warnings (torch, the models, ase, pymatgen, "
+                        "spglib, phonopy); phonjax's own always show")
     return p
 
 
@@ -97,6 +107,8 @@ def settings_from(args):
         raise ValueError(f"--supercell takes 3 or 9 integers, got {len(args.supercell)}")
     if args.max_atoms is not None and args.max_atoms < 1:
         raise ValueError("--max-atoms must be ≥ 1")
+    if args.memory_gb is not None and not (math.isfinite(args.memory_gb) and args.memory_gb > 0):
+        raise ValueError(f"--memory-gb must be a number > 0, got {args.memory_gb:g}")
     return WorkflowSettings(
         relax=not args.no_relax, fmax_eV_A=args.fmax, min_length_A=args.min_length,
         symmetrize_tolerance_A=None if args.no_symmetrize else 1e-3,
@@ -127,7 +139,8 @@ def _items(args, settings, err):
         chosen = models or (["dft"] if is_force_set_file(s) else [DEFAULT_MODEL])
         try:
             items += Phonons.from_structures([s], chosen, settings=settings, device=args.device,
-                                             max_atoms=args.max_atoms)
+                                             max_atoms=args.max_atoms,
+                                             memory_bytes=memory_bytes(args))
         except (InputError, ValueError) as exc:
             bad += 1
             err.print(f"[red]error[/red] {exc}", highlight=False, soft_wrap=True)
@@ -143,6 +156,11 @@ def _items(args, settings, err):
             final[key] = name
         p.name = final[key]
     return items, bad
+
+
+def memory_bytes(args) -> float | None:
+    """The memory bound of ``--memory-gb`` in bytes (None: the default)."""
+    return None if args.memory_gb is None else args.memory_gb * 1e9
 
 
 def _slug(model: str) -> str:
@@ -165,36 +183,21 @@ def _progress(err):
 
 
 def _outputs(items, out: Path, plots: bool, err) -> None:
-    from phonjax.single import plots as plotting
-    from phonjax.single.report import comparison_rows
+    """OUT/NAME of every crystal, each written whole or not at all (``outputs``): a crystal
+    whose files fail keeps its previous folder, and its pairs fail at stage "output"."""
+    from phonjax.single.outputs import write_crystal
 
     crystals: dict[str, list] = {}
     for p in items:
         crystals.setdefault(p.name, []).append(p)
     for name, group in crystals.items():
-        for p in group:
-            folder = out / name / _slug(p.model)
-            try:
-                if p.error is not None:
-                    from phonjax.single.writers import write_summary
-
-                    folder.mkdir(parents=True, exist_ok=True)
-                    write_summary(p, folder)  # what was done before the failure, and why
-                    continue
-                p.write(folder)
-                if plots:
-                    p.plot(folder)
-            except Exception as exc:
-                p.error = ("output", f"{type(exc).__name__}: {exc}")
-        if len(group) > 1:
-            rows = comparison_rows(group)
-            keys = list(dict.fromkeys(k for r in rows for k in r))
-            with open(out / name / "comparison.csv", "w", newline="") as f:
-                w = csv.DictWriter(f, keys)
-                w.writeheader()
-                w.writerows(rows)
-            if plots:
-                plotting.compare(group, out / name / "comparison.png")
+        try:
+            write_crystal(out, name, group, plots, _slug)
+        except Exception as exc:
+            kept = "; the previous files are kept" if (out / name).exists() else ""
+            for p in group:
+                if p.error is None:
+                    p.error = ("output", f"{type(exc).__name__}: {exc}{kept}")
 
 
 def _matrix(m) -> str:
@@ -241,26 +244,44 @@ def describe(p) -> list[str]:
               False: f"[red]check failed for {[x.label for x in path.checks if not x.ok]}[/red]",
               None: "not checked"}[path.verified]
         lines.append(f"band path: {path.source}; {ok}")
+    if p.result is not None and p.result.mesh_contains_gamma:
+        lines.append("the mesh contains Γ: its three acoustic modes are excluded from F, S, Cv "
+                     "(phonopy's exclude_gamma_acoustic=True)")
     if p.instability is not None:
-        v = p.instability.verdict
-        word = "[green]stable[/green]" if v.stable else "[red]unstable[/red]"
-        lines.append(f"{word}: lowest counted frequency {v.min_frequency_THz:.3f} THz "
-                     f"({v.min_where}); {len(p.instability.modulations)} modulated structure(s)")
+        lines.append(_verdict_line(p.instability))
     if p.error is not None:
         lines.append(f"[red]{p.error[0]} failed[/red]: {p.error[1]}")
     return [lines[0]] + ["  " + x for x in lines[1:]]
 
 
+def _verdict_line(rep) -> str:
+    """The stability line: stable, unstable, or a near-Γ acoustic dip (likely numerical)."""
+    from phonjax.single.instability import ACOUSTIC_DIP_ADVICE
+
+    v = rep.verdict
+    lowest = f"lowest counted frequency {v.min_frequency_THz:.3f} THz ({v.min_where})"
+    if v.acoustic_dip_only:
+        return (f"[yellow]acoustic dip near Γ[/yellow] (not counted as stable): {lowest}, on an "
+                f"acoustic branch within {v.near_gamma_radius_per_A:.3f} 1/Å of Γ, where the "
+                f"supercell fixes no frequency, and nothing imaginary elsewhere; "
+                f"{ACOUSTIC_DIP_ADVICE}")
+    word = "[green]stable[/green]" if v.stable else "[red]unstable[/red]"
+    dips = sum(b.near_gamma_acoustic_dip for b in rep.branches)
+    extra = f"; {dips} branch(es) are only near-Γ acoustic dips" if dips and not v.stable else ""
+    return f"{word}: {lowest}; {len(rep.modulations)} modulated structure(s){extra}"
+
+
 def _table(items, console) -> None:
     from rich.table import Table
 
-    from phonjax.single.report import report_temperature
+    from phonjax.single.report import report_temperature, thermal_undefined_reason
 
     t_report = report_temperature(items[0].settings.temperatures_K) if items else 300.0
     table = Table(title=f"thermal values at {t_report:g} K, per mole of formula units")
     for col in ("crystal", "model", "ω_max THz", "F kJ/mol", "S J/K/mol", "Cv J/K/mol", "stable"):
         table.add_column(col, justify="left" if col in ("crystal", "model") else "right",
                          overflow="fold")
+    notes = []
     for p in items:
         if p.error is not None:
             table.add_row(p.name, p.model, "", "", "", "", f"[red]{p.error[0]} failed[/red]")
@@ -268,28 +289,64 @@ def _table(items, console) -> None:
         th, v = p.thermal, p.instability.verdict
         row = th.columns("formula_units")
         i = int(abs(th.temperatures_K - t_report).argmin())
+        why = thermal_undefined_reason(th, i)
+        if why:
+            notes.append(f"{p.name} · {p.model}: F, S, Cv n/a: {why}")
         table.add_row(p.name, p.model, f"{float(p.mesh.frequencies_THz.max()):.3f}",
-                      f"{row['free_energy_kJ_per_mol_formula_units'][i]:.4f}",
-                      f"{row['entropy_J_per_K_per_mol_formula_units'][i]:.4f}",
-                      f"{row['heat_capacity_J_per_K_per_mol_formula_units'][i]:.4f}",
-                      "yes" if v.stable else "[red]no[/red]")
+                      *(_number(row[f"{k}_per_mol_formula_units"][i]) for k in
+                        ("free_energy_kJ", "entropy_J_per_K", "heat_capacity_J_per_K")),
+                      _stable_word(v))
     console.print(table)
+    for line in notes:
+        console.print(f"[yellow]{line}[/yellow]", highlight=False, soft_wrap=True)
+
+
+def _number(value: float) -> str:
+    """A table cell: 4 decimals, or "n/a" for an undefined (non-finite) value."""
+    return f"{value:.4f}" if math.isfinite(value) else "[yellow]n/a[/yellow]"
+
+
+def _stable_word(v) -> str:
+    """The table's "stable" cell: yes, no, or no with the near-Γ acoustic dip flag."""
+    if v.stable:
+        return "yes"
+    if v.acoustic_dip_only:
+        return "[yellow]no (Γ dip)[/yellow]"
+    return "[red]no[/red]"
+
+
+def _warn_distance(settings, err) -> None:
+    """One warning line for a displacement length in the warned range (``options.
+    DISPLACEMENT_RULE``), instead of ``prepare``'s Python warning for every crystal."""
+    import warnings
+
+    from phonjax.options import DisplacementWarning, displacement_warning
+
+    line = displacement_warning(settings.distance_A)
+    if line:
+        err.print(f"[yellow]warning[/yellow]: {line}", highlight=False, soft_wrap=True)
+    warnings.filterwarnings("ignore", category=DisplacementWarning)
 
 
 def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
 
+    from phonjax.single.outputs import OutputError, check_out, check_targets
     from phonjax.single.settings import SettingsError
+    from phonjax.terminal import quiet_third_party_warnings
 
     args = parser().parse_args(sys.argv[1:] if argv is None else argv)
+    quiet_third_party_warnings(args.verbose)
     # piped output keeps every digit (a terminal's width would fold the table)
     console = Console() if sys.stdout.isatty() else Console(width=160)
     err = Console(stderr=True)
     try:
         settings = settings_from(args)
+        out = check_out(args.out)  # before any input, model or relaxation work
     except (SettingsError, ValueError) as exc:
         err.print(f"[red]error[/red]: {exc}", highlight=False, soft_wrap=True)
         return 2
+    _warn_distance(settings, err)
     from phonjax.compile_cache import enable_compilation_cache
 
     enable_compilation_cache()
@@ -300,9 +357,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if not items:
         return 2
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        err.print(f"[red]error[/red]: --out {out} is a file, not a folder", highlight=False)
+    try:
+        check_targets(out, dict.fromkeys(p.name for p in items))
+    except OutputError as exc:
+        err.print(f"[red]error[/red]: {exc}", highlight=False, soft_wrap=True)
         return 2
     from phonjax.single.phonons import Phonons
 
@@ -315,7 +373,9 @@ def main(argv: list[str] | None = None) -> int:
             _outputs(items, out, not args.no_plots, err)
             report("done")
     except KeyboardInterrupt:
-        err.print(f"[red]interrupted[/red]: files written so far are in {out}/", highlight=False)
+        err.print(f"[red]interrupted[/red]: the crystal folders written so far are in {out}/ "
+                  "(each complete; one being written keeps its previous content)",
+                  highlight=False, soft_wrap=True)
         return 130
     for p in items:
         for line in describe(p):

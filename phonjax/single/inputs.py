@@ -8,7 +8,9 @@ FORCE_SETS, or phonopy_params.yaml; BORN next to them), a phonopy.yaml / phonopy
 (FORCE_SETS and BORN next to it), a phonopy_params or Alexandria file, plain or compressed;
 all through ``phonjax.io.read_input``, as ``phonjax phonons`` reads them.
 A file that cannot be used raises ``InputError`` with one line: the file and the reason
-(not found, not a structure ASE can read, not periodic in three directions, …).
+(not found, not a structure ASE can read, not periodic in three directions, a disordered site:
+partial occupancy or several species on one site, …). An input's name is a safe folder name
+(``safe_name``): never empty, ``.``, ``..`` or with a path separator.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from phonjax.io import DatasetError, PhononDataset
 
 FORCE_SET_SUFFIXES = (".yaml", ".yml", ".yaml.xz", ".yaml.bz2", ".yaml.gz", ".yml.xz",
                       ".yml.bz2", ".yml.gz")
+OCCUPANCY_TOLERANCE = 1e-4  # a site is ordered if one species has occupancy 1 within this
+MAX_SITES_LISTED = 5  # disordered sites named in the error line
 
 
 class InputError(ValueError):
@@ -62,9 +66,85 @@ def _name_of(path: Path) -> str:
     return name
 
 
+def safe_name(name: str | None, path: str | os.PathLike | None = None) -> str:
+    """``name`` made safe as a folder name inside an output folder: path separators and NUL
+    become "_"; a name that is empty or only dots (``.``, ``..``: a file named ``...yaml.xz``)
+    becomes the file's own name with its leading dots as "_" (``___yaml.xz``), or
+    "structure"."""
+    name = "" if name is None else str(name)
+    for bad in {"/", "\\", "\0", os.sep, os.altsep or "/"}:
+        name = name.replace(bad, "_")
+    if name.strip(".").strip():
+        return name
+    base = Path(path).name if path is not None else ""
+    base = "_" * (len(base) - len(base.lstrip("."))) + base.lstrip(".")
+    return safe_name(base) if base.strip("_").strip() else "structure"
+
+
+def _position(frac) -> str:
+    return "(" + ", ".join(f"{float(x) + 0.0:.4g}" for x in frac) + ")"
+
+
+def _species(occupancies: dict) -> str:
+    return " + ".join(f"{el} {float(o):g}" for el, o in occupancies.items())
+
+
+def _is_ordered(occupancies: dict) -> bool:
+    values = [float(o) for o in occupancies.values()]
+    return len(values) == 1 and abs(values[0] - 1.0) <= OCCUPANCY_TOLERANCE
+
+
+def disordered_sites_ase(atoms) -> list[str]:
+    """The disordered sites of ASE ``Atoms`` read from a CIF (``atoms.info['occupancy']``:
+    per site kind, or per atom without ``spacegroup_kinds``, a {symbol: occupancy} map), each
+    as "Na 0.5 + K 0.5 at (0, 0, 0), 4 atoms"; empty for an ordered crystal."""
+    info = getattr(atoms, "info", None)
+    occupancy = info.get("occupancy") if isinstance(info, dict) else None
+    if not isinstance(occupancy, dict):
+        return []
+    kinds = atoms.arrays.get("spacegroup_kinds") if hasattr(atoms, "arrays") else None
+    frac = atoms.get_scaled_positions(wrap=False)
+    out = []
+    for key, occ in occupancy.items():
+        if not isinstance(occ, dict) or _is_ordered(occ):
+            continue
+        try:
+            k = int(key)
+        except (TypeError, ValueError):
+            out.append(f"site {key}: {_species(occ)}")
+            continue
+        index = [i for i in range(len(atoms)) if (kinds[i] == k if kinds is not None else i == k)]
+        if index:  # a kind with no atoms duplicates another one (the same site, merged)
+            out.append(f"{_species(occ)} at {_position(frac[index[0]])}, {len(index)} atom(s)")
+    return out
+
+
+def disordered_sites_pymatgen(structure) -> list[str]:
+    """The disordered sites of a pymatgen ``Structure``, each as "site 0: Na 0.5 + K 0.5 at
+    (0, 0, 0)"; empty for an ordered one."""
+    out = []
+    for i, site in enumerate(structure):
+        occ = {str(el): float(o) for el, o in site.species.items()}
+        if not _is_ordered(occ):
+            out.append(f"site {i}: {_species(occ)} at {_position(site.frac_coords)}")
+    return out
+
+
+def _refuse_disorder(sites: list[str], name: str) -> None:
+    if not sites:
+        return
+    shown = "; ".join(sites[:MAX_SITES_LISTED])
+    if len(sites) > MAX_SITES_LISTED:
+        shown += f"; and {len(sites) - MAX_SITES_LISTED} more"
+    raise InputError(f"{name}: disordered site(s) (partial occupancy or several species on one "
+                     f"site): {shown}; phonons need an ordered crystal: give every site one "
+                     "species with occupancy 1 (e.g. an ordered supercell)")
+
+
 def crystal_of(obj, name: str = "structure") -> Crystal:
     """A ``Crystal`` from a ``Crystal``, ASE ``Atoms`` or pymatgen ``Structure`` (checked:
-    periodic in three directions, a non-singular cell, ordered sites)."""
+    periodic in three directions, a non-singular cell, ordered sites: a partial occupancy or
+    several species on one site raises ``InputError`` naming the sites)."""
     if isinstance(obj, Crystal):
         return obj
     try:
@@ -75,8 +155,10 @@ def crystal_of(obj, name: str = "structure") -> Crystal:
                 raise InputError(f"{name}: not periodic in all three directions "
                                  f"(pbc={[bool(p) for p in obj.pbc]}, cell volume "
                                  f"{abs(obj.cell.volume):.3g} Å³); phonons need a 3D crystal")
+            _refuse_disorder(disordered_sites_ase(obj), name)
             return Crystal.from_ase(obj)
         if hasattr(obj, "frac_coords") and hasattr(obj, "lattice"):  # pymatgen Structure
+            _refuse_disorder(disordered_sites_pymatgen(obj), name)
             return Crystal.from_pymatgen(obj)
     except CrystalError as exc:
         raise InputError(f"{name}: {exc}") from None
@@ -92,8 +174,8 @@ def read_inputs(source, name: str | None = None, nac: bool = True,
     give the forces)."""
     if not isinstance(source, (str, os.PathLike)):
         info = getattr(source, "info", None)
-        label = name or (info.get("name") if isinstance(info, dict) else None) \
-            or _formula_name(source)
+        label = safe_name(name or (info.get("name") if isinstance(info, dict) else None)
+                          or _formula_name(source))
         return [CrystalInput(label, crystal_of(source, label))]
     path = Path(source)
     if not path.exists():
@@ -111,12 +193,13 @@ def read_inputs(source, name: str | None = None, nac: bool = True,
             stem = name or path.resolve().parent.name
         else:
             stem = name or _name_of(path)
+        stem = safe_name(stem, path)
         try:
             ds = read_input(path, nac=nac, require_forces=require_forces)
         except DatasetError as exc:
             raise InputError(f"{path}: {exc}") from None
         return [CrystalInput(stem, ds.unitcell, str(path), ds)]
-    stem = name or _name_of(path)
+    stem = safe_name(name or _name_of(path), path)
     frames = _read_ase(path)
     if len(frames) == 1:
         return [CrystalInput(stem, crystal_of(frames[0], str(path)), str(path))]

@@ -29,6 +29,7 @@ from typing import Sequence
 import numpy as np
 
 from phonjax.crystal import Crystal
+from phonjax.resources import DEFAULT_MEMORY_BYTES, checked_memory_bytes
 from phonjax.single.settings import WorkflowSettings
 from phonjax.single.workflow import DFT
 
@@ -65,6 +66,8 @@ class Phonons:
     device: str = "cpu"
     max_atoms: int = 256  # atoms per model call (the bench's CPU default)
     lanes: int | None = None  # model calls side by side (None: the bench's default)
+    memory_bytes: float = DEFAULT_MEMORY_BYTES  # the bound of prepare and the kernel's plan:
+    #   a supercell, mesh or kernel over it is refused (``ResourceError``) before it is built
     # --- state, filled by the steps -----------------------------------------------------
     error: tuple[str, str] | None = None
     symmetry_input: object | None = None
@@ -86,14 +89,16 @@ class Phonons:
     @classmethod
     def from_structure(cls, structure, model: str = "chgnet", *, name: str | None = None,
                        settings: WorkflowSettings | None = None, device: str = "cpu",
-                       max_atoms: int | None = None, born=None, **setting_changes) -> Phonons:
+                       max_atoms: int | None = None, born=None, memory_bytes: float | None = None,
+                       **setting_changes) -> Phonons:
         """One crystal (a file name, ASE ``Atoms``, pymatgen ``Structure`` or ``Crystal``) with
         one model; ``setting_changes`` override ``settings`` (e.g. ``relax=False``,
         ``supercell_matrix=(2, 2, 2)``, ``mesh=(12, 12, 12)``). ``born``: a BORN file or
-        ``NACParams``, Born charges and ε∞ (from DFT) for the non-analytical correction."""
+        ``NACParams``, Born charges and ε∞ (from DFT) for the non-analytical correction.
+        ``memory_bytes``: the memory bound (default ``resources.DEFAULT_MEMORY_BYTES``)."""
         items = cls.from_structures([structure], [model], settings=settings, device=device,
                                     max_atoms=max_atoms, names=[name] if name else None,
-                                    born=born, **setting_changes)
+                                    born=born, memory_bytes=memory_bytes, **setting_changes)
         if len(items) != 1:
             raise ValueError(f"{structure}: holds {len(items)} structures; use from_structures")
         return items[0]
@@ -101,7 +106,7 @@ class Phonons:
     @classmethod
     def from_dataset(cls, dataset, *, model: str = DFT, name: str | None = None,
                      settings: WorkflowSettings | None = None, born=None,
-                     **setting_changes) -> Phonons:
+                     memory_bytes: float | None = None, **setting_changes) -> Phonons:
         """Force-set data (a phonopy folder, a phonopy_disp.yaml / phonopy.yaml with FORCE_SETS
         next to it, a phonopy_params or Alexandria file, or a ``PhononDataset``): by default
         its own DFT forces, with its supercell and primitive matrices and its Born charges
@@ -125,18 +130,19 @@ class Phonons:
             check_input(item, settings)
         except ValueError as exc:
             raise InputError(f"{item.name}: {exc}") from None
-        return cls._make(item, model, settings, "cpu", None)
+        return cls._make(item, model, settings, "cpu", None, memory_bytes=memory_bytes)
 
     @classmethod
     def from_structures(cls, structures: Sequence, models: Sequence[str] = ("chgnet",), *,
                         settings: WorkflowSettings | None = None, device: str = "cpu",
                         max_atoms: int | None = None, names: Sequence[str] | None = None,
-                        lanes: int | None = None, born=None,
+                        lanes: int | None = None, born=None, memory_bytes: float | None = None,
                         **setting_changes) -> list[Phonons]:
         """Every structure (files may hold several) × every model, not yet computed.
         Force-set files with no model other than "dft" use their own forces. ``born``: a
         BORN file or ``NACParams`` for every crystal (checked against each before any
-        model work: a file that does not fit raises ``InputError`` with one line)."""
+        model work: a file that does not fit raises ``InputError`` with one line).
+        ``memory_bytes``: the memory bound of every pair (``Phonons.memory_bytes``)."""
         from phonjax.bench import models as registry
         from phonjax.single.born import check_input
         from phonjax.single.inputs import InputError, read_inputs, unique_names
@@ -162,14 +168,16 @@ class Phonons:
                 if m == DFT and item.dataset is None:
                     raise ValueError(f"{item.name}: model 'dft' needs a force-set file")
                 own = settings.replace(relax=False) if m == DFT and settings.relax else settings
-                out.append(cls._make(item, m, own, device, max_atoms, lanes))
+                out.append(cls._make(item, m, own, device, max_atoms, lanes, memory_bytes))
         return out
 
     @classmethod
-    def _make(cls, item, model, settings, device, max_atoms, lanes=None) -> Phonons:
+    def _make(cls, item, model, settings, device, max_atoms, lanes=None,
+              memory_bytes=None) -> Phonons:
         return cls(name=item.name, input_crystal=item.crystal, model=model, settings=settings,
                    dataset=item.dataset, source=item.source, device=device,
-                   max_atoms=max_atoms or (256 if device == "cpu" else 2048), lanes=lanes)
+                   max_atoms=max_atoms or (256 if device == "cpu" else 2048), lanes=lanes,
+                   memory_bytes=checked_memory_bytes(memory_bytes))
 
     # --- steps ----------------------------------------------------------------------------
     def _check(self) -> None:

@@ -28,6 +28,17 @@ def _plt():
     return plt
 
 
+def _save(fig, path) -> None:
+    """The figure as PNG at ``path``, written atomically (never a 0-byte or half file), and
+    closed."""
+    from phonjax.atomic_write import replace_file
+
+    try:
+        replace_file(path, lambda tmp: fig.savefig(tmp, format="png", bbox_inches="tight"))
+    finally:
+        _plt().close(fig)
+
+
 def _title(p) -> str:
     sym = p.symmetry_input.international if p.symmetry_input else ""
     th = p.thermal
@@ -105,8 +116,7 @@ def bands_dos(p, path) -> None:
     verified = p.band.path.verified
     check = {True: "path checked", False: "PATH CHECK FAILED", None: "user path"}[verified]
     fig.suptitle(f"{_title(p)}   [{check}]", fontsize=10)
-    fig.savefig(path, bbox_inches="tight")
-    plt.close(fig)
+    _save(fig, path)
 
 
 def pdos(p, path) -> None:
@@ -125,8 +135,7 @@ def pdos(p, path) -> None:
     method = "tetrahedron" if d.method == "tetrahedron" else f"Gaussian σ={d.sigma_THz:.3g} THz"
     ax.set_title(f"{_title(p)}\npartial DOS by element, {'×'.join(map(str, d.mesh))} mesh, "
                  f"{method}", fontsize=9)
-    fig.savefig(path, bbox_inches="tight")
-    plt.close(fig)
+    _save(fig, path)
 
 
 def thermal(p, path) -> None:
@@ -155,8 +164,7 @@ def thermal(p, path) -> None:
     fig.suptitle(f"{_title(p)} · harmonic, per mole of formula units "
                  f"({th.z} per primitive cell)", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, bbox_inches="tight")
-    plt.close(fig)
+    _save(fig, path)
 
 
 def _segment_map(reference, other):
@@ -200,8 +208,7 @@ def compare(items, path) -> None:
     fig.suptitle(f"{ref.name}: {formula} ({sym}) · " + " vs ".join(p.model for p in done)
                  + "  [imaginary branches in red]" * any(
                      (p.band.all_frequencies_THz < 0).any() for p in done), fontsize=10)
-    fig.savefig(path, bbox_inches="tight")
-    plt.close(fig)
+    _save(fig, path)
 
 
 def plot_all(p, folder: str | os.PathLike) -> list[str]:

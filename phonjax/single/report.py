@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from phonjax.thermal import GAMMA_ACOUSTIC_RULE
 from phonjax.units import THZ_TO_K
 
 
@@ -63,9 +64,25 @@ def _thermal(p) -> dict | None:
     return {"formula_unit": th.formula, "formula_units_per_primitive_cell": th.z,
             "atoms_per_primitive_cell": th.n_atoms,
             "zero_point_energy_kJ_per_mol_cells": th.zero_point_energy_kJmol,
+            "gamma_acoustic_rule": GAMMA_ACOUSTIC_RULE,
+            "mesh_contains_gamma": bool(p.result is not None and p.result.mesh_contains_gamma),
+            "num_modes": th.num_modes, "num_integrated_modes": th.num_integrated_modes,
+            "undefined_reason": thermal_undefined_reason(th, i),
             "temperature_K": t, **rows,
             "temperatures_K": [float(th.temperatures_K[0]), float(th.temperatures_K[-1]),
                                len(th.temperatures_K)]}
+
+
+def thermal_undefined_reason(th, index: int) -> str | None:
+    """Why F, S, Cv at row ``index`` of a ``ThermalTable`` are not numbers (null in JSON,
+    "n/a" on the console), or None when all three are defined."""
+    if th.undefined_reason is not None:
+        return th.undefined_reason
+    bad = [name for name, v in (("F", th.free_energy_kJmol), ("S", th.entropy_JKmol),
+                                ("Cv", th.heat_capacity_JKmol)) if not math.isfinite(v[index])]
+    if bad:
+        return (f"{', '.join(bad)} not a finite number at T = {th.temperatures_K[index]:g} K")
+    return None
 
 
 def _stability(p) -> dict | None:
@@ -76,7 +93,13 @@ def _stability(p) -> dict | None:
     return {"stable": v.stable, "rule": v.rule, "tolerance_THz": v.tolerance_THz,
             "min_frequency_THz": v.min_frequency_THz, "min_at": v.min_where,
             "gamma_acoustic_max_abs_THz": v.gamma_acoustic_max_abs_THz,
+            "verdict": v.kind, "acoustic_dip_only": v.acoustic_dip_only,
+            "n_acoustic_dip_modes": v.n_acoustic_dip_modes,
+            "near_gamma_radius_per_A": v.near_gamma_radius_per_A,
+            "acoustic_dip_rule": v.acoustic_dip_rule,
+            "advice": v.advice,
             "n_unstable_branches": len(rep.branches),
+            "n_acoustic_dip_branches": sum(b.near_gamma_acoustic_dip for b in rep.branches),
             "modulated_structures": [{"band": m.band + 1, "q": m.q, "frequency_THz": m.frequency_THz,
                                       "supercell": m.supercell, "amplitude_A": m.amplitude_A}
                                      for m in rep.modulations],
@@ -143,7 +166,10 @@ def comparison_rows(items) -> list[dict]:
                         "F_kJ_per_mol_cells": cols["free_energy_kJ_per_mol_cells"],
                         "S_J_per_K_per_mol_cells": cols["entropy_J_per_K_per_mol_cells"],
                         "Cv_J_per_K_per_mol_cells": cols["heat_capacity_J_per_K_per_mol_cells"],
+                        "thermal_undefined_reason": thermal_undefined_reason(
+                            th, int(np.argmin(np.abs(th.temperatures_K - t)))),
                         "min_frequency_THz": p.instability.verdict.min_frequency_THz,
-                        "stable": p.instability.verdict.stable})
+                        "stable": p.instability.verdict.stable,
+                        "verdict": p.instability.verdict.kind})
         rows.append(row)
     return rows

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from phonjax import options
+
 
 class SettingsError(ValueError):
     """A setting that cannot give a meaningful result (one line, names the setting)."""
@@ -46,7 +48,7 @@ class WorkflowSettings:
     primitive_matrix: Any = "auto"  # "auto" (a force-set file's P, else spglib's), "spglib",
     #   "unitcell" (identity) or a 3x3 P
     # --- force constants ----------------------------------------------------------------
-    distance_A: float = 0.01
+    distance_A: float = 0.01  # ≤ 0.2 Å, options.DISPLACEMENT_RULE (warned above 0.05 Å)
     subtract_drift: bool = False  # phonopy does not; models conserve momentum anyway
     # --- spectra ------------------------------------------------------------------------
     mesh: tuple[int, int, int] = (20, 20, 20)  # half-shifted on even axes, as phonopy
@@ -76,9 +78,15 @@ class WorkflowSettings:
                 fail(f"{name} must be a positive {'integer' if integer else 'number'}, "
                      f"got {value!r}")
 
-        for name in ("fmax_eV_A", "max_force_eV_A", "symprec", "min_length_A", "distance_A",
+        for name in ("fmax_eV_A", "max_force_eV_A", "symprec", "min_length_A",
                      "modulation_amplitude_A"):
             positive(name, getattr(self, name))
+        try:  # finite, > 0 and ≤ 0.2 Å (options.DISPLACEMENT_RULE)
+            object.__setattr__(self, "distance_A",
+                               options.displacement_distance("distance_A", self.distance_A))
+            object.__setattr__(self, "mesh", options.mesh_numbers("mesh", self.mesh))
+        except options.SettingError as exc:
+            fail(str(exc))
         for name in ("relax_rounds", "relax_steps", "band_points", "modulation_max_atoms"):
             positive(name, getattr(self, name), integer=True)
         if self.band_points < 2:
@@ -89,17 +97,6 @@ class WorkflowSettings:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 fail(f"{name} must be a finite number ≥ 0, got {value!r}")
-        raw = np.ravel(np.asarray(self.mesh, dtype=object))
-        if raw.size == 1:
-            raw = np.repeat(raw, 3)
-        try:
-            values = [float(m) for m in raw]
-        except (TypeError, ValueError):
-            values = []
-        if len(values) != 3 or not all(math.isfinite(v) and v >= 1 and v.is_integer()
-                                       for v in values):
-            fail(f"mesh must be one or three positive integers, got {raw.tolist()}")
-        object.__setattr__(self, "mesh", tuple(int(v) for v in values))
         temps = tuple(float(t) for t in np.atleast_1d(self.temperatures_K))
         if not temps or not all(math.isfinite(t) and t >= 0 for t in temps):
             fail(f"temperatures must be finite and ≥ 0 K, got {list(temps)}")

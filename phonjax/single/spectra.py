@@ -14,6 +14,7 @@ import numpy as np
 
 from phonjax.single import bandpath, dos as dos_module, instability as inst
 from phonjax.single.thermal_table import ThermalTable, reduced_formula
+from phonjax.thermal import is_gamma, zero_gamma_acoustic
 
 EIGENVECTOR_CHUNK_BYTES = 1e8  # eigenvectors held at once while projecting the mesh
 MAX_MODULATIONS = 12  # modulated structures written per pair, most unstable first
@@ -69,9 +70,13 @@ class MeshSpectrum:
 
 
 def mesh_spectrum(p, mesh=None, with_shares: bool = True) -> MeshSpectrum:
-    """Frequencies (and atom shares, eigenvectors in bounded chunks) on phonopy's mesh."""
+    """Frequencies (and atom shares, eigenvectors in bounded chunks) on phonopy's mesh;
+    ``mesh``: one or three integers ≥ 1 (2.5 or True: ``SettingError``), None: the settings'."""
+    from phonjax.options import mesh_numbers
+
     s = p.settings
-    grid = dos_module.phonopy_mesh(p.system.primitive.crystal, mesh or s.mesh, s.symprec)
+    mesh = s.mesh if mesh is None else mesh_numbers("mesh", mesh)
+    grid = dos_module.phonopy_mesh(p.system.primitive.crystal, mesh, s.symprec)
     if not with_shares:
         return MeshSpectrum(grid, p.modes_at(grid.qpoints)[0], None)
     n_modes = 3 * p.system.n_primitive
@@ -98,14 +103,16 @@ def thermal_table(p, spectrum: MeshSpectrum | None = None) -> ThermalTable:
     r = p.result
     temps = np.asarray(r.temperatures_K)
     wanted = np.asarray(p.settings.temperatures_K)
-    index = np.array([int(np.flatnonzero(temps == t)[0]) for t in wanted])
+    first = {t: i for i, t in reversed(list(enumerate(temps.tolist())))}  # O(n_T), not n_T²
+    index = np.array([first[t] for t in wanted.tolist()], dtype=int)
     zpe = float(np.asarray(r.free_energy_kJmol)[int(np.flatnonzero(temps == 0.0)[0])])
     formula, z = reduced_formula(p.system.primitive.crystal.symbols)
     modes = integrated = 0
     if spectrum is not None:
         w = spectrum.grid.weights
         modes = int(w.sum() * spectrum.frequencies_THz.shape[1])
-        integrated = int((w[:, None] * (spectrum.frequencies_THz > 0)).sum())
+        f = zero_gamma_acoustic(spectrum.frequencies_THz, is_gamma(spectrum.grid.qpoints))
+        integrated = int((w[:, None] * (f > 0)).sum())  # the thermal sums' modes
     pick = lambda a: np.asarray(a, float)[index]  # noqa: E731
     return ThermalTable(wanted.astype(float), pick(r.free_energy_kJmol), pick(r.entropy_JKmol),
                         pick(r.heat_capacity_JKmol), p.system.n_primitive, formula, z, zpe,
@@ -125,7 +132,9 @@ def instability_report(p, band: BandStructure | None, spectrum: MeshSpectrum | N
     sets["commensurate q-points"] = (np.asarray(p.system.commensurate),
                                      np.asarray(p.result.commensurate_frequencies_THz))
     mesh_label = "×".join(map(str, spectrum.grid.mesh)) if spectrum is not None else "no"
-    verdict = inst.verdict(sets, tol, mesh_label)
+    radius = inst.near_gamma_radius(np.asarray(p.system.commensurate), primitive.lattice)
+    dips = {where: _acoustic_dips(p, q, f, tol, radius) for where, (q, f) in sets.items()}
+    verdict = inst.verdict(sets, tol, mesh_label, dips, radius)
     cache: dict = {}
 
     def vector(q, band_index):
@@ -141,7 +150,7 @@ def instability_report(p, band: BandStructure | None, spectrum: MeshSpectrum | N
     branches = []
     for where, (q, f) in sets.items():
         segments = band.segment_slices() if where == "band path" else None
-        branches += inst.branches(where, q, f, tol, shares_for(q), segments)
+        branches += inst.branches(where, q, f, tol, shares_for(q), segments, dips[where])
     # one modulated structure per distinct unstable mode (degenerate partners and equivalent
     # q-points give the same frequency) at the q-points a small supercell holds, worst first
     found: dict[float, tuple] = {}
@@ -157,11 +166,26 @@ def instability_report(p, band: BandStructure | None, spectrum: MeshSpectrum | N
         if m is not None:
             modulations.append(m)
     lowest_modulated = min((m.frequency_THz for m in modulations), default=np.inf)
-    if not verdict.stable and verdict.min_frequency_THz < lowest_modulated - tol:
+    if (not verdict.stable and not verdict.acoustic_dip_only
+            and verdict.min_frequency_THz < lowest_modulated - tol):
         skipped.append(f"the lowest mode ({verdict.min_frequency_THz:.3f} THz at "
                        f"{verdict.min_where}) lies at a q-point that no supercell of at most "
                        f"{s.modulation_max_atoms} atoms holds")
     return inst.InstabilityReport(verdict, branches, modulations, skipped)
+
+
+def _acoustic_dips(p, q: np.ndarray, f: np.ndarray, tolerance_THz: float,
+                   radius_per_A: float) -> np.ndarray:
+    """(n_q, n_modes) mask of the near-Γ acoustic dips of one q-set (``inst.ACOUSTIC_DIP_RULE``):
+    the candidates by band, |q| and |ν|, then their eigenvectors' acoustic character."""
+    primitive = p.system.primitive.crystal
+    candidates = inst.dip_candidates(q, f, tolerance_THz, primitive.lattice, radius_per_A)
+    rows = np.flatnonzero(candidates.any(axis=1))
+    character = np.zeros(candidates.shape)
+    if len(rows):
+        _, vectors = p.modes_at(np.asarray(q)[rows], True)
+        character[rows] = inst.acoustic_character(vectors, primitive.masses)
+    return inst.acoustic_dips(candidates, character)
 
 
 def _gamma_acoustic(q, band_index: int, cache: dict) -> bool:

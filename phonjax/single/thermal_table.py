@@ -5,6 +5,11 @@ differ from per formula unit by Z, the number of formula units in the primitive 
 per atom by n, its number of atoms; tools disagree silently on which one they print. Here a
 table holds phonopy's values (F, S, Cv and E = F + T·S, the harmonic internal energy) and
 gives all three normalisations, each column named with its unit and its "per mole of what".
+
+F, S and Cv are sums over the modes with ν > 0 (phonopy's ``num_integrated_modes``). When a
+mesh was computed and not one of its modes is real (every mode imaginary or zero, e.g. a
+crystal that is unstable everywhere), they are undefined, not 0: the table then holds NaN
+(null in JSON, "n/a" on the console) and ``undefined_reason`` says why.
 """
 
 from __future__ import annotations
@@ -40,6 +45,20 @@ class ThermalTable:
     zero_point_energy_kJmol: float  # per mole of primitive cells
     num_modes: int = 0  # phonopy's bookkeeping: modes on the mesh (Σw·3n)
     num_integrated_modes: int = 0  # of those, with ν > 0 (the ones the sums use)
+
+    def __post_init__(self):
+        if self.undefined_reason is not None:  # sums over no mode: undefined, not 0
+            for name in ("free_energy_kJmol", "entropy_JKmol", "heat_capacity_JKmol"):
+                object.__setattr__(self, name, np.full(np.shape(getattr(self, name)), np.nan))
+            object.__setattr__(self, "zero_point_energy_kJmol", float("nan"))
+
+    @property
+    def undefined_reason(self) -> str | None:
+        """Why F, S and Cv are undefined (no real mode on the mesh was integrated), or None."""
+        if self.num_modes > 0 and self.num_integrated_modes == 0:
+            return (f"no real modes integrated (num_integrated_modes 0 of {self.num_modes}: "
+                    "every mode on the mesh is imaginary or zero)")
+        return None
 
     @property
     def energy_kJmol(self) -> np.ndarray:

@@ -135,12 +135,14 @@ def prepare(items: Sequence, progress: Progress = _noop) -> None:
         s = p.settings
         try:
             ds = p.dataset
-            file_matrices = None if ds is None else (ds.primitive_matrix, ds.supercell_matrix)
+            file_matrices = None if ds is None else (ds.primitive_matrix, ds.supercell_matrix,
+                                                     ds.primitive_matrix_rule)
             if p.model == DFT and s.supercell_matrix is not None and not np.array_equal(
                     np.asarray(s.supercell_matrix), ds.supercell_matrix):
                 raise ValueError("the file's forces belong to its own supercell; --supercell "
                                  "needs a --model")
-            p.cells = choose_cells(p.unitcell, s, file_matrices)
+            p.cells = choose_cells(p.unitcell, s, file_matrices, memory_bytes=p.memory_bytes,
+                                   name=p.name)
             try:
                 nac = nac_for(s.nac, ds, p.unitcell, p.cells.primitive_matrix, s.symprec)
             except Exception as exc:
@@ -155,12 +157,13 @@ def prepare(items: Sequence, progress: Progress = _noop) -> None:
                                    ds.displacements, ds.forces, ds.energy_eV, ds.reference,
                                    ds.source)
                 p.system = prepare_system(ds, mesh=s.mesh, phonopy_mesh_fallback=True, id=p.name,
-                                          nac=nac)
+                                          nac=nac, memory_bytes=p.memory_bytes)
             else:
                 p.system = prepare_system(p.unitcell, p.cells.supercell_matrix,
                                           p.cells.primitive_matrix, mesh=s.mesh,
                                           phonopy_mesh_fallback=True, distance=s.distance_A,
-                                          symprec=s.symprec, id=p.name, nac=nac)
+                                          symprec=s.symprec, id=p.name, nac=nac,
+                                          memory_bytes=p.memory_bytes)
         except Exception as exc:
             _fail(p, "prepare", exc)
 
@@ -207,21 +210,25 @@ def kernel(items: Sequence, progress: Progress = _noop) -> None:
     one ``phonon_properties`` call per set of kernel settings (the kernel's one call site)."""
     from phonjax.phonons import phonon_properties
 
+    from phonjax.execution import default_plan
+
     groups: dict = {}
     for p in _alive(items):
         if p.result is None:
-            groups.setdefault(_kernel_settings(p.settings), []).append(p)
-    for settings, group in groups.items():
+            key = (_kernel_settings(p.settings), p.memory_bytes)
+            groups.setdefault(key, []).append(p)
+    for (settings, memory_bytes), group in groups.items():
         progress(f"force constants and thermal properties of {len(group)} material(s)")
+        plan = default_plan().replace(memory_bytes=memory_bytes)
         t0 = time.perf_counter()
         try:
             results = phonon_properties([p.system for p in group], [p.forces for p in group],
-                                        settings, keep_force_constants=True)
+                                        settings, plan, keep_force_constants=True)
         except Exception:  # isolate the culprit
             results = []
             for p in group:
                 try:
-                    results.append(phonon_properties([p.system], [p.forces], settings,
+                    results.append(phonon_properties([p.system], [p.forces], settings, plan,
                                                      keep_force_constants=True)[0])
                 except Exception as exc:
                     results.append(exc)

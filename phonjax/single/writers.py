@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from phonjax.atomic_write import open_replacing, replace_file, write_text
 from phonjax.crystal import Crystal
 
 
@@ -61,7 +62,8 @@ def write_phonopy_params(p, path) -> None:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        phonopy_object(p).save(str(path))
+        ph = phonopy_object(p)
+        replace_file(path, lambda tmp: ph.save(str(tmp)))
 
 
 def write_band_yaml(p, path, comment: dict | None = None) -> None:
@@ -89,7 +91,7 @@ def write_band_yaml(p, path, comment: dict | None = None) -> None:
     lines.append(f"natom: {primitive.n_atoms:<7d}")
     lines.append(str(_phonopy_atoms(primitive)))
     lines += ["", "phonon:", ""]
-    with open(path, "w") as w:
+    with open_replacing(path, "w") as w:
         w.write("\n".join(lines))
         for q_seg, d_seg, f_seg in zip(band.sampling.qpoints, band.sampling.distances,
                                        band.frequencies_THz):
@@ -111,17 +113,18 @@ def write_dos(p, folder: Path) -> list[str]:
     d = p.dos
     comment = "Tetrahedron method" if d.method == "tetrahedron" else f"Sigma = {d.sigma_THz:f}"
     out = [folder / "total_dos.dat"]
-    write_total_dos(d.frequency_points_THz, d.total, comment=comment, filename=out[0])
+    replace_file(out[0], lambda tmp: write_total_dos(d.frequency_points_THz, d.total,
+                                                     comment=comment, filename=tmp))
     if d.atoms is not None:
         out.append(folder / "projected_dos.dat")
         atoms = ", ".join(f"{s}{i + 1}" for i, s in enumerate(d.atom_symbols))
-        write_projected_dos(d.frequency_points_THz, d.atoms, filename=out[-1],
-                            comment=f"{comment}; per atom ({atoms}), symmetry-equivalent atoms "
-                                    "averaged")
+        replace_file(out[-1], lambda tmp: write_projected_dos(
+            d.frequency_points_THz, d.atoms, filename=tmp,
+            comment=f"{comment}; per atom ({atoms}), symmetry-equivalent atoms averaged"))
         out.append(folder / "projected_dos_elements.dat")
-        write_projected_dos(d.frequency_points_THz, np.array(list(d.elements.values())),
-                            filename=out[-1], comment=f"{comment}; per element: "
-                            + " ".join(d.elements))
+        replace_file(out[-1], lambda tmp: write_projected_dos(
+            d.frequency_points_THz, np.array(list(d.elements.values())), filename=tmp,
+            comment=f"{comment}; per element: " + " ".join(d.elements)))
     return [str(f) for f in out]
 
 
@@ -131,7 +134,7 @@ def write_thermal(p, folder: Path) -> list[str]:
     lines = ["# Thermal properties / unit cell (natom)", "", "unit:",
              "  temperature:   K", "  free_energy:   kJ/mol", "  entropy:       J/K/mol",
              "  heat_capacity: J/K/mol", "", f"natom: {th.n_atoms:<5d}",
-             "cutoff_frequency: 0.00000", "exclude_gamma_acoustic: false",
+             "cutoff_frequency: 0.00000", "exclude_gamma_acoustic: true",
              f"num_modes: {th.num_modes}", f"num_integrated_modes: {th.num_integrated_modes}",
              "", f"zero_point_energy: {th.zero_point_energy_kJmol:15.7f}", "",
              "thermal_properties:"]
@@ -140,10 +143,10 @@ def write_thermal(p, folder: Path) -> list[str]:
         lines += [f"- temperature:   {t:15.7f}", f"  free_energy:   {f:15.7f}",
                   f"  entropy:       {s:15.7f}", f"  heat_capacity: {c:15.7f}",
                   f"  energy:        {e:15.7f}", ""]
-    yml.write_text("\n".join(lines))
+    write_text(yml, "\n".join(lines))
     out = folder / "thermal_properties.csv"
     cols = th.all_columns()
-    with open(out, "w", newline="") as f:
+    with open_replacing(out, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow([f"# {th.formula}: {th.z} formula unit(s), {th.n_atoms} atoms per primitive "
                     "cell; *_per_mol_cells is phonopy's normalisation"])
@@ -156,7 +159,7 @@ def write_thermal(p, folder: Path) -> list[str]:
 def write_cif(crystal: Crystal, path) -> None:
     import ase.io
 
-    ase.io.write(str(path), crystal.to_ase(), format="cif")
+    replace_file(path, lambda tmp: ase.io.write(str(tmp), crystal.to_ase(), format="cif"))
 
 
 def write_modes(p, folder: Path) -> list[str]:
@@ -179,13 +182,13 @@ def write_modes(p, folder: Path) -> list[str]:
             "unstable_branches": [dict(vars(b), band=b.band + 1) for b in rep.branches],
             "modulated_structures": entries, "not_modulated": rep.skipped}
     path = folder / "imaginary_modes.json"
-    path.write_text(json.dumps(clean(data), indent=1, ensure_ascii=False))
+    write_text(path, json.dumps(clean(data), indent=1, ensure_ascii=False))
     return [str(path)] + out
 
 
 def write_summary(p, folder: Path) -> str:
     path = folder / "summary.json"
-    path.write_text(json.dumps(p.summary(), indent=1, ensure_ascii=False))
+    write_text(path, json.dumps(p.summary(), indent=1, ensure_ascii=False))
     return str(path)
 
 

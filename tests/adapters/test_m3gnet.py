@@ -8,6 +8,7 @@ from adapter_checks import (
     assert_batched_equals_sequential,
     assert_derivatives_match_energy,
     assert_matches_calculator,
+    float32_noise,
     small_cells,
     to_batch,
 )
@@ -48,4 +49,7 @@ def test_float32_equals_matgl_calculator(checkpoint):
 
     adapter = M3GNetAdapter(checkpoint=checkpoint, dtype="float32").load()
     calculator = PESCalculator(adapter.model, stress_unit="eV/A3")
-    assert_matches_calculator(adapter, calculator, small_cells(), f_atol=1e-6, e_atol=1e-5, s_atol=1e-7)
+    # float32 round-off (adapter_checks.Float32Noise), on AMD EPYC ~4e-11 eV/Å, 1.3e-6 eV,
+    # 1.5e-11 eV/Å³ for this small random model; the calculator is 0.8x, 0x, 1.3x that apart
+    noise = float32_noise(adapter, small_cells())
+    assert_matches_calculator(adapter, calculator, small_cells(), **noise.tolerances())

@@ -8,6 +8,7 @@ from adapter_checks import (
     assert_batched_equals_sequential,
     assert_derivatives_match_energy,
     assert_matches_calculator,
+    float32_noise,
     small_cells,
     to_batch,
 )
@@ -48,4 +49,7 @@ def test_float32_equals_its_calculator(checkpoint):
 
     adapter = MACEAdapter(checkpoint=checkpoint, dtype="float32").load()
     calculator = MACECalculator(model_paths=str(checkpoint), device="cpu", default_dtype="float32")
-    assert_matches_calculator(adapter, calculator, small_cells(), f_atol=1e-6, e_atol=1e-5, s_atol=1e-7)
+    # float32 round-off (adapter_checks.Float32Noise), on AMD EPYC ~1.6e-8 eV/Å, 1.3e-6 eV,
+    # 4e-10 eV/Å³ for this small random model; the calculator gave the same numbers there
+    noise = float32_noise(adapter, small_cells())
+    assert_matches_calculator(adapter, calculator, small_cells(), **noise.tolerances())

@@ -160,3 +160,50 @@ def test_bench_dataset_name_uses_the_local_copy_or_says_how_to_fetch(tmp_path, m
     label, materials, problems = list_materials(["alexandria-pbe"])
     assert label == "alexandria-pbe" and problems == []
     assert [m.material_id for m in materials] == ["mp-5", "mp-7"]
+
+
+def _read_only_folder(folder):
+    """``folder``, made unwritable (chmod, or chattr +i where root ignores the mode); a
+    callable that undoes it. Skips where neither works."""
+    import os
+
+    folder.mkdir()
+    folder.chmod(0o555)
+    if not os.access(folder, os.W_OK):
+        return lambda: folder.chmod(0o755)
+    folder.chmod(0o755)
+    if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+        pytest.skip("cannot make a folder read-only here (chmod, chattr)")
+    return lambda: subprocess.run(["chattr", "-i", str(folder)], capture_output=True)
+
+
+def test_cli_fetch_to_a_file_or_a_read_only_folder_is_one_line(site, online, tmp_path, capsys,
+                                                               monkeypatch):
+    import os
+
+    from phonjax.data.cli import main as data_main
+
+    server, _, _ = site
+    (tmp_path / "afile").write_text("a file")
+    read_only = tmp_path / "ro"
+    undo = _read_only_folder(read_only)
+    try:
+        for to, code, message in (
+                (tmp_path / "afile", 2, f"--to {tmp_path / 'afile'} is a file: give --to a folder"),
+                (tmp_path / "afile" / "sub", 2, f"is inside {tmp_path / 'afile'}, which is a file"),
+                (read_only, 2, f"--to {read_only} cannot be written (permission denied): give "
+                               "--to a folder you can write")):
+            assert data_main(["fetch", "alexandria-pbe", "--from", server.url("/pbe/"),
+                              "--to", str(to), "--retries", "0"]) == code
+            err = capsys.readouterr().err
+            assert err.strip().startswith("error: ") and message in err, err
+            assert len(err.strip().splitlines()) == 1, err
+        # where the folder looks writable but is not (found only when writing): one line too
+        monkeypatch.setattr(os, "access", lambda *args, **kwargs: True)
+        assert data_main(["fetch", "alexandria-pbe", "--from", server.url("/pbe/"),
+                          "--to", str(read_only), "--retries", "0"]) == 1
+        last = capsys.readouterr().err.strip().splitlines()[-1]
+        assert last.startswith(f"error: cannot write {read_only}") and "--to" in last, last
+    finally:
+        undo()
+    assert not list(read_only.iterdir())
