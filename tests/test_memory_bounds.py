@@ -75,6 +75,26 @@ def test_run_refuses_absurd_supercells_at_once(option, nothing_built, tmp_path, 
     assert "Traceback" not in out.err + out.out
 
 
+def test_run_refuses_an_absurd_supercell_before_relaxing(nothing_built, tmp_path, capsys,
+                                                          monkeypatch):
+    """With relaxation on, the supercell the input cell would get is checked first: no
+    relaxation (and no model call) is spent on a crystal whose supercell cannot fit."""
+    import tests.bench.fakes  # noqa: F401  registers the "toy" family
+    from phonjax.bench import relax as relax_module
+    from phonjax.single.cli import main
+
+    def no_relaxation(*args, **kwargs):
+        raise AssertionError("a relaxation ran for a supercell that cannot fit")
+
+    monkeypatch.setattr(relax_module, "relax_many", no_relaxation)
+    code = main([str(EXAMPLES / "NaCl.cif"), "--model", "toy:morse", "--no-plots",
+                 "--out", str(tmp_path), "--min-length", "1e9"])
+    out = capsys.readouterr()
+    assert code == 1
+    [line] = [x for x in out.out.splitlines() if "prepare failed: NaCl: a supercell of " in x]
+    assert "--memory-gb" in line and "Traceback" not in out.err + out.out
+
+
 def test_memory_gb_sets_the_bound_of_phonons(tiny_default_bound, capsys):
     """The default refuses mp-1000 here; --memory-gb 1 lets it through, with phonopy's F."""
     from phonjax.cli import main
@@ -168,3 +188,12 @@ def test_graph_runner_refuses_temperatures_over_the_bound():
                                             r"2000 temperatures\) needs .*--memory-gb.*fewer "
                                             r"temperatures"):
         phonjax.phonon_properties([system], [ds.forces], settings, plan)
+
+
+def test_supercell_entries_beyond_int64_are_refused_not_wrapped():
+    """1e20 wrapped to −2⁶³ in the int64 cast and was reported as a left-handed matrix."""
+    from phonjax.io.dataset import DatasetError, checked_supercell_matrix
+
+    with pytest.raises(DatasetError, match="below 2³¹"):
+        checked_supercell_matrix([99999999999999999999, 1, 1])
+    assert checked_supercell_matrix([3, 3, 3]).tolist() == np.diag([3, 3, 3]).tolist()

@@ -97,6 +97,8 @@ def checked_supercell_matrix(matrix) -> np.ndarray:
         raise DatasetError(f"supercell matrix must be 3x3 (or 3 diagonal values), got shape {m.shape}")
     if not np.allclose(m, np.rint(m), atol=1e-8):
         raise DatasetError(f"supercell matrix must be integer, got {m.tolist()}")
+    if not (np.abs(m) < 2.0**31).all():  # far beyond any memory bound; int64 products stay exact
+        raise DatasetError(f"supercell matrix entries must be below 2³¹ in size, got {m.tolist()}")
     m = np.rint(m).astype(np.int64)
     if round(np.linalg.det(m)) == 0:
         raise DatasetError(f"supercell matrix {m.tolist()} is not invertible (determinant 0)")

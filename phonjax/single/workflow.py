@@ -86,7 +86,8 @@ def relax(items: Sequence, progress: Progress = _noop) -> None:
     from phonjax.single.phonons import RelaxSummary
 
     for (model, device, max_atoms, lanes), group in _by_model(items).items():
-        group = [p for p in group if p.settings.relax and p.relaxation is None]
+        group = [p for p in group if p.settings.relax and p.relaxation is None
+                 and _cells_fit(p)]
         if not group:
             continue
         progress(f"relaxing {len(group)} crystal(s) with {model} (fmax "
@@ -117,6 +118,24 @@ def relax(items: Sequence, progress: Progress = _noop) -> None:
         except Exception as exc:  # the model cannot load: every pair of it fails
             for p in group:
                 _fail(p, "model", exc)
+
+
+def _cells_fit(p) -> bool:
+    """Whether the supercell the settings choose for the input cell fits the memory bound,
+    checked before a relaxation is spent on it (the relaxed cell is checked again in
+    ``prepare``; relaxation moves the lattice by a few per cent at most); a pair that does
+    not fit fails at once with the one-line ``ResourceError``."""
+    from phonjax.resources import ResourceError
+    from phonjax.single.cells import choose_cells
+
+    try:
+        choose_cells(p.unitcell, p.settings, memory_bytes=p.memory_bytes, name=p.name)
+    except ResourceError as exc:
+        _fail(p, "prepare", exc)
+        return False
+    except Exception:  # anything else is prepare's to report, after the relaxation
+        pass
+    return True
 
 
 def prepare(items: Sequence, progress: Progress = _noop) -> None:
