@@ -21,7 +21,7 @@ from typing import Any, Sequence
 from phonjax_adapters.base import Adapter, StructureResult, package_dir, split_results
 
 _RELEASES = "https://github.com/ACEsuit/mace-mp/releases/download"
-_URLS = {
+URLS = {
     "mace-mp-0": f"{_RELEASES}/mace_mp_0/2023-12-03-mace-128-L1_epoch-199.model",
     "mace-mpa-0": f"{_RELEASES}/mace_mpa_0/mace-mpa-0-medium.model",
     "mace-omat-0": f"{_RELEASES}/mace_omat_0/mace-omat-0-medium.model",
@@ -40,13 +40,13 @@ class MACEAdapter(Adapter):
     distribution = "mace-torch"
     module = "mace"
     extra = "mace"
-    variants = tuple(_URLS)
+    variants = tuple(URLS)
     aliases = {"medium": "mace-mp-0", "medium-mpa-0": "mace-mpa-0", "medium-omat-0": "mace-omat-0"}
     dtypes = ("float64", "float32")
     batched = True
 
     def weight_files(self) -> list[Path]:
-        cached = _cache_file(_URLS[self.variant])
+        cached = _cache_file(URLS[self.variant])
         shipped = (package_dir(self.module) or Path("<mace not installed>")) / (
             "calculators/foundations_models/mace-mpa-0-medium.model"
         )
@@ -55,10 +55,10 @@ class MACEAdapter(Adapter):
         return [cached]
 
     def weights_url(self) -> str:
-        return _URLS[self.variant]
+        return URLS[self.variant]
 
     def download_dest(self) -> Path:
-        return _cache_file(_URLS[self.variant])
+        return _cache_file(URLS[self.variant])
 
     def licence_note(self) -> str | None:
         if self.variant == "mace-omat-0":
@@ -67,7 +67,7 @@ class MACEAdapter(Adapter):
         return None
 
     def weights_hint(self) -> str:
-        url = _URLS[self.variant]
+        url = URLS[self.variant]
         return f"download {url} to {_cache_file(url)}, or pass checkpoint=PATH"
 
     def install_hint(self) -> str:

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 from phonjax_adapters.base import Adapter, StructureResult, split_results
 
 _CHECKPOINTS = {"v1.0.0-1M": "mattersim-v1.0.0-1M.pth", "v1.0.0-5M": "mattersim-v1.0.0-5M.pth"}
-_RAW = "https://raw.githubusercontent.com/microsoft/mattersim/main/pretrained_models"
+RAW_URL = "https://raw.githubusercontent.com/microsoft/mattersim/main/pretrained_models"
 
 
 def _checkpoint_dir() -> Path:
@@ -37,11 +37,11 @@ class MatterSimAdapter(Adapter):
         return [_checkpoint_dir() / _CHECKPOINTS[self.variant]]
 
     def weights_url(self) -> str:
-        return f"{_RAW}/{_CHECKPOINTS[self.variant]}"
+        return f"{RAW_URL}/{_CHECKPOINTS[self.variant]}"
 
     def weights_hint(self) -> str:
         name = _CHECKPOINTS[self.variant]
-        return f"download {_RAW}/{name} to {_checkpoint_dir() / name}, or pass checkpoint=PATH"
+        return f"download {RAW_URL}/{name} to {_checkpoint_dir() / name}, or pass checkpoint=PATH"
 
     def _load(self, weights: Path) -> Any:
         from mattersim.forcefield.potential import Potential

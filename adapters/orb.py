@@ -27,7 +27,7 @@ from phonjax_adapters.torch_utils import default_dtype
 _S3 = "https://orbitalmaterials-public-models.s3.us-west-1.amazonaws.com/forcefields"
 # variant -> (weights URL used by orb_models.forcefield.pretrained, architecture function,
 #             max neighbours of its SystemConfig)
-_VARIANTS = {
+VARIANTS = {
     "orb-v2": (f"{_S3}/orb-v2-20241011.ckpt", "orb_v2_architecture", 20),
     "orb-v3-conservative-inf-omat": (
         f"{_S3}/orb-v3/orb-v3-conservative-inf-omat-20250404.ckpt",
@@ -57,7 +57,7 @@ def _cache_dir() -> Path:
     return Path(os.environ.get("CACHED_PATH_CACHE_ROOT", default)).expanduser()
 
 
-def _cached_file(url: str) -> Path | None:
+def cached_file(url: str) -> Path | None:
     """The newest cached copy of ``url``, found as cached_path.find_latest_cached does."""
     stem = hashlib.sha256(url.encode()).hexdigest()
     candidates = [
@@ -74,15 +74,15 @@ class ORBAdapter(Adapter):
     distribution = "orb-models"
     module = "orb_models"
     extra = "orb"
-    variants = tuple(_VARIANTS)
+    variants = tuple(VARIANTS)
     aliases = {"orb-v3-conservative": "orb-v3-conservative-inf-omat"}
     dtypes = ("float64", "float32")
     batched = True
 
     def __init__(self, variant: str | None = None, *, architecture: dict | None = None, **kwargs):
         super().__init__(variant, **kwargs)
-        if self.variant not in _VARIANTS:  # the variant picks the architecture, even for a checkpoint
-            raise ValueError(f"ORB variant must be one of {', '.join(_VARIANTS)}, not {self.variant!r}")
+        if self.variant not in VARIANTS:  # the variant picks the architecture, even for a checkpoint
+            raise ValueError(f"ORB variant must be one of {', '.join(VARIANTS)}, not {self.variant!r}")
         self.architecture = architecture
 
     @property
@@ -90,26 +90,26 @@ class ORBAdapter(Adapter):
         return "conservative" in self.variant
 
     def weight_files(self) -> list[Path]:
-        url = _VARIANTS[self.variant][0]
-        return [_cached_file(url) or _cache_dir() / hashlib.sha256(url.encode()).hexdigest()]
+        url = VARIANTS[self.variant][0]
+        return [cached_file(url) or _cache_dir() / hashlib.sha256(url.encode()).hexdigest()]
 
     def weights_label(self, path: Path) -> str:
-        return _VARIANTS[self.variant][0].rsplit("/", 1)[-1]  # cached_path names files by hash
+        return VARIANTS[self.variant][0].rsplit("/", 1)[-1]  # cached_path names files by hash
 
     def can_download(self) -> bool:
         return True
 
     def download_dest(self) -> Path:
-        return _cache_dir() / hashlib.sha256(_VARIANTS[self.variant][0].encode()).hexdigest()
+        return _cache_dir() / hashlib.sha256(VARIANTS[self.variant][0].encode()).hexdigest()
 
     def download_weights(self) -> None:
         from phonjax_adapters.weights import cached_path_download
 
-        cached_path_download(_VARIANTS[self.variant][0], _cache_dir(), f"{self.title} {self.variant}")
+        cached_path_download(VARIANTS[self.variant][0], _cache_dir(), f"{self.title} {self.variant}")
 
     def weights_hint(self) -> str:
         return (
-            f"download {_VARIANTS[self.variant][0]} and pass checkpoint=PATH, or copy a "
+            f"download {VARIANTS[self.variant][0]} and pass checkpoint=PATH, or copy a "
             f"{_cache_dir()} filled on a machine with internet"
         )
 
@@ -119,7 +119,7 @@ class ORBAdapter(Adapter):
         from orb_models.forcefield.atomic_system import SystemConfig
 
         precision = "float64" if self.dtype == "float64" else "float32-highest"
-        _, architecture_name, max_neighbors = _VARIANTS[self.variant]
+        _, architecture_name, max_neighbors = VARIANTS[self.variant]
         with default_dtype(torch.get_default_dtype()):  # ORB sets it globally
             if self.architecture is None:
                 loader = pretrained.ORB_PRETRAINED_MODELS[self.variant]

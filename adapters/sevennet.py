@@ -37,7 +37,7 @@ _CHECKPOINTS = {
 _DEFAULT_MODAL = {"7net-mf-0": "PBE", "7net-mf-ompa": "mpa"}
 _RELEASES = "https://github.com/MDIL-SNU/SevenNet/releases"
 # sevenn._const.CHECKPOINT_DOWNLOAD_LINKS (sevenn 0.13) for the variants offered here
-_DOWNLOADS = {
+DOWNLOADS = {
     "7net-mf-ompa": f"{_RELEASES}/download/v0.11.0.cp/checkpoint_sevennet_mf_ompa.pth",
     "7net-omat": f"{_RELEASES}/download/v0.11.0.cp/checkpoint_sevennet_omat.pth",
 }
@@ -71,14 +71,14 @@ class SevenNetAdapter(Adapter):
         return found[:1] or self._candidates()[:1]
 
     def weights_url(self) -> str | None:
-        return _DOWNLOADS.get(self.variant)
+        return DOWNLOADS.get(self.variant)
 
     def download_dest(self) -> Path:
         return self._candidates()[1]
 
     def weights_hint(self) -> str:
         cache = self._candidates()[1]
-        where = _DOWNLOADS.get(self.variant, _RELEASES)
+        where = DOWNLOADS.get(self.variant, _RELEASES)
         return f"download {where} to {cache}, or pass checkpoint=PATH"
 
     def _load(self, weights: Path) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sys
@@ -44,8 +45,6 @@ def _phonons_parser(sub) -> None:
 
 
 def _run_phonons(args) -> int:
-    from rich.table import Table
-
     from phonjax.data import sample_files
     from phonjax.execution import default_plan
     from phonjax.execution.padding import check_fits
@@ -54,7 +53,7 @@ def _run_phonons(args) -> int:
     from phonjax.prepare import prepare
     from phonjax.resources import checked_memory_bytes
 
-    err = stderr_console()
+    err = _OnFirstUse(stderr_console)  # rich's console: 20 ms, spent only when something is said
     plan = default_plan().replace(memory_bytes=checked_memory_bytes(
         None if args.memory_gb is None else args.memory_gb * 1e9))
     files = args.files or [str(f) for f in sample_files()]
@@ -77,7 +76,7 @@ def _run_phonons(args) -> int:
             err.print(f"[red]error[/red] {path}: {exc}", highlight=False, soft_wrap=True)
     results = []
     if systems:
-        with err.status(f"computing {len(systems)} material(s)…"):
+        with _status(err, f"computing {len(systems)} material(s)…"):
             results = phonon_properties(systems, forces, PhononSettings(
                 temperatures_K=tuple(args.temperature), subtract_drift=args.subtract_drift,
                 gamma_acoustic_tolerance_K=args.gamma_acoustic_tolerance), plan)
@@ -93,6 +92,8 @@ def _run_phonons(args) -> int:
                 print(json.dumps(json_safe({**_record(r, i), **primitive[id(r)]}),
                                  allow_nan=False))
     else:
+        from rich.table import Table
+
         table = Table(title=f"phonjax phonons — mesh {args.mesh}, per mole of primitive cells")
         auto = _auto_rule()
         for col in ("id", "n_p", "NAC", "T (K)", "F kJ/mol", "S J/K/mol", "Cv J/K/mol",
@@ -118,6 +119,28 @@ def _run_phonons(args) -> int:
                       "(phonopy's exclude_gamma_acoustic=True)", highlight=False, soft_wrap=True)
         err.print(f"{len(results)} done, {failed} failed in {time.perf_counter() - t0:.1f} s")
     return 1 if failed else 0
+
+
+class _OnFirstUse:
+    """Stands for ``make()``, called on the first attribute asked for (a console that a
+    run with nothing to say never imports or builds)."""
+
+    def __init__(self, make):
+        self._make, self._made = make, None
+
+    def __getattr__(self, name: str):
+        if self._made is None:
+            self._made = self._make()
+        return getattr(self._made, name)
+
+
+def _status(err, message: str):
+    """rich's spinner on stderr while the kernel runs, where stderr is a terminal; elsewhere
+    (a pipe, a file) it shows nothing, and is not started: its refresh thread would wake
+    12 times a second for nothing."""
+    if sys.stderr.isatty():
+        return err.status(message)
+    return contextlib.nullcontext()
 
 
 def _primitive_fields(ds) -> dict:

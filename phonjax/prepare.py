@@ -172,7 +172,7 @@ def _phase_tables(supercell: Crystal, primitive: Primitive, symprec: float,
     if np.abs(np.where(valid[..., None], lattice - lattice_int, 0)).max() > 1e-8:
         raise CrystalError("shortest vectors are not lattice translations of supercell atoms")
     lattice_int = np.where(valid[..., None], lattice_int, 0).astype(np.int64)
-    vecs, inverse = _unique_rows(lattice_int.reshape(-1, 3))
+    vecs, inverse = unique_rows(lattice_int.reshape(-1, 3))
     table = np.zeros((len(vecs),) + m.shape)
     idx = np.nonzero(valid)
     np.add.at(table, (inverse.reshape(valid.shape)[idx],) + idx[:3], weights[idx])
@@ -205,7 +205,7 @@ def _index(a: np.ndarray) -> np.ndarray:
     return np.asarray(a, np.int32)
 
 
-def _unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``np.unique(rows, axis=0, return_inverse=True)`` for small integer rows (n, 3),
     through one int64 key per row (same lexicographic order; numpy's row-wise unique
     sorts a void view, 10× slower for the 10⁴-10⁵ rows of large cells)."""

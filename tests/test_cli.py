@@ -131,3 +131,35 @@ def test_interrupt_is_one_line(monkeypatch, capsys):
     monkeypatch.setattr(cli, "_run_phonons", interrupted)
     assert main(["phonons", str(sample_path("mp-1000"))]) == 130
     assert capsys.readouterr().err.strip().splitlines() == ["phonjax: interrupted"]
+
+
+def _fresh_process(code: str) -> str:
+    """stdout of ``python -c code`` in a fresh interpreter (the repository on its path)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
+                         env={**__import__("os").environ, "PHONJAX_JAX_CACHE": "0"}, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout
+
+
+def test_json_run_starts_lean():
+    """A ``phonons --json`` run with nothing to say on stderr (a pipe) imports no rich and
+    starts no spinner thread (start-up, BENCH_NOTES.md 2026-12-06), and prints the value of
+    the table test above."""
+    out = _fresh_process(
+        "import io, sys, threading\n"
+        "from phonjax.cli import main\n"
+        "buf, sys.stdout = sys.stdout, io.StringIO()\n"
+        f"code = main(['phonons', '--json', {str(sample_path('mp-1000'))!r}])\n"
+        "text, sys.stdout = sys.stdout.getvalue(), buf\n"
+        "print(code,\n"
+        "      sorted(m for m in sys.modules if m.split('.')[0] == 'rich'),\n"
+        "      [t.name for t in threading.enumerate() if 'rich' in type(t).__module__])\n"
+        "print(text)\n")
+    head, record = out.splitlines()[:2]
+    assert head == "0 [] []"
+    assert json.loads(record)["free_energy_kJmol"] == pytest.approx(-16.098070, abs=1e-6)

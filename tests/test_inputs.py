@@ -215,13 +215,13 @@ def test_yaml_comments_and_spellings_in_force_rows(tmp_path):
 
 
 def test_block_style_rows():
-    from phonjax.io.readers import _triples, _vector_rows
+    from phonjax.io.readers import triples, vector_rows
 
     block = "\n  - - -0.1  # first\n    - 0.0\n    - -.inf\n  - - 2e-3\n    - -1\n    - .5\n"
-    rows = _triples(_vector_rows(block, "forces"), "forces")
+    rows = triples(vector_rows(block, "forces"), "forces")
     np.testing.assert_array_equal(rows, [[-0.1, 0.0, -np.inf], [2e-3, -1.0, 0.5]])
     with pytest.raises(DatasetError, match="row 2: 2 numbers"):
-        _triples(_vector_rows(block.replace("    - .5\n", ""), "forces"), "forces")
+        triples(vector_rows(block.replace("    - .5\n", ""), "forces"), "forces")
 
 
 def test_zero_length_displacement_is_refused(tmp_path):

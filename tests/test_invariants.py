@@ -135,13 +135,13 @@ def test_time_reversal_fallback_only_where_the_grid_breaks_a_rotation(kernel_cas
 
 
 def test_unique_rows_equals_numpys_row_unique():
-    from phonjax.prepare import _unique_rows
+    from phonjax.prepare import unique_rows
 
     rng = np.random.default_rng(3)
     for n in (1, 7, 2000):
         rows = rng.integers(-4, 5, size=(n, 3))
         expected, expected_inverse = np.unique(rows, axis=0, return_inverse=True)
-        got, inverse = _unique_rows(rows)
+        got, inverse = unique_rows(rows)
         np.testing.assert_array_equal(got, expected)
         np.testing.assert_array_equal(inverse.ravel(), expected_inverse.ravel())
 

@@ -18,7 +18,7 @@ import pytest
 import phonjax
 from phonjax.data import sample_dir
 from phonjax.execution import default_plan, stages
-from phonjax.execution.chunked import _real_form_holds
+from phonjax.execution.chunked import real_form_holds
 from phonjax.execution.padding import own_sizes
 from phonjax.real_form import mode_partners, real_form, symmetry_residual
 from phonjax.tables import pad, sizes_of
@@ -81,11 +81,11 @@ def test_prepare_finds_the_inversion_of_d(mp_id, centrosymmetric, holds):
         blocks = stages.material_blocks_jit(fc.force_constants, phases, None)
         d = np.asarray(stages.chunk_matrices_jit(q, blocks, phases, None, n_modes=n_modes))
         assert symmetry_residual(d, partner) < (1e-13 if holds else 1e-8)
-        assert _real_form_holds(tables, blocks, phases, None, n_modes, 8, 1e-12) == holds
+        assert real_form_holds(tables, blocks, phases, None, n_modes, 8, 1e-12) == holds
         # a wrong map (atoms 0 and 1 on the centre: they are not) fails the runner's check
         assert partner[0] != 0
         wrong = partner.copy()
         wrong[:2] = [0, 1]
         bad = dataclasses.replace(tables, phases=dataclasses.replace(
             tables.phases, inversion_partner=wrong))
-        assert not _real_form_holds(bad, blocks, pad(bad.phases, own), None, n_modes, 8, 1e-12)
+        assert not real_form_holds(bad, blocks, pad(bad.phases, own), None, n_modes, 8, 1e-12)

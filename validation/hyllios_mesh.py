@@ -53,10 +53,10 @@ def phonopy_side(ds, T: float):
 def phonjax_side(ds, T: float):
     import phonjax
     from phonjax.bench import protocols
-    from phonjax.bench.compute import _prepare
+    from phonjax.bench.compute import prepare_for_protocol
 
     p = protocols.resolve("hyllios")
-    system = _prepare(p, ds, unitcell=ds.unitcell, pmat=ds.primitive_matrix)
+    system = prepare_for_protocol(p, ds, unitcell=ds.unitcell, pmat=ds.primitive_matrix)
     [r] = phonjax.phonon_properties([system], [ds.forces], phonjax.PhononSettings(temperatures_K=(T,)))
     values = np.array([r.free_energy_kJmol[0], r.entropy_JKmol[0], r.heat_capacity_JKmol[0]])
     return system.mesh.mesh, len(system.mesh.qpoints), values

@@ -7,7 +7,10 @@ commensurate q-points (ω_max, stability). Each side runs as a fresh Python
 process, the way a user meets it: phonjax as ``python -m phonjax phonons FILE
 --json`` with a warm persistent compilation cache (one run beforehand fills
 it), phonopy as ``python validation/latency.py --phonopy FILE...`` (phonopy.load
-and the calls of ``validation.reference``). Runs alternate between the sides, so
+and the calls of ``validation.reference``, with each file's primitive matrix as phonjax
+reads it given on its command line, so that the phonopy process never imports phonjax or
+JAX: until 2026-12-06 it did, and its times included ~0.6 s of ``import jax``). Runs
+alternate between the sides, so
 that a change of machine load hits both; medians are printed with their ratio.
 
     python validation/latency.py [--files F...] [--repeats 5] [--batch 40]
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import json
 import os
 import statistics
 import subprocess
@@ -33,13 +37,14 @@ DATA = ROOT.parent / "shared" / "data" / "phonondb-pbesol"
 SINGLE = ["mp-1000", "mp-1415", "mp-361", "mp-23215"]
 
 
-def phonopy_job(files: list[str]) -> None:
-    """What the phonopy side runs (in its own process): the shared reference, per file."""
+def phonopy_job(files: list[str], primitive_matrices: list) -> None:
+    """What the phonopy side runs (in its own process): the shared reference, per file,
+    with its primitive matrix (3, 3) given (``primitive_matrices``)."""
     sys.path.insert(0, str(ROOT))
     from validation.reference import phonopy_reference
 
-    for f in files:
-        ref = phonopy_reference(f)
+    for f, p in zip(files, primitive_matrices, strict=True):
+        ref = phonopy_reference(f, primitive_matrix=p)
         print(f, ref.free_energy_kJmol, ref.entropy_JKmol, ref.heat_capacity_JKmol,
               ref.commensurate_frequencies_THz.max())
 
@@ -53,10 +58,19 @@ def _time(cmd: list[str], env: dict) -> float:
     return seconds
 
 
+def primitive_matrices(files: list[str]) -> list:
+    """Each file's primitive matrix as phonjax reads it (phonopy.load's rule), as lists, for
+    the phonopy side's command line (read here, in the parent, which is not timed)."""
+    from phonjax.io import read_dataset
+
+    return [read_dataset(f).primitive_matrix.tolist() for f in files]
+
+
 def compare(files: list[str], repeats: int, env: dict) -> tuple[float, float]:
     """(median phonjax seconds, median phonopy seconds) over ``repeats`` alternating runs."""
     phonjax_cmd = [sys.executable, "-m", "phonjax", "phonons", *files, "--json"]
-    phonopy_cmd = [sys.executable, str(Path(__file__).resolve()), "--phonopy", *files]
+    phonopy_cmd = [sys.executable, str(Path(__file__).resolve()), "--phonopy", *files,
+                   "--primitive-matrices", json.dumps(primitive_matrices(files))]
     _time(phonjax_cmd, env)  # fills the compilation cache (and the OS's file cache)
     _time(phonopy_cmd, env)
     ours, theirs = [], []
@@ -69,13 +83,14 @@ def compare(files: list[str], repeats: int, env: dict) -> tuple[float, float]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--phonopy", nargs="+", metavar="FILE", help=argparse.SUPPRESS)
+    ap.add_argument("--primitive-matrices", type=json.loads, help=argparse.SUPPRESS)
     ap.add_argument("--files", nargs="*", help="single files to time (default: four small ones)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--batch", type=int, default=40, help="materials of the batch run (0: none)")
     ap.add_argument("--cache", default=None, help="compilation cache folder (default: a new one)")
     args = ap.parse_args(argv)
     if args.phonopy:
-        phonopy_job(args.phonopy)
+        phonopy_job(args.phonopy, args.primitive_matrices)
         return 0
     cache = args.cache or tempfile.mkdtemp(prefix="phonjax-latency-cache-")
     env = {**os.environ, "PHONJAX_JAX_CACHE": cache, "PYTHONWARNINGS": "ignore"}

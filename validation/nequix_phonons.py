@@ -46,11 +46,12 @@ def sample(limit: int, stride: int | None) -> list[str]:
 def model_rows(variant: str, materials, protocol) -> list[dict]:
     """Rows of both routes for ``variant`` (one relaxation per material)."""
     from phonjax.bench import models
-    from phonjax.bench.compute import (_evaluate_forces, _hessian_forces, _prepare, _properties,
-                                       _result_row, _row, crystal_info)
+    from phonjax.bench.compute import (crystal_info, material_row, prepare_for_protocol,
+                                       protocol_properties, result_row)
     from phonjax.bench.inputs import load
     from phonjax.bench.relax import relax_each
     from phonjax.crystal import Crystal
+    from phonjax.pipeline.forces import evaluate_forces, hessian_forces
 
     adapter = models.adapter(variant)
     adapter.load()
@@ -62,29 +63,30 @@ def model_rows(variant: str, materials, protocol) -> list[dict]:
         r = relaxed[i]
         fields = {**crystal_info(ds.unitcell), "relax_steps": r.steps,
                   "relax_seconds": r.seconds}
-        for route, evaluate in (("finite_displacement", lambda s: _evaluate_forces(adapter, [s], 1)),
-                                ("hessian", lambda s: _hessian_forces(adapter, [s]))):
+        for route, evaluate in (("finite_displacement", lambda s: evaluate_forces(adapter, [s], 1)),
+                                ("hessian", lambda s: hessian_forces(adapter, [s]))):
             label = f"{variant} ({route})"
             if not r.ok:
-                rows.append(_row(m, label, protocol, **fields, status="failed", stage="relax",
-                                 error=r.reason))
+                rows.append(material_row(m, label, protocol, **fields, status="failed",
+                                         stage="relax", error=r.reason))
                 continue
             crystal = Crystal.from_ase(r.atoms, masses=ds.unitcell.masses)
-            system = _prepare(protocol, crystal, ds.supercell_matrix, ds.primitive_matrix,
-                              unitcell=crystal, pmat=ds.primitive_matrix,
-                              use_dataset_displacements=False, id=m.material_id)
+            system = prepare_for_protocol(protocol, crystal, ds.supercell_matrix,
+                                          ds.primitive_matrix, unitcell=crystal,
+                                          pmat=ds.primitive_matrix,
+                                          use_dataset_displacements=False, id=m.material_id)
             t0 = time.perf_counter()
             [f] = evaluate(system)
             forces_s = time.perf_counter() - t0
             if isinstance(f, Exception):
-                rows.append(_row(m, label, protocol, **fields, status="failed", stage="forces",
-                                 error=str(f)))
+                rows.append(material_row(m, label, protocol, **fields, status="failed",
+                                         stage="forces", error=str(f)))
                 continue
-            [result] = _properties(protocol, [system], [f])
-            row = _result_row(m, label, protocol, {**fields, "forces_seconds": forces_s,
-                                                   "volume_A3_per_atom": r.volume_A3_per_atom,
-                                                   "energy_eV_per_atom": r.energy_eV_per_atom},
-                              system, result, wall_seconds=forces_s)
+            [result] = protocol_properties(protocol, [system], [f])
+            row = result_row(m, label, protocol, {**fields, "forces_seconds": forces_s,
+                                                  "volume_A3_per_atom": r.volume_A3_per_atom,
+                                                  "energy_eV_per_atom": r.energy_eV_per_atom},
+                             system, result, wall_seconds=forces_s)
             row["fc_route_seconds"] = forces_s
             rows.append(row)
             print(f"  {variant:16s} {route:19s} {m.material_id:10s} {forces_s:7.1f} s "

@@ -17,9 +17,7 @@ SHA-256 of its input (``input_sha256``), taken when the input was read.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import sys
 import time
 import traceback
 from typing import Iterator
@@ -29,7 +27,8 @@ import numpy as np
 from phonjax.bench import REFERENCE_MODEL
 from phonjax.bench.inputs import Material, content_sha256, load
 from phonjax.bench.protocols import Protocol, mesh_for
-from phonjax.resources import checked_memory_bytes, usable_cores
+from phonjax.pipeline.forces import default_lanes, evaluate_forces, hessian_forces, lane_threads
+from phonjax.resources import checked_memory_bytes
 
 _CRYSTAL_SYSTEMS = ((2, "triclinic"), (15, "monoclinic"), (74, "orthorhombic"),
                     (142, "tetragonal"), (167, "trigonal"), (194, "hexagonal"), (230, "cubic"))
@@ -53,7 +52,9 @@ def crystal_info(crystal) -> dict:
             "spacegroup_number": number, "crystal_system": crystal_system(number)}
 
 
-def _row(material: Material, model: str, protocol: Protocol, **fields) -> dict:
+def material_row(material: Material, model: str, protocol: Protocol, **fields) -> dict:
+    """The result row of one material under one model and protocol: its keys, status
+    ``ok`` with no stage or error, then ``fields`` (which may override any of those)."""
     row = {"dataset": material.dataset, "material_id": material.material_id, "model": model,
            "protocol": protocol.key, "status": "ok", "stage": None, "error": None}
     row.update(fields)
@@ -66,7 +67,7 @@ _EXTENSIVE = ("free_energy_kJmol", "entropy_JKmol", "heat_capacity_JKmol")
 ACOUSTIC_RULES = ("smallest", "lowest")  # phonjax.stability's two Γ rules
 
 
-def _phonon_fields(result, system, protocol: Protocol) -> dict:
+def phonon_fields(result, system, protocol: Protocol) -> dict:
     """The row's phonon numbers; ``ValueError`` when F, S or Cv is not a finite number
     (so that it becomes a failure, never a stored ``ok``). Stability and ω_min follow the
     protocol's Γ rule; ``stable_smallest``/``stable_lowest`` are the verdicts under each
@@ -90,7 +91,7 @@ def _phonon_fields(result, system, protocol: Protocol) -> dict:
             "mesh": "x".join(str(m) for m in result.mesh), "temperature_K": result.temperatures_K[0]}
 
 
-def _properties(protocol: Protocol, systems, forces, memory_bytes: float | None = None):
+def protocol_properties(protocol: Protocol, systems, forces, memory_bytes: float | None = None):
     """``phonon_properties`` for all (under the default plan with ``memory_bytes`` as its
     bound); on an error, one by one so only the culprit fails."""
     from phonjax.execution import default_plan
@@ -110,7 +111,11 @@ def _properties(protocol: Protocol, systems, forces, memory_bytes: float | None 
         return out
 
 
-def _prepare(protocol: Protocol, source, S=None, P=None, unitcell=None, pmat=None, **kw):
+def prepare_for_protocol(protocol: Protocol, source, S=None, P=None, unitcell=None, pmat=None,
+                         **kw):
+    """``phonjax.prepare.prepare`` of ``source`` under the protocol's mesh (for ``unitcell``
+    and primitive matrix ``pmat``), displacements and commensurate points; no NAC unless
+    ``kw`` asks for it."""
     from phonjax.prepare import prepare
 
     mesh = mesh_for(protocol, unitcell, pmat)
@@ -144,17 +149,18 @@ def iter_reference_rows(materials: list[Material], protocol: Protocol,
                                            else ds.energy_eV / ds.unitcell.n_atoms),
                     "input_sha256": sha}
             if m.entry is not None:  # Cv only, per mole of the JSON's cell
-                yield [_row(m, REFERENCE_MODEL, protocol, **base,
-                            heat_capacity_JKmol=ds.reference.get("heat_capacity_300K"),
-                            n_primitive=ds.unitcell.n_atoms, temperature_K=300.0)]
+                yield [material_row(m, REFERENCE_MODEL, protocol, **base,
+                                    heat_capacity_JKmol=ds.reference.get("heat_capacity_300K"),
+                                    n_primitive=ds.unitcell.n_atoms, temperature_K=300.0)]
                 continue
             if ds.forces is None:
                 raise ValueError("the file has no forces")
-            system = _prepare(protocol, ds, unitcell=ds.unitcell, pmat=ds.primitive_matrix,
-                              memory_bytes=checked_memory_bytes(memory_bytes))
+            system = prepare_for_protocol(protocol, ds, unitcell=ds.unitcell,
+                                          pmat=ds.primitive_matrix,
+                                          memory_bytes=checked_memory_bytes(memory_bytes))
         except Exception as exc:
-            yield [_row(m, REFERENCE_MODEL, protocol, status="input_error", stage="input",
-                        error=f"{type(exc).__name__}: {exc}", input_sha256=sha)]
+            yield [material_row(m, REFERENCE_MODEL, protocol, status="input_error", stage="input",
+                                error=f"{type(exc).__name__}: {exc}", input_sha256=sha)]
             continue
         systems.append(system)
         forces.append(ds.forces)
@@ -162,92 +168,23 @@ def iter_reference_rows(materials: list[Material], protocol: Protocol,
     if not systems:
         return
     t0 = time.perf_counter()
-    results = _properties(protocol, systems, forces, memory_bytes)
+    results = protocol_properties(protocol, systems, forces, memory_bytes)
     share = (time.perf_counter() - t0) / max(1, len(systems))
-    yield [_result_row(m, REFERENCE_MODEL, protocol, base, system, res, seconds=prep_s + share)
+    yield [result_row(m, REFERENCE_MODEL, protocol, base, system, res, seconds=prep_s + share)
            for (m, base, prep_s), system, res in zip(pending, systems, results)]
 
 
-def _result_row(m: Material, model: str, protocol: Protocol, fields: dict, system, result,
+def result_row(m: Material, model: str, protocol: Protocol, fields: dict, system, result,
                 **extra) -> dict:
     """The ok row of ``result`` (a PhononResult), or the failed row of the phonon step."""
     try:
         if isinstance(result, Exception):
             raise result
-        return _row(m, model, protocol, **fields, **_phonon_fields(result, system, protocol),
-                    **extra)
+        return material_row(m, model, protocol, **fields, **phonon_fields(result, system, protocol),
+                            **extra)
     except Exception as exc:
-        return _row(m, model, protocol, **fields, status="failed", stage="phonons",
-                    error=f"{type(exc).__name__}: {exc}")
-
-
-def _evaluate_forces(adapter, systems, lanes: int = 1) -> list[np.ndarray | Exception]:
-    """Forces (n_disp, N, 3) per system from one batched call (``lanes`` model calls at
-    a time); per system on error."""
-    from phonjax.structures import pad_structures
-
-    def run(group):
-        cells = [c for s in group for c in s.displaced_supercells()]
-        out = adapter.evaluate(pad_structures(cells), compute_stress=False,
-                               workers=lanes).forces
-        res, start = [], 0
-        for s in group:
-            n = len(s.displacements)
-            res.append(np.array(out[start:start + n, : s.n_supercell], float))
-            start += n
-        return res
-
-    try:
-        return run(systems)
-    except Exception:
-        out = []
-        for s in systems:
-            try:
-                out.append(run([s])[0])
-            except Exception as exc:
-                out.append(exc)
-        return out
-
-
-def _hessian_forces(adapter, systems) -> list[np.ndarray | Exception]:
-    """−H·u (n_disp, N, 3) per system from Hessian-vector products of the model's energy
-    (``phonjax.energy``): the force constants' forces of the protocol's displacements
-    without finite differences. Needs a JAX-native adapter (``energy_function``)."""
-    import jax
-
-    from phonjax.energy import hessian_forces
-
-    if not hasattr(adapter, "energy_function"):
-        error = ValueError(f"force_constants=hessian needs a JAX-native model; "
-                           f"{type(adapter).__name__} has no energy_function")
-        return [error] * len(systems)
-    out = []
-    for s in systems:
-        try:
-            sc = s.supercell
-            with jax.enable_x64(True):
-                energy = adapter.energy_function(sc.lattice, sc.positions, sc.numbers)
-                out.append(np.asarray(jax.jit(lambda: hessian_forces(energy, s))(), float))
-        except Exception as exc:
-            out.append(exc)
-    return out
-
-
-def default_lanes(device: str = "cpu") -> int:
-    """Model calls side by side: one per usable CPU core (at most 4: each CHGNet call of
-    256 atoms holds ~2 GB) on CPU; one on an accelerator, which batches instead."""
-    if device != "cpu":
-        return 1
-    return max(1, min(usable_cores(), 4))
-
-
-def _lane_threads(lanes: int):
-    """One torch intra-op thread per lane while lanes run side by side (torch models)."""
-    if lanes > 1 and "torch" in sys.modules:
-        from phonjax_adapters.torch_utils import intra_op_threads
-
-        return intra_op_threads(1)
-    return contextlib.nullcontext()
+        return material_row(m, model, protocol, **fields, status="failed", stage="phonons",
+                            error=f"{type(exc).__name__}: {exc}")
 
 
 def model_rows(materials: list[Material], model: str, protocol: Protocol, device: str = "cpu",
@@ -272,7 +209,7 @@ def iter_model_rows(materials: list[Material], model: str, protocol: Protocol,
     if hasattr(adapter, "load"):
         adapter.load()  # imports the model's framework, so that its threads can be set
     lanes = default_lanes(device) if lanes is None else max(1, int(lanes))
-    with _lane_threads(lanes):
+    with lane_threads(lanes):
         yield from _model_rows(materials, model, protocol, adapter, lanes, memory_bytes)
 
 
@@ -289,8 +226,8 @@ def _model_rows(materials, model, protocol, adapter, lanes,
             info = {**crystal_info(ds.unitcell), "input_sha256": sha}
             loaded.append((m, ds, info, time.perf_counter() - t0))
         except Exception as exc:
-            yield [_row(m, model, protocol, status="input_error", stage="input",
-                        error=f"{type(exc).__name__}: {exc}", input_sha256=sha)]
+            yield [material_row(m, model, protocol, status="input_error", stage="input",
+                                error=f"{type(exc).__name__}: {exc}", input_sha256=sha)]
     if protocol.relax:  # all unit cells of the chunk together, one model call per step
         relaxed = relax_each([ds.unitcell.to_ase() for _, ds, _, _ in loaded], adapter, protocol,
                              lanes=lanes)
@@ -310,37 +247,37 @@ def _finish(m, ds, info, load_s, r, model, protocol, adapter, lanes, memory_byte
     if r is not None:
         fields.update(relax_steps=r.steps, relax_seconds=r.seconds, relax_fmax_eV_A=r.fmax_eV_A)
         if not r.ok:
-            return _row(m, model, protocol, **fields, status="failed", stage="relax",
-                        error=r.reason, seconds=load_s + r.seconds)
+            return material_row(m, model, protocol, **fields, status="failed", stage="relax",
+                                error=r.reason, seconds=load_s + r.seconds)
         atoms = r.atoms
         fields.update(energy_eV_per_atom=r.energy_eV_per_atom,
                       volume_A3_per_atom=r.volume_A3_per_atom)
     try:
         crystal = Crystal.from_ase(atoms, masses=ds.unitcell.masses)
-        system = _prepare(protocol, crystal, ds.supercell_matrix, ds.primitive_matrix,
-                          unitcell=crystal, pmat=ds.primitive_matrix,
-                          use_dataset_displacements=False, id=m.material_id,
-                          memory_bytes=checked_memory_bytes(memory_bytes))
+        system = prepare_for_protocol(protocol, crystal, ds.supercell_matrix, ds.primitive_matrix,
+                                      unitcell=crystal, pmat=ds.primitive_matrix,
+                                      use_dataset_displacements=False, id=m.material_id,
+                                      memory_bytes=checked_memory_bytes(memory_bytes))
     except Exception as exc:
-        return _row(m, model, protocol, **fields, status="failed", stage="prepare",
-                    error=f"{type(exc).__name__}: {exc}", seconds=time.perf_counter() - t0)
+        return material_row(m, model, protocol, **fields, status="failed", stage="prepare",
+                            error=f"{type(exc).__name__}: {exc}", seconds=time.perf_counter() - t0)
     prep_s = load_s + (r.seconds if r is not None else 0.0) + time.perf_counter() - t0
     t0 = time.perf_counter()
     if protocol.force_constants == "hessian":
-        [f] = _hessian_forces(adapter, [system])
+        [f] = hessian_forces(adapter, [system])
     else:
-        [f] = _evaluate_forces(adapter, [system], lanes)
+        [f] = evaluate_forces(adapter, [system], lanes)
     fields["forces_seconds"] = forces_s = time.perf_counter() - t0
     if isinstance(f, Exception):
-        return _row(m, model, protocol, **fields, status="failed", stage="forces",
-                    error=f"{type(f).__name__}: {f}")
+        return material_row(m, model, protocol, **fields, status="failed", stage="forces",
+                            error=f"{type(f).__name__}: {f}")
     if not np.isfinite(f).all():
-        return _row(m, model, protocol, **fields, status="failed", stage="forces",
-                    error="NaN or infinite forces")
+        return material_row(m, model, protocol, **fields, status="failed", stage="forces",
+                            error="NaN or infinite forces")
     t0 = time.perf_counter()
-    [result] = _properties(protocol, [system], [f], memory_bytes)
-    return _result_row(m, model, protocol, fields, system, result,
-                       seconds=prep_s + forces_s + time.perf_counter() - t0)
+    [result] = protocol_properties(protocol, [system], [f], memory_bytes)
+    return result_row(m, model, protocol, fields, system, result,
+                      seconds=prep_s + forces_s + time.perf_counter() - t0)
 
 
 def compute_chunk(materials: list[Material], model: str, protocol: Protocol,
@@ -372,8 +309,8 @@ def compute_chunk(materials: list[Material], model: str, protocol: Protocol,
         err = f"{type(exc).__name__}: {exc}"
         for m in materials:
             if m.material_id not in finished:
-                yield _row(m, model, protocol, status="model_error", stage="model", error=err,
-                           traceback=traceback.format_exc(limit=5))
+                yield material_row(m, model, protocol, status="model_error", stage="model",
+                                   error=err, traceback=traceback.format_exc(limit=5))
 
 
 def compute_chunk_list(*args, **kwargs) -> list[dict]:

@@ -83,8 +83,8 @@ def _host_eigenvalues(qset: QSet, blocks, phases, nac, n_modes: int, q_chunk: in
     return eigenvalues
 
 
-def _real_form_holds(tables: MaterialTables, blocks, phases, nac, n_modes: int, q_chunk: int,
-                     tolerance: float) -> bool:
+def real_form_holds(tables: MaterialTables, blocks, phases, nac, n_modes: int, q_chunk: int,
+                    tolerance: float) -> bool:
     """Whether D(q) has the inversion symmetry of ``phonjax.real_form`` to ``tolerance``,
     checked at 4 generic q-points (one more chunk of D(q), of the same compiled shape)."""
     partner = np.asarray(tables.phases.inversion_partner)
@@ -98,7 +98,7 @@ def _real_form_holds(tables: MaterialTables, blocks, phases, nac, n_modes: int, 
 def _mesh_eigenvalues(tables: MaterialTables, blocks, phases, nac, n_modes: int, q_chunk: int,
                       plan: Plan) -> tuple[np.ndarray, np.ndarray]:
     """(eigenvalues (n_q, n_modes), their q-points' weights (n_q,)) of the mesh, in an order
-    of their own: in real symmetric form where ``_real_form_holds``, except at mesh points
+    of their own: in real symmetric form where ``real_form_holds``, except at mesh points
     that are also commensurate points, solved as those are (complex): a q-point of both
     sets has one set of eigenvalues. The Γ acoustic eigenvalues are zeroed
     (``thermal.zero_gamma_acoustic``), so the thermal sums skip them."""
@@ -106,8 +106,8 @@ def _mesh_eigenvalues(tables: MaterialTables, blocks, phases, nac, n_modes: int,
     solve = partial(_host_eigenvalues, blocks=blocks, phases=phases, nac=nac, n_modes=n_modes,
                     q_chunk=q_chunk, solver=plan.eigensolver)
     q, w = np.asarray(mesh.qpoints), np.asarray(mesh.weights)
-    if not _real_form_holds(tables, blocks, phases, nac, n_modes, q_chunk,
-                            plan.real_form_tolerance):
+    if not real_form_holds(tables, blocks, phases, nac, n_modes, q_chunk,
+                           plan.real_form_tolerance):
         return zero_gamma_acoustic(solve(mesh), is_gamma(q)), w
     shared = np.isin(_keys(q), _keys(np.asarray(tables.commensurate.qpoints)))
     values = [solve(QSet(q[~shared], w[~shared]), real=True), solve(QSet(q[shared], w[shared]))]

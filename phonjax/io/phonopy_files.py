@@ -308,7 +308,7 @@ def read_phonopy_yaml(path: str | os.PathLike, force_sets: str | os.PathLike | N
     try:
         unitcell = _crystal(data.unitcell)
         pmat, rule = primitive_matrix_of(unitcell, data.primitive_matrix, symprec)
-        name = (dataset_id_of_folder(Path(path).parent) if _plain_name(Path(path)) in YAML_NAMES
+        name = (dataset_id_of_folder(Path(path).parent) if plain_name(Path(path)) in YAML_NAMES
                 else dataset_id(path))
         base = PhononDataset(id=name, unitcell=unitcell,
                              supercell_matrix=data.supercell_matrix, primitive_matrix=pmat,
@@ -380,7 +380,8 @@ def _read_yaml_in_folder(yaml_path: Path, born, nac: bool, symprec: float,
     return ds
 
 
-def _plain_name(path: Path) -> str:
+def plain_name(path: Path) -> str:
+    """The file's name without a compression suffix (.xz, .gz, .bz2)."""
     name = path.name
     for ext in (".xz", ".gz", ".bz2"):
         name = name[: -len(ext)] if name.endswith(ext) else name
@@ -397,8 +398,8 @@ def read_phonopy_folder(folder: str | os.PathLike, born: str | os.PathLike | Non
     folder = Path(folder)
     if not folder.is_dir():
         raise DatasetError(f"{folder}: not a folder")
-    found = {_plain_name(p): p for p in sorted(folder.iterdir(), reverse=True)
-             if _plain_name(p) in YAML_NAMES and p.is_file()}
+    found = {plain_name(p): p for p in sorted(folder.iterdir(), reverse=True)
+             if plain_name(p) in YAML_NAMES and p.is_file()}
     if "phonopy_params.yaml" in found:
         if born is None and (folder / "BORN").is_file():
             born = folder / "BORN"
@@ -427,6 +428,6 @@ def read_input(path: str | os.PathLike, born: str | os.PathLike | None = None,
     path = Path(path)
     if path.is_dir():
         return read_phonopy_folder(path, born, nac, require_forces=require_forces)
-    if _plain_name(path) in YAML_NAMES[1:]:
+    if plain_name(path) in YAML_NAMES[1:]:
         return _read_yaml_in_folder(path, born, nac, SYMPREC, require_forces)
     return _with_born(read_dataset(path), born, nac)

@@ -105,7 +105,7 @@ _FLOW_ROW = re.compile(r"^[ \t]*-?[ \t]*\[([^\]\n]*)\][ \t]*(?:#[^\n]*)?$", re.M
 _BLOCK_ITEM = re.compile(r"-\s+(.*)")
 
 
-def _vector_rows(text: str, where: str) -> list[list[float]] | np.ndarray:
+def vector_rows(text: str, where: str) -> list[list[float]] | np.ndarray:
     """The rows of one field's value, row boundaries kept: each flow list ``[x, y, z]``
     (phonopy's style, one per line), or each block list (``- - x`` then ``  - y`` lines,
     Alexandria's style), or one block list of scalars (``- x`` lines). Comments allowed."""
@@ -147,7 +147,9 @@ def _vector_rows(text: str, where: str) -> list[list[float]] | np.ndarray:
     return rows
 
 
-def _triples(rows: list[list[float]] | np.ndarray, where: str) -> np.ndarray:
+def triples(rows: list[list[float]] | np.ndarray, where: str) -> np.ndarray:
+    """``vector_rows``' rows as an (n, 3) float array; ``DatasetError`` naming ``where``
+    and the row when a row does not hold exactly three numbers."""
     if isinstance(rows, np.ndarray):
         return rows
     for k, row in enumerate(rows):
@@ -178,7 +180,7 @@ def _parse_displacements(section: str) -> list[dict]:
             if key == "supercell_energy":
                 entry[key] = _number(_COMMENT.sub("", value), where)
             elif key in ("displacement", "forces"):
-                entry[key] = _triples(_vector_rows(value, where), where)
+                entry[key] = triples(vector_rows(value, where), where)
         if "displacement" not in entry:
             raise DatasetError(f"displacement entry for atom {entry['atom']} has no 'displacement'")
         if entry["displacement"].shape != (1, 3):
@@ -273,8 +275,8 @@ def _parse_supercell(section: str) -> dict:
     lattice_text = head.partition("lattice:")[2]
     if coords and len(coords) == len(symbols) and points.count("coordinates:") == len(coords):
         where = "supercell"
-        lattice = _triples(_vector_rows(lattice_text, where), where)
-        frac = _triples([[_number(t, where) for t in c.split(",")] for c in coords], where)
+        lattice = triples(vector_rows(lattice_text, where), where)
+        frac = triples([[_number(t, where) for t in c.split(",")] for c in coords], where)
         return {"lattice": lattice, "coordinates": frac, "symbols": symbols}
     try:
         block = yaml.load(section, Loader=_Loader)["supercell"]

@@ -248,13 +248,13 @@ def describe(p) -> list[str]:
         lines.append("the mesh contains Γ: its three acoustic modes are excluded from F, S, Cv "
                      "(phonopy's exclude_gamma_acoustic=True)")
     if p.instability is not None:
-        lines.append(_verdict_line(p.instability))
+        lines.append(verdict_line(p.instability))
     if p.error is not None:
         lines.append(f"[red]{p.error[0]} failed[/red]: {p.error[1]}")
     return [lines[0]] + ["  " + x for x in lines[1:]]
 
 
-def _verdict_line(rep) -> str:
+def verdict_line(rep) -> str:
     """The stability line: stable, unstable, or a near-Γ acoustic dip (likely numerical)."""
     from phonjax.single.instability import ACOUSTIC_DIP_ADVICE
 
@@ -271,7 +271,8 @@ def _verdict_line(rep) -> str:
     return f"{word}: {lowest}; {len(rep.modulations)} modulated structure(s){extra}"
 
 
-def _table(items, console) -> None:
+def print_thermal_table(items, console) -> None:
+    """The terminal's table of each result's thermal values at the report temperature."""
     from rich.table import Table
 
     from phonjax.single.report import report_temperature, thermal_undefined_reason
@@ -380,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     for p in items:
         for line in describe(p):
             console.print(line, highlight=False, soft_wrap=True)
-    _table(items, console)
+    print_thermal_table(items, console)
     failed = sum(p.error is not None for p in items)
     err.print(f"{len(items) - failed} done, {failed + bad} failed in "
               f"{time.perf_counter() - t0:.1f} s · files in {out}/", highlight=False)

@@ -43,10 +43,10 @@ class CrystalInput:
 def is_phonopy_folder(path: str | os.PathLike) -> bool:
     """A folder with phonopy_params.yaml, phonopy.yaml or phonopy_disp.yaml (plain or
     compressed) in it."""
-    from phonjax.io.phonopy_files import YAML_NAMES, _plain_name
+    from phonjax.io.phonopy_files import YAML_NAMES, plain_name
 
     path = Path(path)
-    return path.is_dir() and any(_plain_name(f) in YAML_NAMES and f.is_file()
+    return path.is_dir() and any(plain_name(f) in YAML_NAMES and f.is_file()
                                  for f in path.iterdir())
 
 
@@ -185,11 +185,11 @@ def read_inputs(source, name: str | None = None, nac: bool = True,
                          "phonopy_params.yaml; give the structure files in it")
     if is_force_set_file(path):
         from phonjax.io import read_input
-        from phonjax.io.phonopy_files import YAML_NAMES, _plain_name
+        from phonjax.io.phonopy_files import YAML_NAMES, plain_name
 
         if path.is_dir():
             stem = name or path.resolve().name
-        elif _plain_name(path) in YAML_NAMES:  # phonopy's fixed names: the folder's name
+        elif plain_name(path) in YAML_NAMES:  # phonopy's fixed names: the folder's name
             stem = name or path.resolve().parent.name
         else:
             stem = name or _name_of(path)

@@ -294,7 +294,7 @@ class Phonons:
         """Run many pairs: batched relaxations and model calls, one kernel call."""
         from phonjax.single import workflow
 
-        workflow.run(items, progress or workflow._noop)
+        workflow.run(items, progress or workflow.no_progress)
         return list(items)
 
     # --- output ---------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 Up to the force constants the steps are the bench's own code (``phonjax.bench``): the
 crystals of one model relax together (``relax_many``: one model call per lock-step for all of
 them), all their displaced supercells go to the model in one batched call
-(``compute._evaluate_forces``), and every pair of every model goes through one
+(``phonjax.pipeline.forces.evaluate_forces``), and every pair of every model goes through one
 ``phonon_properties`` call (``kernel``: force constants, F/S/Cv on the mesh, commensurate
 frequencies; the one call site of the kernel). A pair that fails at a step keeps the stage
 and a one-line reason (``Phonons.error``) and leaves the others running.
@@ -23,7 +23,8 @@ DFT = "dft"  # the model name of a force-set file's own forces (the bench's REFE
 Progress = Callable[[str], None]
 
 
-def _noop(_: str) -> None:
+def no_progress(_: str) -> None:
+    """The ``Progress`` that reports nothing (the steps' default)."""
     pass
 
 
@@ -73,15 +74,15 @@ def _adapter(model: str, device: str, max_atoms: int):
 
 
 def _lanes(device: str, lanes: int | None) -> int:
-    from phonjax.bench.compute import default_lanes
+    from phonjax.pipeline.forces import default_lanes
 
     return default_lanes(device) if lanes is None else max(1, int(lanes))
 
 
-def relax(items: Sequence, progress: Progress = _noop) -> None:
+def relax(items: Sequence, progress: Progress = no_progress) -> None:
     """Relax every pair that asks for it, the crystals of one model together."""
-    from phonjax.bench.compute import _lane_threads
     from phonjax.bench.relax import relax_many
+    from phonjax.pipeline.forces import lane_threads
     from phonjax.single.cells import symmetry_of
     from phonjax.single.phonons import RelaxSummary
 
@@ -101,7 +102,7 @@ def relax(items: Sequence, progress: Progress = _noop) -> None:
                 key = (s.fmax_eV_A, s.relax_rounds, s.relax_steps, s.fix_symmetry,
                        s.max_force_eV_A)
                 by_protocol.setdefault(key, []).append(p)
-            with _lane_threads(n):
+            with lane_threads(n):
                 for ps in by_protocol.values():
                     settings = ps[0].settings  # carries the fields relax_many reads
                     results = relax_many([p.unitcell.to_ase() for p in ps], adapter, settings, n)
@@ -138,7 +139,7 @@ def _cells_fit(p) -> bool:
     return True
 
 
-def prepare(items: Sequence, progress: Progress = _noop) -> None:
+def prepare(items: Sequence, progress: Progress = no_progress) -> None:
     """Cells (P, S), the non-analytical correction (``born.nac_for``: Born charges read and
     checked for the cells chosen, after relaxation) and the kernel's tables of every pair
     (the mesh reduced exactly as phonopy reduces it, so that F, S, Cv are phonopy's sums
@@ -187,9 +188,9 @@ def prepare(items: Sequence, progress: Progress = _noop) -> None:
             _fail(p, "prepare", exc)
 
 
-def forces(items: Sequence, progress: Progress = _noop) -> None:
+def forces(items: Sequence, progress: Progress = no_progress) -> None:
     """Forces on every displaced supercell: one batched model call per model."""
-    from phonjax.bench.compute import _evaluate_forces, _lane_threads
+    from phonjax.pipeline.forces import evaluate_forces, lane_threads
 
     for p in _alive(items):
         if p.model == DFT and p.forces is None:
@@ -208,8 +209,8 @@ def forces(items: Sequence, progress: Progress = _noop) -> None:
         try:
             adapter = _adapter(model, device, max_atoms)
             n = _lanes(device, lanes)
-            with _lane_threads(n):
-                out = _evaluate_forces(adapter, [p.system for p in group], n)
+            with lane_threads(n):
+                out = evaluate_forces(adapter, [p.system for p in group], n)
         except Exception as exc:
             for p in group:
                 _fail(p, "model", exc)
@@ -224,7 +225,7 @@ def forces(items: Sequence, progress: Progress = _noop) -> None:
                 p.forces, p.timings["forces_s"] = f, share
 
 
-def kernel(items: Sequence, progress: Progress = _noop) -> None:
+def kernel(items: Sequence, progress: Progress = no_progress) -> None:
     """Force constants, mesh thermal properties and commensurate frequencies of every pair:
     one ``phonon_properties`` call per set of kernel settings (the kernel's one call site)."""
     from phonjax.phonons import phonon_properties
@@ -268,7 +269,7 @@ def _kernel_settings(settings):
     return replace(base, temperatures_K=temps)
 
 
-def run(items: Sequence, progress: Progress = _noop, spectra: bool = True) -> None:
+def run(items: Sequence, progress: Progress = no_progress, spectra: bool = True) -> None:
     """Every step for every pair, batched where the step allows."""
     symmetrize(items)
     relax(items, progress)

@@ -83,7 +83,7 @@ def test_rows_carry_both_stability_verdicts():
     leave it out (unstable); the three lowest include it, excused down to -35/-50 K."""
     from types import SimpleNamespace
 
-    from phonjax.bench.compute import _phonon_fields
+    from phonjax.bench.compute import phonon_fields
 
     gamma = [-0.4, -0.001, 0.001, 0.002, 5.0, 6.0]
     result = SimpleNamespace(
@@ -93,15 +93,15 @@ def test_rows_carry_both_stability_verdicts():
     system = SimpleNamespace(commensurate=np.array([[0, 0, 0], [0.5, 0, 0]]), n_supercell=16,
                              displacements=np.zeros((2, 3)))
     for name, stable in (("loew2024", False), ("hyllios", True)):
-        fields = _phonon_fields(result, system, protocols.resolve(name))
+        fields = phonon_fields(result, system, protocols.resolve(name))
         assert (fields["stable_smallest"], fields["stable_lowest"]) == (False, True)
         assert fields["stable"] is stable
         assert fields["acoustic_modes"] == {"loew2024": "smallest", "hyllios": "lowest"}[name]
-    fields = _phonon_fields(result, system, protocols.resolve("loew2024"))
+    fields = phonon_fields(result, system, protocols.resolve("loew2024"))
     assert fields["omega_min_K"] == pytest.approx(-0.4 * protocols.THZ_TO_K)
     bad = SimpleNamespace(**{**vars(result), "heat_capacity_JKmol": [float("nan")]})
     with pytest.raises(ValueError, match="heat_capacity_JKmol is not a finite number"):
-        _phonon_fields(bad, system, protocols.resolve("loew2024"))
+        phonon_fields(bad, system, protocols.resolve("loew2024"))
 
 
 def _gamma_acoustic_terms(gamma_thz, weight: float, T: np.ndarray) -> np.ndarray:
@@ -131,14 +131,14 @@ def test_hyllios_preset_reproduces_the_published_pipeline(name):
     ν > 0, so the stored values carry that round-off). A wrong mesh, shift or weight is
     ≥1e-5 off (a Monkhorst-Pack shift of the same mesh: ~1e-3)."""
     import phonjax
-    from phonjax.bench.compute import _prepare
+    from phonjax.bench.compute import prepare_for_protocol
 
     ds = phonjax.read_dataset(SHARED / "alexandria-pbe" / name)
     T = np.array(ds.reference["temperatures"], float)
     stored = np.array([ds.reference["free_e"], ds.reference["entropy"],
                        ds.reference["heat_capacity"]])
     p = protocols.resolve("hyllios")
-    system = _prepare(p, ds, unitcell=ds.unitcell, pmat=ds.primitive_matrix)
+    system = prepare_for_protocol(p, ds, unitcell=ds.unitcell, pmat=ds.primitive_matrix)
     [r] = phonjax.phonon_properties([system], [ds.forces], phonjax.PhononSettings(temperatures_K=T))
     got = np.array([r.free_energy_kJmol, r.entropy_JKmol, r.heat_capacity_JKmol])
     assert np.allclose(system.commensurate[0], 0)  # Γ first, as in the stored phonon_freq

@@ -125,9 +125,9 @@ def test_mattersim_mace_sevennet_fetch_into_their_packages_caches(server, online
     for name in ("mattersim-v1.0.0-1M.pth", "mace-omat-0-medium.model",
                  "checkpoint_sevennet_omat.pth"):
         server.routes[f"/{name}"] = Route(CHECKPOINT)
-    monkeypatch.setattr(mattersim, "_RAW", server.url(""))
-    monkeypatch.setitem(mace._URLS, "mace-omat-0", server.url("/mace-omat-0-medium.model"))
-    monkeypatch.setitem(sevennet._DOWNLOADS, "7net-omat", server.url("/checkpoint_sevennet_omat.pth"))
+    monkeypatch.setattr(mattersim, "RAW_URL", server.url(""))
+    monkeypatch.setitem(mace.URLS, "mace-omat-0", server.url("/mace-omat-0-medium.model"))
+    monkeypatch.setitem(sevennet.DOWNLOADS, "7net-omat", server.url("/checkpoint_sevennet_omat.pth"))
     expected = {
         mattersim.MatterSimAdapter("v1.0.0-1M"):
             tmp_path / ".local/mattersim/pretrained_models/mattersim-v1.0.0-1M.pth",
@@ -145,12 +145,12 @@ def test_orb_fetches_through_cached_path(server, online, tmp_path, monkeypatch):
 
     monkeypatch.setenv("CACHED_PATH_CACHE_ROOT", str(tmp_path / "cp"))
     server.routes["/orb-v2-20241011.ckpt"] = Route(CHECKPOINT)
-    monkeypatch.setitem(orb._VARIANTS, "orb-v2",
-                        (server.url("/orb-v2-20241011.ckpt"),) + orb._VARIANTS["orb-v2"][1:])
+    monkeypatch.setitem(orb.VARIANTS, "orb-v2",
+                        (server.url("/orb-v2-20241011.ckpt"),) + orb.VARIANTS["orb-v2"][1:])
     adapter = orb.ORBAdapter("orb-v2")
     path = adapter.ensure_weights()
     assert path.parent == tmp_path / "cp" and path.read_bytes() == CHECKPOINT
-    assert orb._cached_file(server.url("/orb-v2-20241011.ckpt")) == path  # what orb will read
+    assert orb.cached_file(server.url("/orb-v2-20241011.ckpt")) == path  # what orb will read
 
 
 @pytest.fixture

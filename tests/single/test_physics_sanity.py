@@ -111,7 +111,7 @@ def test_phonons_json_says_undefined_not_zero(all_imaginary, capsys):
 def test_run_says_undefined_not_zero(all_imaginary):
     from rich.console import Console
 
-    from phonjax.single.cli import _table
+    from phonjax.single.cli import print_thermal_table
 
     ph = _quiet_phonopy_load(all_imaginary)
     ph.produce_force_constants()
@@ -126,7 +126,7 @@ def test_run_says_undefined_not_zero(all_imaginary):
     assert summary["thermal"]["cells"]["free_energy_kJ_per_mol_cells"] is None
     assert "no real modes integrated" in summary["thermal"]["undefined_reason"]
     console = Console(record=True, width=160)
-    _table([p], console)
+    print_thermal_table([p], console)
     text = console.export_text()
     assert "n/a" in text and "0.0000" not in text and "no real modes integrated" in text
 
@@ -245,14 +245,14 @@ def test_near_gamma_acoustic_dip_is_flagged_as_likely_numerical(springs):
 
 
 def test_dip_files_and_console(springs, tmp_path):
-    from phonjax.single.cli import _verdict_line
+    from phonjax.single.cli import verdict_line
 
     _, p = springs[0.27]
     p.write(tmp_path)
     modes = json.loads((tmp_path / "imaginary_modes.json").read_text())
     assert modes["verdict"]["kind"] == "acoustic_dip_near_gamma"
     assert all(b["near_gamma_acoustic_dip"] for b in modes["unstable_branches"])
-    line = _verdict_line(p.instability)
+    line = verdict_line(p.instability)
     assert "acoustic dip near Γ" in line and "likely numerical" in line
     assert "unstable" not in line
 
