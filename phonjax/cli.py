@@ -49,6 +49,7 @@ def _run_phonons(args) -> int:
     from phonjax.execution import default_plan
     from phonjax.execution.padding import check_fits
     from phonjax.io import read_input
+    from phonjax.io.readers import PRIMITIVE_AUTO
     from phonjax.phonons import PhononSettings, phonon_properties
     from phonjax.prepare import prepare
     from phonjax.resources import checked_memory_bytes
@@ -95,7 +96,7 @@ def _run_phonons(args) -> int:
         from rich.table import Table
 
         table = Table(title=f"phonjax phonons — mesh {args.mesh}, per mole of primitive cells")
-        auto = _auto_rule()
+        auto = PRIMITIVE_AUTO  # marked * in the table
         for col in ("id", "n_p", "NAC", "T (K)", "F kJ/mol", "S J/K/mol", "Cv J/K/mol",
                     "ω_max K", "ω_min K", "stable"):
             table.add_column(col, justify="right" if col != "id" else "left")
@@ -149,13 +150,6 @@ def _primitive_fields(ds) -> dict:
     ``PRIMITIVE_AUTO``, phonopy.load's rule), for the JSON record and the table."""
     return {"primitive_matrix": ds.primitive_matrix.tolist(),
             "primitive_matrix_rule": ds.primitive_matrix_rule}
-
-
-def _auto_rule() -> str:
-    """The rule of a primitive cell chosen as phonopy.load's "auto" (marked ``*`` in the table)."""
-    from phonjax.io.readers import PRIMITIVE_AUTO
-
-    return PRIMITIVE_AUTO
 
 
 THERMAL_KEYS = ("free_energy_kJmol", "entropy_JKmol", "heat_capacity_JKmol")

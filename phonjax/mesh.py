@@ -137,6 +137,8 @@ def commensurate_qpoints(supercell_in_primitive: np.ndarray) -> np.ndarray:
     return lattice_points_of(np.asarray(supercell_in_primitive).T)
 
 
-def is_gamma(q: np.ndarray, atol: float = 1e-10) -> np.ndarray:
-    q = np.asarray(q)
-    return (np.abs(q - np.rint(q)) < atol).all(axis=-1)
+def is_gamma(q, atol: float = 1e-10):
+    """(n,) bool: reduced q-points (n, 3) equal to Γ modulo a reciprocal lattice vector.
+    NumPy arrays (or lists) give NumPy; JAX arrays, traced ones included, give JAX."""
+    q = q if hasattr(q, "round") else np.asarray(q)
+    return (abs(q - q.round()) < atol).all(axis=-1)

@@ -20,9 +20,9 @@ from typing import Callable, Literal, Sequence
 import numpy as np
 
 from phonjax.io import PhononDataset, read_dataset
+from phonjax.mesh import is_gamma
 from phonjax.prepare import HarmonicSystem, prepare
 from phonjax.stability import stability
-from phonjax.thermal import is_gamma
 from phonjax.units import THZ_TO_K
 
 

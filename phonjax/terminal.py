@@ -48,6 +48,20 @@ def fit_table(table):
     return table
 
 
+def warn_distance_once(distance_A: float, err) -> None:
+    """One warning line on ``err`` (a rich console) for a displacement length in the warned
+    range (``options.DISPLACEMENT_RULE``), instead of ``prepare``'s Python warning for every
+    crystal or material; for the command lines, like ``quiet_third_party_warnings``."""
+    import warnings
+
+    from phonjax.options import DisplacementWarning, displacement_warning
+
+    line = displacement_warning(distance_A)
+    if line:
+        err.print(f"[yellow]warning[/yellow]: {line}", highlight=False, soft_wrap=True)
+    warnings.filterwarnings("ignore", category=DisplacementWarning)
+
+
 def quiet_third_party_warnings(verbose: bool = False) -> None:
     """Hide other packages' warnings (CHGNet's and torch's UserWarnings, deprecations in
     ase, pymatgen, spglib, phonopy …), keep phonjax's own (e.g. its RuntimeWarning about

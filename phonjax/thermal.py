@@ -15,7 +15,7 @@ three acoustic modes there should be 0 THz but come out at ±1e-8…1e-7 THz, an
 which of them pass ν > 0 is decided by the sign of round-off (each adds about
 −35 k_BT·w/N to F). phonjax always does what phonopy 4.10 does with
 ``exclude_gamma_acoustic=True``: at every q-point equal to Γ modulo a reciprocal
-lattice vector, the three modes of smallest |ν| are set to 0 before the sums
+lattice vector (``phonjax.mesh.is_gamma``), the three modes of smallest |ν| are set to 0 before the sums
 (``zero_gamma_acoustic``), so they enter neither F, S, Cv nor the zero-point
 energy, whatever the eigensolver's rounding. Meshes without Γ (phonopy's default
 even, shifted meshes) are unaffected.
@@ -32,25 +32,19 @@ from phonjax.units import EV_TO_KJMOL, KB_EV, THZ_TO_EV
 GAMMA_ACOUSTIC_RULE = ("exclude_gamma_acoustic (phonopy 4.10's exclude_gamma_acoustic=True): on a "
                        "mesh containing Γ, the three Γ modes of smallest |ν| are excluded from "
                        "F, S, Cv and the zero-point energy")
-GAMMA_TOLERANCE = 1e-8  # |q − round(q)| per reduced coordinate for a q-point to be Γ
-
-
-def is_gamma(qpoints):
-    """(n_q,) bool: q-points (n_q, 3), reduced, equal to Γ modulo a reciprocal lattice vector
-    (to ``GAMMA_TOLERANCE``). NumPy in, NumPy out; traced in, traced out."""
-    xp = np if isinstance(qpoints, np.ndarray) else jnp
-    q = xp.asarray(qpoints)
-    return xp.all(xp.abs(q - xp.rint(q)) < GAMMA_TOLERANCE, axis=-1)
 
 
 def gamma_acoustic_modes(values, gamma, mode_mask=None):
     """(n_q, n_modes) bool: the three modes of smallest |value| at the q-points where
-    ``gamma`` (n_q,) is true (frequencies or eigenvalues: same order in |·|); padded modes
-    (``mode_mask`` (n_modes,) false) are never chosen. phonopy's ``gamma_acoustic_bands``."""
+    ``gamma`` (n_q,) is true (``phonjax.mesh.is_gamma``; frequencies or eigenvalues: same
+    order in |·|; ties by band index); padded modes (``mode_mask`` (n_modes,) false) are
+    never chosen. phonopy's ``gamma_acoustic_bands``."""
     xp = np if isinstance(values, np.ndarray) else jnp
     size = xp.where(mode_mask[None, :], xp.abs(values), xp.inf) if mode_mask is not None \
         else xp.abs(values)
-    rank = xp.argsort(xp.argsort(size, axis=-1), axis=-1)
+    order = (np.argsort(size, axis=-1, kind="stable") if xp is np
+             else jnp.argsort(size, axis=-1, stable=True))
+    rank = xp.argsort(order, axis=-1)  # a permutation's inverse: no ties
     return xp.asarray(gamma)[:, None] & (rank < 3)
 
 

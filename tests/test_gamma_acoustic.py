@@ -16,8 +16,8 @@ import pytest
 
 import phonjax
 from phonjax.execution import ALL_PLANS
-from phonjax.thermal import (gamma_acoustic_modes, is_gamma, thermal_properties,
-                             zero_gamma_acoustic)
+from phonjax.mesh import is_gamma
+from phonjax.thermal import gamma_acoustic_modes, thermal_properties, zero_gamma_acoustic
 from tests.conftest import EXAMPLES, sample_path
 from validation.reference import phonopy_reference
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from phonjax.options import OneLineParser, argparse_type, positive
 from phonjax.resources import MEMORY_OPTION_HELP
-from phonjax.terminal import quiet_third_party_warnings, stderr_console, stdout_console
+from phonjax.terminal import (quiet_third_party_warnings, stderr_console, stdout_console,
+                              warn_distance_once)
 
 DEFAULT_MODEL = "chgnet:0.3.0"
 DEFAULT_OUT = "phonjax-results"
@@ -109,19 +110,6 @@ def _overrides(pairs: list[str]) -> dict:
             raise ValueError(f"--set wants KEY=VALUE, got {item!r}")
         out[key.strip()] = value.strip()
     return out
-
-
-def _warn_distance(distance_A: float, err) -> None:
-    """One warning line for a displacement length in the warned range (``options.
-    DISPLACEMENT_RULE``), instead of ``prepare``'s Python warning for every material."""
-    import warnings
-
-    from phonjax.options import DisplacementWarning, displacement_warning
-
-    line = displacement_warning(distance_A)
-    if line:
-        err.print(f"[yellow]warning[/yellow]: {line}", highlight=False, soft_wrap=True)
-    warnings.filterwarnings("ignore", category=DisplacementWarning)
 
 
 def _plugins(names: list[str]) -> None:
@@ -270,7 +258,7 @@ def main_run(argv: list[str]) -> int:
     try:
         _plugins(args.plugin)
         protocol = protocols.resolve(args.protocol, _overrides(args.set))
-        _warn_distance(protocol.distance_A, err)
+        warn_distance_once(protocol.distance_A, err)
         if args.reference_only and args.model:
             raise ValueError("--reference-only takes no --model")
         models = ([] if args.reference_only else

@@ -175,7 +175,7 @@ def iter_reference_rows(materials: list[Material], protocol: Protocol,
 
 
 def result_row(m: Material, model: str, protocol: Protocol, fields: dict, system, result,
-                **extra) -> dict:
+               **extra) -> dict:
     """The ok row of ``result`` (a PhononResult), or the failed row of the phonon step."""
     try:
         if isinstance(result, Exception):

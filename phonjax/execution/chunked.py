@@ -38,7 +38,8 @@ from phonjax.execution.padding import (batch_size, force_constant_bytes, group_s
 from phonjax.execution.plan import Plan
 from phonjax.real_form import symmetry_residual
 from phonjax.tables import MaterialTables, QSet, pad, sizes_of
-from phonjax.thermal import is_gamma, zero_gamma_acoustic
+from phonjax.mesh import is_gamma
+from phonjax.thermal import zero_gamma_acoustic
 
 
 def _chunks(qset: QSet, q_chunk: int) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:

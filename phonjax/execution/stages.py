@@ -29,7 +29,8 @@ from phonjax.dynamical_matrix import (dynamical_matrices, eigenvalues_to_thz, fr
 from phonjax.force_constants import force_constants
 from phonjax.real_form import real_form
 from phonjax.tables import MaterialTables, NACTables, PhaseTables, QSet
-from phonjax.thermal import is_gamma, per_mole, thermal_sums, zero_gamma_acoustic
+from phonjax.mesh import is_gamma
+from phonjax.thermal import per_mole, thermal_sums, zero_gamma_acoustic
 
 
 @dataclass(frozen=True, eq=False)

@@ -316,25 +316,12 @@ def _stable_word(v) -> str:
     return "[red]no[/red]"
 
 
-def _warn_distance(settings, err) -> None:
-    """One warning line for a displacement length in the warned range (``options.
-    DISPLACEMENT_RULE``), instead of ``prepare``'s Python warning for every crystal."""
-    import warnings
-
-    from phonjax.options import DisplacementWarning, displacement_warning
-
-    line = displacement_warning(settings.distance_A)
-    if line:
-        err.print(f"[yellow]warning[/yellow]: {line}", highlight=False, soft_wrap=True)
-    warnings.filterwarnings("ignore", category=DisplacementWarning)
-
-
 def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
 
     from phonjax.single.outputs import OutputError, check_out, check_targets
     from phonjax.single.settings import SettingsError
-    from phonjax.terminal import quiet_third_party_warnings
+    from phonjax.terminal import quiet_third_party_warnings, warn_distance_once
 
     args = parser().parse_args(sys.argv[1:] if argv is None else argv)
     quiet_third_party_warnings(args.verbose)
@@ -347,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     except (SettingsError, ValueError) as exc:
         err.print(f"[red]error[/red]: {exc}", highlight=False, soft_wrap=True)
         return 2
-    _warn_distance(settings, err)
+    warn_distance_once(settings.distance_A, err)
     from phonjax.compile_cache import enable_compilation_cache
 
     enable_compilation_cache()

@@ -34,6 +34,7 @@ import numpy as np
 
 from phonjax.crystal import Crystal
 from phonjax.mesh import is_gamma
+from phonjax.thermal import gamma_acoustic_modes
 
 ACOUSTIC_DIP_MAX_THZ = 0.5  # |ν| of a near-Γ acoustic dip at most (larger: an instability)
 ACOUSTIC_CHARACTER_MIN = 0.5  # share of a mode in rigid translations to count as acoustic
@@ -97,11 +98,9 @@ class InstabilityReport:
 
 
 def _counted(q: np.ndarray, f: np.ndarray) -> np.ndarray:
-    """Mask (n_q, n_modes) of the modes that count: all but Γ's three smallest |ν|."""
-    mask = np.ones(f.shape, bool)
-    for i in np.flatnonzero(is_gamma(q, 1e-8)):
-        mask[i, np.argsort(np.abs(f[i]), kind="stable")[:3]] = False
-    return mask
+    """Mask (n_q, n_modes) of the modes that count: all but Γ's three smallest |ν|
+    (``thermal.gamma_acoustic_modes``)."""
+    return ~gamma_acoustic_modes(np.asarray(f, float), is_gamma(q, 1e-8))
 
 
 def element_shares(eigenvector: np.ndarray, primitive: Crystal) -> dict[str, float]:

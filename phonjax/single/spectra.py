@@ -14,7 +14,8 @@ import numpy as np
 
 from phonjax.single import bandpath, dos as dos_module, instability as inst
 from phonjax.single.thermal_table import ThermalTable, reduced_formula
-from phonjax.thermal import is_gamma, zero_gamma_acoustic
+from phonjax.mesh import is_gamma
+from phonjax.thermal import gamma_acoustic_modes, zero_gamma_acoustic
 
 EIGENVECTOR_CHUNK_BYTES = 1e8  # eigenvectors held at once while projecting the mesh
 MAX_MODULATIONS = 12  # modulated structures written per pair, most unstable first
@@ -189,11 +190,10 @@ def _acoustic_dips(p, q: np.ndarray, f: np.ndarray, tolerance_THz: float,
 
 
 def _gamma_acoustic(q, band_index: int, cache: dict) -> bool:
-    """Whether mode ``band_index`` at q is one of Γ's three acoustic modes (smallest |ν|)."""
-    if not inst.is_gamma(np.asarray(q)[None], 1e-8)[0]:
-        return False
-    f = cache[tuple(np.round(q, 10))][0][0]
-    return band_index in np.argsort(np.abs(f), kind="stable")[:3]
+    """Whether mode ``band_index`` at q is one of Γ's three acoustic modes (smallest |ν|,
+    ``thermal.gamma_acoustic_modes``)."""
+    f = cache[tuple(np.round(q, 10))][0][:1]
+    return bool(gamma_acoustic_modes(f, is_gamma(np.asarray(q)[None], 1e-8))[0, band_index])
 
 
 def _commensurable_points(p, band: BandStructure | None) -> list[np.ndarray]:
