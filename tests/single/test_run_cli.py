@@ -96,7 +96,7 @@ def test_primitive_and_conventional_inputs_give_the_same_bands():
     by ≤ 6e-13 between atom orders; a primitive lattice 1.8e-5 larger gives 2.5e-4. Hence the
     bound 1e-9 (500× the round-off). A float32 model cannot check the mapping: CHGNet's
     bands of this supercell move by up to 8.1e-3 THz between 4 atom orders of the same
-    conventional cell (same command, model "chgnet"), so the old CHGNet version of this test
+    conventional cell (``validation/float32_noise.py``), so the old CHGNet version of this test
     with 2e-3 THz passed on one CPU and failed on another."""
     import tests.bench.fakes  # noqa: F401  registers the "toy" family
     from ase.build import bulk
