@@ -3,7 +3,7 @@
 An adapter names a model family and one of its variants, tells whether that
 variant can run here (package importable, weights on disk) without importing
 torch or the model package, loads the model on a device and dtype, and
-evaluates a :class:`~phonjax.structures.StructureBatch`:
+evaluates a :class:`~phonjax.structure.batch.StructureBatch`:
 
   energies  (B,)       eV, total energy of each structure
   forces    (B, N, 3)  eV/Å, padded like the batch (zeros on padding atoms)
@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Sequence
 
 import numpy as np
 
-from phonjax.structures import StructureBatch, pad_structures
+from phonjax.structure.batch import StructureBatch, pad_structures
 from phonjax_adapters.weights import WeightsMixin, WeightsNotFound
 
 __all__ = ["Adapter", "Availability", "Evaluation", "ModelUnavailable", "StructureResult",

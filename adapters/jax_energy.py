@@ -17,7 +17,7 @@ small displacement of the reference.
 node-energy contract ``node_energies(edge_vectors, species, senders, receivers)``
 (Nequix, phonax), given the host-built edges. jax-md's
 ``energy_fn(R, neighbor=, box=, ...)`` convention (its wrappers of UMA, MACE,
-ORB, NequIP, Nequix) is ``phonjax.energy.from_jax_md``.
+ORB, NequIP, Nequix) is ``phonjax.harmonic.hessian.from_jax_md``.
 """
 
 from __future__ import annotations

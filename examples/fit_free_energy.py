@@ -6,8 +6,8 @@ stiffness per species pair) is fitted so that its harmonic free energy at 300 K
 matches the DFT value of a few phonondb crystals. Every step is one graph:
 
     parameters → energy → Hessian-vector products along phonopy's displacements
-      (phonjax.energy) → force constants → D(q) → eigenvalues → F(300 K)
-      (phonjax.differentiable) → loss,
+      (phonjax.harmonic.hessian) → force constants → D(q) → eigenvalues → F(300 K)
+      (phonjax.harmonic.differentiable) → loss,
 
 and ``jax.value_and_grad`` differentiates all of it. The DFT side is phonjax's
 kernel on the files' own forces (phonopy's numbers, see BENCHMARKS.md). Prints
@@ -31,9 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import phonjax  # noqa: E402
-from phonjax import differentiable  # noqa: E402
+from phonjax.harmonic import differentiable  # noqa: E402
 from phonjax.data import sample_dir  # noqa: E402
-from phonjax.energy import hessian_forces  # noqa: E402
+from phonjax.harmonic.hessian import hessian_forces  # noqa: E402
 from validation.pair_potential import morse_energy  # noqa: E402
 
 CRYSTALS = ["mp-1000", "mp-1415", "mp-361"]  # BaTe, CaSe (rock salt), Cu2O: bundled sample

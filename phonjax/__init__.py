@@ -1,10 +1,10 @@
 """phonjax: phonopy-exact harmonic phonons in JAX, batched over q-points and materials.
 
-Data flows one way: crystal preparation (``phonjax.io``, ``phonjax.prepare``;
+Data flows one way: crystal preparation (``phonjax.io``, ``phonjax.harmonic.system``;
 NumPy + spglib on the host, producing the typed kernel tables of
-``phonjax.tables``) → kernels (``force_constants``, ``dynamical_matrix``,
+``phonjax.harmonic.tables``) → kernels (``force_constants``, ``dynamical_matrix``,
 ``thermal``; pure ``jnp``) → execution (``phonjax.execution``: one ``Plan``
-says how the kernels run) → workflow (``phonjax.phonons``) → reports.
+says how the kernels run) → workflow (``phonjax.harmonic.properties``) → reports.
 
 Importing phonjax changes nothing in the caller's process: it does no numeric
 work and leaves JAX's configuration alone. Its computations run in float64
@@ -13,13 +13,24 @@ the contract with phonopy is 1e-8 relative) whatever the global setting; to
 call the kernels directly in float64, wrap the calls in ``phonjax.float64()``.
 """
 
-from phonjax.crystal import Crystal, CrystalError
-from phonjax.execution import Plan
-from phonjax.io import DatasetError, PhononDataset, dataset_from_crystal, read_dataset, read_input
-from phonjax.nac import NACParams
-from phonjax.phonons import PhononResult, PhononSettings, from_dataset, phonon_properties
-from phonjax.prepare import HarmonicSystem, prepare
-from phonjax.structures import StructureBatch, pad_structures
+import importlib
+
+# each public name and the module it comes from, imported on first use (PEP 562): importing
+# phonjax imports neither JAX nor NumPy, so that a caller (the command line) chooses how
+# (``phonjax.cli.entry``: with Python's cyclic collector paused, then frozen)
+_EXPORTS = {
+    "Crystal": "phonjax.structure.crystal", "CrystalError": "phonjax.structure.crystal",
+    "Plan": "phonjax.execution",
+    "DatasetError": "phonjax.io", "PhononDataset": "phonjax.io",
+    "dataset_from_crystal": "phonjax.io", "read_dataset": "phonjax.io", "read_input": "phonjax.io",
+    "NACParams": "phonjax.harmonic.nac",
+    "PhononResult": "phonjax.harmonic.properties", "PhononSettings": "phonjax.harmonic.properties",
+    "from_dataset": "phonjax.harmonic.properties",
+    "phonon_properties": "phonjax.harmonic.properties",
+    "HarmonicSystem": "phonjax.harmonic.system", "prepare": "phonjax.harmonic.system",
+    "StructureBatch": "phonjax.structure.batch", "pad_structures": "phonjax.structure.batch",
+    "Phonons": "phonjax.single.phonons",  # the single-crystal workflow (phonopy, seekpath)
+}
 
 
 def float64():
@@ -43,12 +54,15 @@ __version__ = _version()
 
 
 def __getattr__(name: str):
-    # the single-crystal workflow, imported on first use (it pulls in phonopy and seekpath)
-    if name == "Phonons":
-        from phonjax.single.phonons import Phonons
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'phonjax' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
 
-        return Phonons
-    raise AttributeError(f"module 'phonjax' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 __all__ = ["Crystal", "CrystalError", "DatasetError", "HarmonicSystem", "NACParams",

@@ -153,3 +153,25 @@ def json_safe(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+PLAN_OPTION_HELP = ("how the kernels run, FIELD=VALUE[,…] of phonjax.Plan over the machine's "
+                    "default: runner=graph (eigensolver=xla), eigensolver=lapack|phonors|xla, "
+                    "real_form_tolerance=0, q_chunk_bytes=…; results agree to phonopy's "
+                    "contract under every plan")
+
+
+def add_plan_options(parser, memory_help: str) -> None:
+    """``--plan`` and ``--memory-gb`` (the plan's memory bound), the same on every command."""
+    parser.add_argument("--plan", default=None, metavar="FIELD=VALUE,…", help=PLAN_OPTION_HELP)
+    parser.add_argument("--memory-gb", type=argparse_type(positive, "--memory-gb"), default=None,
+                        metavar="GB", help=memory_help)
+
+
+def plan_of(args):
+    """The ``phonjax.Plan`` of ``--plan`` and ``--memory-gb`` (GB → bytes here, once);
+    ``ValueError`` in one line for a field or value the plan refuses."""
+    from phonjax.execution.plan import plan_from_text
+
+    gb = getattr(args, "memory_gb", None)
+    return plan_from_text(getattr(args, "plan", None), None if gb is None else gb * 1e9)

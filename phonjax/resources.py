@@ -3,7 +3,7 @@
 ``ResourceError`` (a ``MemoryError``) is raised, with the material, the estimate
 and the bound in one line, wherever phonjax can tell in advance that a step
 would exceed its bound: the supercell, from its cell matrices alone, in
-``phonjax.single.cells.choose_cells`` and ``prepare`` (``supercell_bytes``), the
+``phonjax.pipeline.cells.choose_cells`` and ``prepare`` (``supercell_bytes``), the
 q-mesh in ``prepare`` (``mesh_bytes``) and the kernel's arrays in
 ``phonjax.execution`` (``Plan.memory_bytes``). The thermal sums over many
 temperatures are split into calls that fit the bound (``Plan.temperature_chunk``)

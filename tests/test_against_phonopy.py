@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import phonjax
-from phonjax.stability import stability
+from phonjax.harmonic.stability import stability
 from phonjax.units import THZ_TO_K
 from tests.conftest import KERNEL_IDS, sample_path
 from validation.reference import phonopy_reference
@@ -80,7 +80,7 @@ def test_mesh_qpoints_are_phonopys(kernel_cases):
 
 def test_dynamical_matrix_equals_phonopy_and_is_hermitian(kernel_cases):
     """D(q) at random q-points, also far outside the first zone."""
-    from phonjax.dynamical_matrix import dynamical_matrices, mass_weighted_blocks
+    from phonjax.harmonic.dynamical_matrix import dynamical_matrices, mass_weighted_blocks
 
     rng = np.random.default_rng(0)
     for ref, s, res in kernel_cases[:6]:

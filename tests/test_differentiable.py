@@ -1,4 +1,4 @@
-"""The differentiable surface (phonjax.differentiable) against finite differences and phonopy.
+"""The differentiable surface (phonjax.harmonic.differentiable) against finite differences and phonopy.
 
 Directional derivatives (jvp) and gradients of F, S, Cv at 300 K with respect to the force
 constants and the masses, on three real, dynamically stable phonondb materials (two cubic, with degenerate
@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import phonjax
-from phonjax import differentiable as dx
+from phonjax.harmonic import differentiable as dx
 
 IDS = ["mp-1000", "mp-361", "mp-11583"]  # stable: no mode near ν = 0, where F is not smooth
 H = 1e-5  # central differences: truncation ~1e-8 relative here, rounding ~1e-10

@@ -1,4 +1,4 @@
-"""Force constants from a JAX energy function (phonjax.energy) against jax.hessian and phonopy.
+"""Force constants from a JAX energy function (phonjax.harmonic.hessian) against jax.hessian and phonopy.
 
 The energy is a smooth Morse pair potential in jnp (validation/pair_potential.py) on real
 phonondb structures: the Hessian-vector route must give the symmetrized Hessian itself; the
@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import phonjax
-from phonjax.energy import displaced_forces, force_constants_from_energy, from_jax_md
-from phonjax.force_constants import symmetrize
+from phonjax.harmonic.hessian import displaced_forces, force_constants_from_energy, from_jax_md
+from phonjax.harmonic.force_constants import symmetrize
 from tests.conftest import sample_path
 from validation.pair_potential import morse_energy
 from validation.reference import phonopy_reference

@@ -1,4 +1,4 @@
-"""The Γ acoustic rule of the thermal sums (``phonjax.thermal.GAMMA_ACOUSTIC_RULE``).
+"""The Γ acoustic rule of the thermal sums (``phonjax.harmonic.thermal.GAMMA_ACOUSTIC_RULE``).
 
 On a mesh that contains Γ (odd meshes, Γ-centred ones) the three acoustic modes at Γ come out
 at ±1e-8…1e-7 THz, and with a cutoff of 0 the sign of that round-off decides which of them
@@ -16,8 +16,8 @@ import pytest
 
 import phonjax
 from phonjax.execution import ALL_PLANS
-from phonjax.mesh import is_gamma
-from phonjax.thermal import gamma_acoustic_modes, thermal_properties, zero_gamma_acoustic
+from phonjax.harmonic.mesh import is_gamma
+from phonjax.harmonic.thermal import gamma_acoustic_modes, thermal_properties, zero_gamma_acoustic
 from tests.conftest import EXAMPLES, sample_path
 from validation.reference import phonopy_reference
 
@@ -101,7 +101,7 @@ def test_odd_meshes_match_phonopy_excluding_gamma_acoustic(odd_mesh_cases, plan)
 
 
 def test_differentiable_surface_follows_the_same_rule(odd_mesh_cases):
-    from phonjax.differentiable import thermal_properties_from_forces
+    from phonjax.harmonic.differentiable import thermal_properties_from_forces
 
     ref, ds, s = odd_mesh_cases[1]  # NaCl, 5³
     f, entropy, cv = thermal_properties_from_forces(ds.forces, s.tables,

@@ -163,7 +163,7 @@ def test_cli_reports_bad_files_and_runs_the_rest(tmp_path):
 def test_element_symbols_are_ases():
     from ase.data import chemical_symbols
 
-    from phonjax.elements import SYMBOLS
+    from phonjax.structure.elements import SYMBOLS
 
     assert list(SYMBOLS) == list(chemical_symbols)
 

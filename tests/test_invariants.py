@@ -7,9 +7,9 @@ import pytest
 
 import phonjax
 from phonjax import units
-from phonjax.force_constants import acoustic_sum_rule_error
-from phonjax.mesh import commensurate_qpoints, irreducible_mesh
-from phonjax.thermal import thermal_properties as _thermal_properties
+from phonjax.harmonic.force_constants import acoustic_sum_rule_error
+from phonjax.harmonic.mesh import commensurate_qpoints, irreducible_mesh
+from phonjax.harmonic.thermal import thermal_properties as _thermal_properties
 
 
 def thermal_properties(*args):
@@ -135,7 +135,7 @@ def test_time_reversal_fallback_only_where_the_grid_breaks_a_rotation(kernel_cas
 
 
 def test_unique_rows_equals_numpys_row_unique():
-    from phonjax.prepare import unique_rows
+    from phonjax.harmonic.system import unique_rows
 
     rng = np.random.default_rng(3)
     for n in (1, 7, 2000):

@@ -9,6 +9,7 @@ on ``phonjax phonons``, ``run`` and ``bench`` and sets the bound that the messag
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 import time
@@ -22,7 +23,7 @@ from phonjax.resources import ResourceError
 from tests.conftest import sample_path
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-PREPARE_MODULE = sys.modules["phonjax.prepare"]  # the module (phonjax.prepare is the function)
+PREPARE_MODULE = importlib.import_module("phonjax.harmonic.system")  # prepare() and its helpers
 
 
 @pytest.fixture
@@ -80,7 +81,7 @@ def test_run_refuses_an_absurd_supercell_before_relaxing(nothing_built, tmp_path
     """With relaxation on, the supercell the input cell would get is checked first: no
     relaxation (and no model call) is spent on a crystal whose supercell cannot fit."""
     import tests.bench.fakes  # noqa: F401  registers the "toy" family
-    from phonjax.bench import relax as relax_module
+    from phonjax.pipeline import relax as relax_module
     from phonjax.single.cli import main
 
     def no_relaxation(*args, **kwargs):
@@ -132,8 +133,11 @@ def test_memory_gb_sets_the_bound_of_run(tiny_default_bound, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "prepare failed: mp-1000: a supercell of 64 atoms" in out and "--memory-gb" in out
     assert main([*args, "--out", str(tmp_path / "b"), "--memory-gb", "1"]) == 0
-    assert main([*args, "--memory-gb", "-3"]) == 2
-    assert "--memory-gb must be a number > 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:  # the same option and check on every command
+        main([*args, "--memory-gb", "-3"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "--memory-gb" in err and "must be > 0" in err
 
 
 def test_memory_gb_sets_the_bound_of_bench(tiny_default_bound, tmp_path):
@@ -144,6 +148,12 @@ def test_memory_gb_sets_the_bound_of_bench(tiny_default_bound, tmp_path):
     assert main([*common, "--out", str(tmp_path / "a")]) == 1  # refused, not computed
     assert main([*common, "--out", str(tmp_path / "b"), "--memory-gb", "1"]) == 0
     with Store(tmp_path / "b" / "bench.sqlite", readonly=True) as store:
+        assert list(store.frame()["status"]) == ["ok"]
+    # --plan keeps the default bound unless --memory-gb is given with it
+    lapack = ["--plan", "eigensolver=lapack"]
+    assert main([*common, *lapack, "--out", str(tmp_path / "c")]) == 1
+    assert main([*common, *lapack, "--out", str(tmp_path / "d"), "--memory-gb", "1"]) == 0
+    with Store(tmp_path / "d" / "bench.sqlite", readonly=True) as store:
         assert list(store.frame()["status"]) == ["ok"]
 
 

@@ -131,23 +131,23 @@ def violations(path: Path) -> list[str]:
 
 def test_checker_finds_each_form():
     """The checker itself, on a made-up file: each form found, the allowed ones not."""
-    source = ("from phonjax.bench import compute\nfrom phonjax.prepare import _unique_rows\n"
-              "import phonjax.prepare as prep\nx = compute._hidden.attr\ny = prep._other\n"
-              "from phonjax.prepare import prepare as _fine\nz = compute.model_rows\n"
-              "setattr(compute, '_patched', 1)\nimport phonjax\nw = phonjax.cells._deep\n"
+    source = ("from phonjax.bench import compute\nfrom phonjax.harmonic.system import _unique_rows\n"
+              "import phonjax.harmonic.system as prep\nx = compute._hidden.attr\ny = prep._other\n"
+              "from phonjax.harmonic.system import prepare as _fine\nz = compute.model_rows\n"
+              "setattr(compute, '_patched', 1)\nimport phonjax\nw = phonjax.structure.supercell._deep\n"
               "from . import _relative\nclass A:\n    def f(self):\n        return self._own\n"
               "from adapter_checks import _helper\nimport numpy as np\nv = np._NoValue\n")
     found = Checker(source, Path("validation/probe.py"), {"adapter_checks"}).run()
-    assert found == ["validation/probe.py:2: phonjax.prepare._unique_rows",
+    assert found == ["validation/probe.py:2: phonjax.harmonic.system._unique_rows",
                      "validation/probe.py:4: phonjax.bench.compute._hidden",
-                     "validation/probe.py:5: phonjax.prepare._other",
+                     "validation/probe.py:5: phonjax.harmonic.system._other",
                      "validation/probe.py:8: phonjax.bench.compute._patched",
-                     "validation/probe.py:10: phonjax.cells._deep",
+                     "validation/probe.py:10: phonjax.structure.supercell._deep",
                      "validation/probe.py:11: ._relative",
                      "validation/probe.py:15: adapter_checks._helper"]
-    as_test = Checker("from phonjax.prepare import _unique_rows\nfrom phonjax.cli import _x\n",
-                      Path("tests/test_prepare.py"), set()).run()
-    assert as_test == ["tests/test_prepare.py:2: phonjax.cli._x"]  # its own subject is exempt
+    as_test = Checker("from phonjax.harmonic.system import _unique_rows\nfrom phonjax.cli import _x\n",
+                      Path("tests/test_system.py"), set()).run()
+    assert as_test == ["tests/test_system.py:2: phonjax.cli._x"]  # its own subject is exempt
 
 
 def test_no_module_uses_another_modules_private_names():

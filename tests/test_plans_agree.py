@@ -6,7 +6,7 @@ stability verdict at the contract's tolerances, on six materials of four crystal
 systems, two with more than 32 modes (where cuSOLVER switches algorithms on a
 GPU). A plan must use the eigensolver it names: the XLA plans run with the
 host solvers disabled, the host plans must call theirs, and the real symmetric
-form of centrosymmetric crystals (``phonjax.real_form``) must be used exactly
+form of centrosymmetric crystals (``phonjax.harmonic.real_form``) must be used exactly
 where the plan allows it. With the non-analytical
 correction (phonopy's example folders, ``phonopy_example``): Gonze–Lee NaCl, Wang
 Al2O3 and NaCl without NAC in one call (one size bucket split by NAC method),
@@ -21,7 +21,7 @@ import pytest
 import phonjax
 from phonjax.execution import ALL_PLANS, host_eigen
 from phonjax.execution.modes import modes
-from phonjax.stability import stability
+from phonjax.harmonic.stability import stability
 
 PLAN_IDS = ["mp-1000", "mp-361", "mp-14006", "mp-3248", "mp-8710", "mp-673245"]
 

@@ -1,4 +1,4 @@
-"""The real symmetric form of D(q) for centrosymmetric crystals (``phonjax.real_form``).
+"""The real symmetric form of D(q) for centrosymmetric crystals (``phonjax.harmonic.real_form``).
 
 Its eigenvalues against NumPy's complex Hermitian solver on matrices built with the
 symmetry Π D Π = D*; the inversion maps ``prepare`` finds, checked on the D(q) of
@@ -20,8 +20,8 @@ from phonjax.data import sample_dir
 from phonjax.execution import default_plan, stages
 from phonjax.execution.chunked import real_form_holds
 from phonjax.execution.padding import own_sizes
-from phonjax.real_form import mode_partners, real_form, symmetry_residual
-from phonjax.tables import pad, sizes_of
+from phonjax.harmonic.real_form import mode_partners, real_form, symmetry_residual
+from phonjax.harmonic.tables import pad, sizes_of
 
 # atoms 0↔1 and 3↔4 swap, 2 sits on the centre, 5 is padding (no partner)
 PARTNER = np.array([1, 0, 2, 4, 3, -1])

@@ -95,7 +95,7 @@ def family_setup(family: str, max_atoms: int):
 
 
 def measure(family: str, supercells, max_atoms: int, repeats: int) -> dict:
-    from phonjax.structures import pad_structures
+    from phonjax.structure.batch import pad_structures
 
     adapter, calculator = family_setup(family, max_atoms)
     batch = pad_structures((a.cell.array, a.positions, a.numbers) for a in supercells)

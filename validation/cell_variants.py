@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from phonjax.cells import build_supercell
-from phonjax.crystal import Crystal
+from phonjax.structure.supercell import build_supercell
+from phonjax.structure.crystal import Crystal
 from phonjax.io import PhononDataset
-from phonjax.symmetry import PositionMatcher
+from phonjax.structure.symmetry import PositionMatcher
 
 CYCLIC = np.array([[0, 0, 1], [1, 0, 0], [0, 1, 0]])  # a, b, c → b, c, a (right-handed)
 

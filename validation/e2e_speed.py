@@ -57,7 +57,7 @@ def published(material, calculator, protocol, stages: dict) -> dict:
     from phonopy.structure.atoms import PhonopyAtoms
 
     from phonjax.bench.inputs import load
-    from phonjax.bench.relax import relax
+    from phonjax.pipeline.relax import relax
 
     from ase.filters import FrechetCellFilter
 
@@ -65,7 +65,8 @@ def published(material, calculator, protocol, stages: dict) -> dict:
     t0 = time.perf_counter()
     # ASE's own filter, as the published code uses it (phonjax's default filter skips
     # ASE's repeated force symmetrizations; same steps, less work)
-    r = relax(ds.unitcell.to_ase(), calculator, protocol, cell_filter=FrechetCellFilter)
+    r = relax(ds.unitcell.to_ase(), calculator, protocol.relax_settings,
+              cell_filter=FrechetCellFilter)
     t1 = time.perf_counter()
     stages["relax"] += t1 - t0
     if not r.ok:
@@ -99,7 +100,7 @@ def published(material, calculator, protocol, stages: dict) -> dict:
 def _time_phonjax_stages() -> dict:
     """Wall seconds of phonjax's relaxation and force stages (wraps the two calls)."""
     import phonjax.bench.compute as compute
-    import phonjax.bench.relax as relax_module
+    import phonjax.pipeline.relax as relax_module
 
     spent = {"relax": 0.0, "forces": 0.0}
 
@@ -159,7 +160,8 @@ def main(argv=None) -> int:
 
     # as `phonjax bench` does: kernel compilations persist across runs (PHONJAX_JAX_CACHE=0: off)
     enable_compilation_cache()
-    from phonjax.bench import models, protocols
+    from phonjax.bench import protocols
+    from phonjax.pipeline import models
     from phonjax.bench.compute import model_rows
     from phonjax.bench.inputs import list_materials
     from phonjax.pipeline.forces import default_lanes

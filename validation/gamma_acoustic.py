@@ -4,7 +4,7 @@
 
 NaCl (phonopy's example folder, no NAC) and BaTe (mp-1000 of the bundled sample), odd meshes
 3³, 5³, 9³ and a Γ-centred 20³: phonopy's F and S with ``exclude_gamma_acoustic=True`` (the
-rule phonjax follows, ``phonjax.thermal.GAMMA_ACOUSTIC_RULE``) and with its default (the three
+rule phonjax follows, ``phonjax.harmonic.thermal.GAMMA_ACOUSTIC_RULE``) and with its default (the three
 Γ acoustic modes counted when their round-off is > 0), against ``phonjax.phonon_properties``
 on the same forces. Prints one row per material and mesh: phonjax − phonopy (kJ/mol, J/K/mol).
 """

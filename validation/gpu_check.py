@@ -112,8 +112,8 @@ def eigen_consistency(rows) -> dict:
     import jax.numpy as jnp
 
     import phonjax
-    from phonjax.dynamical_matrix import dynamical_matrices, mass_weighted_blocks
-    from phonjax.force_constants import force_constants
+    from phonjax.harmonic.dynamical_matrix import dynamical_matrices, mass_weighted_blocks
+    from phonjax.harmonic.force_constants import force_constants
 
     @jax.jit
     def check(fc, phases, q):

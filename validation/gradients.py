@@ -6,7 +6,7 @@
    against ``jax.hessian`` of the same energy (symmetrized as phonopy does), and the
    finite-displacement route at h = 0.01 and 0.005 Å against it (O(h²): the ratio ~4).
 2. Derivatives of F, S, Cv (300 K) with respect to the force constants and the masses
-   (``phonjax.differentiable``, forward mode) against central differences (h = 1e-5 of a
+   (``phonjax.harmonic.differentiable``, forward mode) against central differences (h = 1e-5 of a
    random direction), on three stable phonondb materials.
 
     python validation/gradients.py
@@ -26,10 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import phonjax  # noqa: E402
-from phonjax import differentiable as dx  # noqa: E402
+from phonjax.harmonic import differentiable as dx  # noqa: E402
 from phonjax.data import sample_dir  # noqa: E402
-from phonjax.energy import force_constants_from_energy  # noqa: E402
-from phonjax.force_constants import symmetrize  # noqa: E402
+from phonjax.harmonic.hessian import force_constants_from_energy  # noqa: E402
+from phonjax.harmonic.force_constants import symmetrize  # noqa: E402
 from validation.pair_potential import morse_energy  # noqa: E402
 
 

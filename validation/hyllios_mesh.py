@@ -9,7 +9,7 @@ same forces. Both Γ-centred meshes contain Γ, whose three acoustic modes sit a
 the sign of 1e-14 eV/Å² noise in the force constants and move F by up to ~1e-3
 kJ/mol between any two codes (phonopy itself, from its own force constants, is
 that far from the stored values of the Alexandria files). phonjax excludes them
-(``phonjax.thermal.GAMMA_ACOUSTIC_RULE``); phonopy is run both ways: by default
+(``phonjax.harmonic.thermal.GAMMA_ACOUSTIC_RULE``); phonopy is run both ways: by default
 (the "raw" column, for reference) and with ``exclude_gamma_acoustic=True``, which
 is what phonjax is compared with. Run with phonopy 4.10 (the test environment) or
 with another version first on PYTHONPATH: phonopy ≥ 4.0 replaces the regular grid

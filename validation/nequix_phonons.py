@@ -6,7 +6,7 @@ For a sample of phonondb-pbesol materials (every K-th by supercell size, or the
 bench's relaxation, loew2024 protocol) and then gives force constants by both
 routes from the same relaxed cell: finite displacements (the protocol's forces
 on phonopy's displaced supercells) and Hessian-vector products of the same
-energy (``phonjax.energy``, ``--set force_constants=hessian`` in the bench).
+energy (``phonjax.harmonic.hessian``, ``--set force_constants=hessian`` in the bench).
 Prints, per variant and route, the time per material of that step and
 Table II's errors at 300 K against the PBEsol DFT reference (the bench's own
 scoring), and the Hessian-vs-displacement differences. The PFT paper (Koker et
@@ -45,20 +45,20 @@ def sample(limit: int, stride: int | None) -> list[str]:
 
 def model_rows(variant: str, materials, protocol) -> list[dict]:
     """Rows of both routes for ``variant`` (one relaxation per material)."""
-    from phonjax.bench import models
+    from phonjax.pipeline import models
     from phonjax.bench.compute import (crystal_info, material_row, prepare_for_protocol,
                                        protocol_properties, result_row)
     from phonjax.bench.inputs import load
-    from phonjax.bench.relax import relax_each
-    from phonjax.crystal import Crystal
+    from phonjax.pipeline.relax import relax_each
+    from phonjax.structure.crystal import Crystal
     from phonjax.pipeline.forces import evaluate_forces, hessian_forces
 
     adapter = models.adapter(variant)
     adapter.load()
     datasets = [load(m) for m in materials]
     rows = []
-    relaxed = dict(relax_each([ds.unitcell.to_ase() for ds in datasets], adapter, protocol,
-                              lanes=1))
+    relaxed = dict(relax_each([ds.unitcell.to_ase() for ds in datasets], adapter,
+                              protocol.relax_settings, lanes=1))
     for i, (m, ds) in enumerate(zip(materials, datasets)):
         r = relaxed[i]
         fields = {**crystal_info(ds.unitcell), "relax_steps": r.steps,

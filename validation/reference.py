@@ -222,7 +222,7 @@ def _run_spectra(ph, mesh, temperatures_K, out: dict, times: dict) -> None:
     if mesh is not None:
         ph.run_mesh(list(mesh))
         times["mesh"], t = time.perf_counter() - t, time.perf_counter()
-        # phonjax's Γ rule (phonjax.thermal.GAMMA_ACOUSTIC_RULE); no effect on a mesh without Γ
+        # phonjax's Γ rule (phonjax.harmonic.thermal.GAMMA_ACOUSTIC_RULE); no effect on a mesh without Γ
         ph.run_thermal_properties(temperatures=list(temperatures_K), exclude_gamma_acoustic=True)
         times["thermal"] = time.perf_counter() - t
         tp, m = ph.get_thermal_properties_dict(), ph.get_mesh_dict()

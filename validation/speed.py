@@ -32,7 +32,7 @@ if __package__ in (None, ""):  # run as a file: make the repository's `validatio
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import phonjax  # noqa: E402
-from phonjax.dynamical_matrix import dynamical_matrices, mass_weighted_blocks  # noqa: E402
+from phonjax.harmonic.dynamical_matrix import dynamical_matrices, mass_weighted_blocks  # noqa: E402
 from phonjax.execution import Plan, default_plan  # noqa: E402
 from phonjax.execution.host_eigen import phonors_eigvalsh  # noqa: E402
 from phonjax.execution.padding import bucket  # noqa: E402

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from phonjax.options import OneLineParser, argparse_type, positive
+from phonjax.options import OneLineParser, add_plan_options, plan_of
 from phonjax.resources import MEMORY_OPTION_HELP
 from phonjax.terminal import (quiet_third_party_warnings, stderr_console, stdout_console,
                               warn_distance_once)
@@ -27,7 +27,7 @@ STORE_NAME = "bench.sqlite"
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=DEFAULT_OUT, help=f"results folder (default ./{DEFAULT_OUT})")
     p.add_argument("--plugin", action="append", default=[], metavar="MODULE",
-                   help="import MODULE first (it may register models with phonjax.bench.models); "
+                   help="import MODULE first (it may register models with phonjax.pipeline.models); "
                         "its code runs, from the current folder first under python -m")
     p.add_argument("--compare-to", action="append", default=[], metavar="DATASET",
                    help="also score this dataset's reference against DATASET's reference "
@@ -77,8 +77,7 @@ def run_parser() -> argparse.ArgumentParser:
                    help="recompute rows stored before phonjax recorded input hashes and model "
                         "identities (by default they are reused)")
     p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--memory-gb", type=argparse_type(positive, "--memory-gb"), default=None,
-                   metavar="GB", help=MEMORY_OPTION_HELP + "; a material over it fails alone")
+    add_plan_options(p, MEMORY_OPTION_HELP + "; a material over it fails alone")
     p.add_argument("--break-claims", action="store_true",
                    help="compute materials another run has claimed in the store: for claims "
                         "no run holds any more (a run killed on another machine, or a pid "
@@ -240,7 +239,7 @@ def main_run(argv: list[str]) -> int:
         from phonjax.download import set_offline
 
         set_offline()  # inherited by worker processes
-    from phonjax.bench import models as model_registry
+    from phonjax.pipeline import models as model_registry
     from phonjax.bench import protocols
     from phonjax.bench.executors import make_executor
     from phonjax.bench.inputs import InputError, list_materials
@@ -253,6 +252,13 @@ def main_run(argv: list[str]) -> int:
         for name, p in protocols.PRESETS.items():
             console.print(f"[bold]{name}[/bold] ({p.key}): {p.to_json()}")
         return 0
+    try:
+        plan = plan_of(args)  # a plan it refuses: one line, before any work
+    except ValueError as exc:
+        err.print(f"[red]error[/red]: {exc}", highlight=False, soft_wrap=True)
+        return 2
+    if args.plan is None and args.memory_gb is None:
+        plan = None  # each worker's own default_plan() (a dask worker may have a GPU)
     enable_compilation_cache()
     t0 = time.perf_counter()
     try:
@@ -294,7 +300,7 @@ def main_run(argv: list[str]) -> int:
             tallies = run(materials, models, protocol, store, executor,
                           chunk_size=args.chunk_size, device=args.device,
                           max_atoms=args.max_atoms, lanes=args.lanes,
-                          memory_bytes=None if args.memory_gb is None else args.memory_gb * 1e9,
+                          plan=plan,
                           retry_failed=args.retry_failed,
                           recompute_unverified=args.recompute_unverified,
                           progress=None if args.no_progress else RichProgress(err))

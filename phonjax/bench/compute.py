@@ -12,7 +12,13 @@ kernel on the datasets' own forces, all materials of the chunk in one batched
 ``phonon_properties`` call. Any failure of one material becomes its row with
 ``status="failed"`` and the stage; unreadable inputs come back as
 ``status="input_error"`` (reported, never stored). Every row carries the
-SHA-256 of its input (``input_sha256``), taken when the input was read.
+SHA-256 of its input (``input_sha256``): the one the material carries (the runner
+hashes each input once per run, ``inputs.hashed``), else taken when the input is read.
+
+How the kernel runs is a ``phonjax.Plan`` (``--plan``, ``--memory-gb``): its
+``memory_bytes`` bounds prepare and the kernel. None: ``default_plan()`` of the
+machine the chunk runs on (as ``lanes``), resolved once per chunk. The plan is how,
+not what: it never enters a row or the protocol key.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from __future__ import annotations
 import math
 import time
 import traceback
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
@@ -28,22 +34,18 @@ from phonjax.bench import REFERENCE_MODEL
 from phonjax.bench.inputs import Material, content_sha256, load
 from phonjax.bench.protocols import Protocol, mesh_for
 from phonjax.pipeline.forces import default_lanes, evaluate_forces, hessian_forces, lane_threads
-from phonjax.resources import checked_memory_bytes
+from phonjax.structure.symmetry import crystal_system, spglib_dataset
 
-_CRYSTAL_SYSTEMS = ((2, "triclinic"), (15, "monoclinic"), (74, "orthorhombic"),
-                    (142, "tetragonal"), (167, "trigonal"), (194, "hexagonal"), (230, "cubic"))
-
-
-def crystal_system(spacegroup_number: int) -> str:
-    return next(name for top, name in _CRYSTAL_SYSTEMS if spacegroup_number <= top)
+if TYPE_CHECKING:  # phonjax.execution imports jax: only where a kernel runs
+    from phonjax.execution.plan import Plan
 
 
 def crystal_info(crystal) -> dict:
-    """Formula, elements, space group and crystal system of a unit cell."""
-    import spglib
+    """Formula, elements, space group (1 where spglib finds none) and crystal system of a
+    unit cell."""
     from ase.data import chemical_symbols
 
-    ds = spglib.get_symmetry_dataset(crystal.spglib_cell(), symprec=1e-5)
+    ds = spglib_dataset(crystal, required=False)
     number = int(ds.number) if ds is not None else 1
     symbols = [chemical_symbols[z] for z in crystal.numbers]
     counts = {s: symbols.count(s) for s in dict.fromkeys(symbols)}
@@ -64,41 +66,56 @@ def material_row(material: Material, model: str, protocol: Protocol, **fields) -
 _EXTENSIVE = ("free_energy_kJmol", "entropy_JKmol", "heat_capacity_JKmol")
 
 
-ACOUSTIC_RULES = ("smallest", "lowest")  # phonjax.stability's two Γ rules
+ACOUSTIC_RULES = ("smallest", "lowest")  # phonjax.harmonic.stability's two Γ rules
 
 
 def phonon_fields(result, system, protocol: Protocol) -> dict:
-    """The row's phonon numbers; ``ValueError`` when F, S or Cv is not a finite number
+    """The row's phonon numbers, from ``result.record()`` (the record ``phonjax phonons
+    --json`` prints) and the verdicts; ``ValueError`` when F, S or Cv is not a finite number
     (so that it becomes a failure, never a stored ``ok``). Stability and ω_min follow the
     protocol's Γ rule; ``stable_smallest``/``stable_lowest`` are the verdicts under each
-    rule (same tolerance), from the commensurate frequencies."""
-    from phonjax.stability import stability
-
+    rule (same tolerance), from the commensurate frequencies: each taken once (the
+    protocol's own is the result's, ``rule_verdict``)."""
+    record = result.record()  # the result's own flat record (``PhononResult.record``)
     for name in _EXTENSIVE:
-        if not math.isfinite(getattr(result, name)[0]):
-            raise ValueError(f"{name} is not a finite number at {result.temperatures_K[0]:g} K")
-    verdicts = {rule: stability(system.commensurate, result.commensurate_frequencies_THz,
-                                protocol.gamma_acoustic_tolerance_K, protocol.thz_to_k,
-                                acoustic_modes=rule) for rule in ACOUSTIC_RULES}
+        if not math.isfinite(record[name]):
+            raise ValueError(f"{name} is not a finite number at {record['temperature_K']:g} K")
+    verdicts = {rule: rule_verdict(result, system, protocol, rule) for rule in ACOUSTIC_RULES}
     own = verdicts[protocol.acoustic_modes]
-    return {"free_energy_kJmol": result.free_energy_kJmol[0], "entropy_JKmol": result.entropy_JKmol[0],
-            "heat_capacity_JKmol": result.heat_capacity_JKmol[0], "omega_max_K": own.omega_max_K,
+    return {**{name: record[name] for name in _EXTENSIVE}, "omega_max_K": own.omega_max_K,
             "omega_min_K": own.omega_min_K, "gamma_acoustic_min_K": own.gamma_acoustic_min_K,
             "stable": own.stable, "acoustic_modes": protocol.acoustic_modes,
             **{f"stable_{rule}": v.stable for rule, v in verdicts.items()},
-            "n_primitive": result.n_primitive,
-            "n_supercell": system.n_supercell, "n_displacements": len(system.displacements),
-            "mesh": "x".join(str(m) for m in result.mesh), "temperature_K": result.temperatures_K[0]}
+            "n_primitive": record["n_primitive"], "n_supercell": record["n_supercell"],
+            "n_displacements": record["n_displacements"],
+            "mesh": "x".join(str(m) for m in record["mesh"]),
+            "temperature_K": record["temperature_K"]}
 
 
-def protocol_properties(protocol: Protocol, systems, forces, memory_bytes: float | None = None):
-    """``phonon_properties`` for all (under the default plan with ``memory_bytes`` as its
-    bound); on an error, one by one so only the culprit fails."""
-    from phonjax.execution import default_plan
-    from phonjax.phonons import phonon_properties
+def rule_verdict(result, system, protocol: Protocol, rule: str):
+    """The ``Stability`` of ``result`` under Γ rule ``rule`` and the protocol's tolerance:
+    the result's own when ``phonon_properties`` took it under that rule and tolerance (as
+    ``protocol_properties`` does, with ``protocol.settings``), else from its commensurate
+    frequencies."""
+    from phonjax.harmonic.stability import Stability, stability
+
+    if (rule == getattr(result, "acoustic_modes", None) == protocol.acoustic_modes
+            and getattr(result, "gamma_acoustic_tolerance_K", None)
+            == protocol.gamma_acoustic_tolerance_K):
+        return Stability(result.omega_max_K, result.omega_min_K, result.gamma_acoustic_min_K,
+                         result.stable, result.gamma_acoustic_tolerance_K)
+    return stability(system.commensurate, result.commensurate_frequencies_THz,
+                     protocol.gamma_acoustic_tolerance_K, protocol.thz_to_k, acoustic_modes=rule)
+
+
+def protocol_properties(protocol: Protocol, systems, forces, plan: Plan | None = None):
+    """``phonon_properties`` for all under ``plan`` (None: ``default_plan()``); on an
+    error, one by one so only the culprit fails."""
+    from phonjax.execution.plan import resolved_plan
+    from phonjax.harmonic.properties import phonon_properties
 
     settings = protocol.settings
-    plan = default_plan().replace(memory_bytes=checked_memory_bytes(memory_bytes))
+    plan = resolved_plan(plan)
     try:
         return phonon_properties(systems, forces, settings, plan)
     except Exception:
@@ -113,10 +130,10 @@ def protocol_properties(protocol: Protocol, systems, forces, memory_bytes: float
 
 def prepare_for_protocol(protocol: Protocol, source, S=None, P=None, unitcell=None, pmat=None,
                          **kw):
-    """``phonjax.prepare.prepare`` of ``source`` under the protocol's mesh (for ``unitcell``
+    """``phonjax.harmonic.system.prepare`` of ``source`` under the protocol's mesh (for ``unitcell``
     and primitive matrix ``pmat``), displacements and commensurate points; no NAC unless
     ``kw`` asks for it."""
-    from phonjax.prepare import prepare
+    from phonjax.harmonic.system import prepare
 
     mesh = mesh_for(protocol, unitcell, pmat)
     kw.setdefault("nac", False)  # the benchmark protocols never apply NAC, as the paper's
@@ -126,17 +143,19 @@ def prepare_for_protocol(protocol: Protocol, source, S=None, P=None, unitcell=No
 
 
 def reference_rows(materials: list[Material], protocol: Protocol,
-                   memory_bytes: float | None = None) -> list[dict]:
-    """The kernel on the datasets' own forces (or the binaries JSON's Cv); ``memory_bytes``:
-    the bound of prepare and the kernel (None: ``resources.DEFAULT_MEMORY_BYTES``)."""
-    return [row for group in iter_reference_rows(materials, protocol, memory_bytes)
-            for row in group]
+                   plan: Plan | None = None) -> list[dict]:
+    """The kernel on the datasets' own forces (or the binaries JSON's Cv) under ``plan``
+    (None: ``default_plan()``; its ``memory_bytes`` bounds prepare and the kernel)."""
+    return [row for group in iter_reference_rows(materials, protocol, plan) for row in group]
 
 
 def iter_reference_rows(materials: list[Material], protocol: Protocol,
-                        memory_bytes: float | None = None) -> Iterator[list[dict]]:
+                        plan: Plan | None = None) -> Iterator[list[dict]]:
     """``reference_rows`` in groups of rows finished together: each unreadable input at
     once, then every other material of the chunk after one batched kernel call."""
+    from phonjax.execution.plan import resolved_plan
+
+    plan = resolved_plan(plan)
     systems, forces, pending = [], [], []
     for m in materials:
         t0 = time.perf_counter()
@@ -157,7 +176,7 @@ def iter_reference_rows(materials: list[Material], protocol: Protocol,
                 raise ValueError("the file has no forces")
             system = prepare_for_protocol(protocol, ds, unitcell=ds.unitcell,
                                           pmat=ds.primitive_matrix,
-                                          memory_bytes=checked_memory_bytes(memory_bytes))
+                                          memory_bytes=plan.memory_bytes)
         except Exception as exc:
             yield [material_row(m, REFERENCE_MODEL, protocol, status="input_error", stage="input",
                                 error=f"{type(exc).__name__}: {exc}", input_sha256=sha)]
@@ -168,7 +187,7 @@ def iter_reference_rows(materials: list[Material], protocol: Protocol,
     if not systems:
         return
     t0 = time.perf_counter()
-    results = protocol_properties(protocol, systems, forces, memory_bytes)
+    results = protocol_properties(protocol, systems, forces, plan)
     share = (time.perf_counter() - t0) / max(1, len(systems))
     yield [result_row(m, REFERENCE_MODEL, protocol, base, system, res, seconds=prep_s + share)
            for (m, base, prep_s), system, res in zip(pending, systems, results)]
@@ -189,33 +208,34 @@ def result_row(m: Material, model: str, protocol: Protocol, fields: dict, system
 
 def model_rows(materials: list[Material], model: str, protocol: Protocol, device: str = "cpu",
                max_atoms: int = 4096, lanes: int | None = None,
-               memory_bytes: float | None = None) -> list[dict]:
+               plan: Plan | None = None) -> list[dict]:
     """Rows of ``materials`` under ``model``, in the order they finished; ``lanes``
-    concurrent model calls (None: as many as ``default_lanes``); ``memory_bytes``: the bound
-    of prepare and the kernel (None: the default)."""
+    concurrent model calls (None: as many as ``default_lanes``); ``plan``: how the kernel
+    runs (None: ``default_plan()``; its ``memory_bytes`` bounds prepare and the kernel)."""
     return [row for group in iter_model_rows(materials, model, protocol, device, max_atoms, lanes,
-                                             memory_bytes)
+                                             plan)
             for row in group]
 
 
 def iter_model_rows(materials: list[Material], model: str, protocol: Protocol,
                     device: str = "cpu", max_atoms: int = 4096,
                     lanes: int | None = None,
-                    memory_bytes: float | None = None) -> Iterator[list[dict]]:
+                    plan: Plan | None = None) -> Iterator[list[dict]]:
     """``model_rows``, each material's row yielded as soon as it is done."""
-    from phonjax.bench import models
+    from phonjax.pipeline import models
+    from phonjax.execution.plan import resolved_plan
 
+    plan = resolved_plan(plan)
     adapter = models.adapter(model, device, max_atoms)
     if hasattr(adapter, "load"):
         adapter.load()  # imports the model's framework, so that its threads can be set
     lanes = default_lanes(device) if lanes is None else max(1, int(lanes))
     with lane_threads(lanes):
-        yield from _model_rows(materials, model, protocol, adapter, lanes, memory_bytes)
+        yield from _model_rows(materials, model, protocol, adapter, lanes, plan)
 
 
-def _model_rows(materials, model, protocol, adapter, lanes,
-                memory_bytes=None) -> Iterator[list[dict]]:
-    from phonjax.bench.relax import relax_each
+def _model_rows(materials, model, protocol, adapter, lanes, plan: Plan) -> Iterator[list[dict]]:
+    from phonjax.pipeline.relax import relax_each
 
     loaded = []
     for m in materials:
@@ -229,17 +249,17 @@ def _model_rows(materials, model, protocol, adapter, lanes,
             yield [material_row(m, model, protocol, status="input_error", stage="input",
                                 error=f"{type(exc).__name__}: {exc}", input_sha256=sha)]
     if protocol.relax:  # all unit cells of the chunk together, one model call per step
-        relaxed = relax_each([ds.unitcell.to_ase() for _, ds, _, _ in loaded], adapter, protocol,
-                             lanes=lanes)
+        relaxed = relax_each([ds.unitcell.to_ase() for _, ds, _, _ in loaded],
+                             adapter, protocol.relax_settings, lanes=lanes)
     else:
         relaxed = ((i, None) for i in range(len(loaded)))
     for i, r in relaxed:  # each material finished as soon as its relaxation is
-        yield [_finish(*loaded[i], r, model, protocol, adapter, lanes, memory_bytes)]
+        yield [_finish(*loaded[i], r, model, protocol, adapter, lanes, plan)]
 
 
-def _finish(m, ds, info, load_s, r, model, protocol, adapter, lanes, memory_bytes=None) -> dict:
+def _finish(m, ds, info, load_s, r, model, protocol, adapter, lanes, plan: Plan) -> dict:
     """The row of one relaxed material: displace, forces (one batched call), phonons."""
-    from phonjax.crystal import Crystal
+    from phonjax.structure.crystal import Crystal
 
     t0 = time.perf_counter()
     atoms = ds.unitcell.to_ase()
@@ -257,7 +277,7 @@ def _finish(m, ds, info, load_s, r, model, protocol, adapter, lanes, memory_byte
         system = prepare_for_protocol(protocol, crystal, ds.supercell_matrix, ds.primitive_matrix,
                                       unitcell=crystal, pmat=ds.primitive_matrix,
                                       use_dataset_displacements=False, id=m.material_id,
-                                      memory_bytes=checked_memory_bytes(memory_bytes))
+                                      memory_bytes=plan.memory_bytes)
     except Exception as exc:
         return material_row(m, model, protocol, **fields, status="failed", stage="prepare",
                             error=f"{type(exc).__name__}: {exc}", seconds=time.perf_counter() - t0)
@@ -275,18 +295,19 @@ def _finish(m, ds, info, load_s, r, model, protocol, adapter, lanes, memory_byte
         return material_row(m, model, protocol, **fields, status="failed", stage="forces",
                             error="NaN or infinite forces")
     t0 = time.perf_counter()
-    [result] = protocol_properties(protocol, [system], [f], memory_bytes)
+    [result] = protocol_properties(protocol, [system], [f], plan)
     return result_row(m, model, protocol, fields, system, result,
                       seconds=prep_s + forces_s + time.perf_counter() - t0)
 
 
 def compute_chunk(materials: list[Material], model: str, protocol: Protocol,
                   device: str = "cpu", max_atoms: int = 4096,
-                  lanes: int | None = None, memory_bytes: float | None = None) -> Iterator[dict]:
+                  lanes: int | None = None, plan: Plan | None = None) -> Iterator[dict]:
     """Rows for ``materials`` under ``model`` (``"dft"``: the reference), each yielded as
     soon as it is done; never raises. ``lanes``: concurrent model calls (None:
-    ``default_lanes`` of the machine it runs on); ``memory_bytes``: the bound of prepare
-    and the kernel (None: ``resources.DEFAULT_MEMORY_BYTES``).
+    ``default_lanes`` of the machine it runs on); ``plan``: how the kernel runs (None:
+    ``default_plan()`` of the machine it runs on; its ``memory_bytes`` bounds prepare and
+    the kernel).
 
     Each row also gets ``wall_seconds``: its share of the chunk's wall time (the time
     since the previous rows were yielded, split over the rows finished together). A
@@ -295,10 +316,9 @@ def compute_chunk(materials: list[Material], model: str, protocol: Protocol,
     t_last = time.perf_counter()
     finished: set[str] = set()
     try:
-        groups = (iter_reference_rows(materials, protocol, memory_bytes)
+        groups = (iter_reference_rows(materials, protocol, plan)
                   if model == REFERENCE_MODEL else
-                  iter_model_rows(materials, model, protocol, device, max_atoms, lanes,
-                                  memory_bytes))
+                  iter_model_rows(materials, model, protocol, device, max_atoms, lanes, plan))
         for group in groups:
             now = time.perf_counter()
             share, t_last = (now - t_last) / max(1, len(group)), now

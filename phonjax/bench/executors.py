@@ -5,6 +5,9 @@ soon as they are ready, chunks in completion order. In this process a chunk's
 rows come one by one as its materials finish (so each is stored at once); from
 a dask worker a chunk's rows travel back together. Results travel back to the
 caller, the only writer of the store, so workers never touch the database.
+A task is ``compute_chunk``'s arguments: materials, model, protocol, device,
+max_atoms, lanes and the ``phonjax.Plan`` (None: the worker's ``default_plan()``),
+each a picklable value, so that a dask worker gets them as they are.
 """
 
 from __future__ import annotations

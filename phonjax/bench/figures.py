@@ -16,9 +16,7 @@ import numpy as np
 import pandas as pd
 
 from phonjax.bench.scoring import PROPERTIES
-
-_SYSTEMS = ("triclinic", "monoclinic", "orthorhombic", "tetragonal", "trigonal", "hexagonal",
-            "cubic")
+from phonjax.structure.symmetry import CRYSTAL_SYSTEMS
 
 
 def _plt():
@@ -141,7 +139,7 @@ def dataset_figures(reference: pd.DataFrame, folder: Path, stem: str) -> list[Pa
     if "crystal_system" in ref and ref["crystal_system"].notna().any():
         counts = ref["crystal_system"].value_counts()
         fig, ax = plt.subplots(figsize=(6, 3.5))
-        ax.bar(_SYSTEMS, [int(counts.get(s, 0)) for s in _SYSTEMS])
+        ax.bar(CRYSTAL_SYSTEMS, [int(counts.get(s, 0)) for s in CRYSTAL_SYSTEMS])
         ax.set_ylabel("materials")
         ax.tick_params(axis="x", rotation=30)
         out.append(_save(fig, folder / f"{stem}.dataset.crystal_systems.png"))

@@ -4,8 +4,10 @@ A ``Material`` names one material of one dataset (``dataset`` label +
 ``material_id``) and how to load it: a phonopy_params / Alexandria file
 (read with ``phonjax.read_dataset`` in the worker) or an entry of the
 Alexandria PBE binaries JSON (structure + Cv(300 K) per mole of that cell,
-no forces, no supercell). Listing a dataset reads no phonon file, so a
-resumed run skips finished materials without touching them.
+no forces, no supercell). Listing a dataset reads no phonon file; a run hashes
+each input once (``hashed``: the SHA-256 travels with the material to the
+worker and into every row), so a resumed run skips finished materials without
+parsing them.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import gzip
 import json
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +35,7 @@ class Material:
     material_id: str
     path: str | None = None  # phonon dataset file
     entry: dict | None = None  # binaries JSON entry: structure (dict), heat_capacity, formula
+    input_sha256: str | None = None  # content_sha256, once ``hashed`` has taken it
 
 
 class InputError(ValueError):
@@ -143,7 +146,7 @@ def structure_of_entry(entry: dict):
     """The Crystal of a binaries JSON entry (its structure is a pymatgen dict, maybe as text)."""
     from pymatgen.core import Structure
 
-    from phonjax.crystal import Crystal
+    from phonjax.structure.crystal import Crystal
 
     s = entry["structure"]
     if isinstance(s, str):
@@ -163,11 +166,14 @@ def binaries_supercell_matrix(lattice: np.ndarray, length_A: float = BINARIES_SU
 
 def content_sha256(material: Material) -> str | None:
     """SHA-256 of what a material's numbers are computed from: its file's bytes, or its
-    binaries JSON entry (canonical JSON). None when the file cannot be read."""
+    binaries JSON entry (canonical JSON). None when the file cannot be read. The hash a
+    material carries (``hashed``) when it has one, so that a run takes it once."""
     import hashlib
 
     from phonjax.download import file_sha256
 
+    if material.input_sha256 is not None:
+        return material.input_sha256
     if material.path is None:
         return hashlib.sha256(json.dumps(material.entry, sort_keys=True, default=str).encode()
                               ).hexdigest()
@@ -175,6 +181,12 @@ def content_sha256(material: Material) -> str | None:
         return file_sha256(material.path)
     except OSError:
         return None
+
+
+def hashed(materials: list[Material]) -> list[Material]:
+    """``materials`` carrying their ``content_sha256``: taken here, once per run (the
+    runner compares it with the store's, each row records it)."""
+    return [replace(m, input_sha256=content_sha256(m)) for m in materials]
 
 
 def load(material: Material):

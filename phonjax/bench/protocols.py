@@ -7,11 +7,11 @@ follows the published code (hyllios/utils benchmark_ph): phonopy's default mesh
 from a length of 100 Å (Γ-centred), the three *lowest* modes at Γ excused down
 to −35 K, ``get_commensurate_points(supercell_matrix)`` and ``is_diagonal=False``,
 THz→K 47.992. ``acoustic_modes`` is the Γ rule ("smallest" |ν| or "lowest" ν,
-see ``phonjax.stability``); the bench stores the verdict under both rules with
+see ``phonjax.harmonic.stability``); the bench stores the verdict under both rules with
 every result. A protocol's ``key`` names it in the store; overrides change the
 key so results of different settings never mix (hyllios@v1 rows were computed
 with the "smallest" rule; v2 uses the published code's; v3 excludes the Γ
-acoustic modes from F, S, Cv, ``phonjax.thermal.GAMMA_ACOUSTIC_RULE``, which
+acoustic modes from F, S, Cv, ``phonjax.harmonic.thermal.GAMMA_ACOUSTIC_RULE``, which
 v2 counted by the sign of their round-off). A loew2024 override whose mesh
 contains Γ carries the rule in its key too, so rows of the old rule are recomputed.
 """
@@ -25,11 +25,20 @@ from dataclasses import asdict, dataclass, fields, replace
 import numpy as np
 
 from phonjax import options
+from phonjax.pipeline.settings import RELAX_FIELDS, RelaxSettings
 from phonjax.units import THZ_TO_K
 
 
 @dataclass(frozen=True)
 class Protocol:
+    """Every setting of a benchmark run, flat: the fields are the store key and the stored JSON.
+
+    Made of the shared records: ``relax_settings`` (``phonjax.pipeline.settings.RelaxSettings``,
+    which checks the five relaxation fields on construction) and ``settings``
+    (``phonjax.PhononSettings``). ``resolve`` checks every field, each with one check
+    (``_CHECKS``, ``_CHOICES``; the relaxation's are RelaxSettings').
+    """
+
     name: str
     version: int
     mesh: tuple[int, int, int] | None = (20, 20, 20)  # None: from mesh_length_A
@@ -41,17 +50,25 @@ class Protocol:
     is_diagonal: bool = True
     thz_to_k: float = THZ_TO_K
     distance_A: float = 0.01
+    # True, the paper's choice: each displaced supercell's mean force is removed first
+    # (PhononSettings and the workflow's settings default to False, phonopy's)
     subtract_drift: bool = True
     temperature_K: float = 300.0
     relax: bool = True
-    fmax_eV_A: float = 0.005
-    relax_rounds: int = 15  # rounds of FIRE, each up to relax_steps, aiming at fmax/2
-    relax_steps: int = 500
-    fix_symmetry: bool = True
-    max_force_eV_A: float = 1e4  # larger forces during relaxation count as an explosion
+    # relax_settings: declared (meaning, default) and checked by RelaxSettings
+    fmax_eV_A: float = RelaxSettings.fmax_eV_A
+    relax_rounds: int = RelaxSettings.relax_rounds
+    relax_steps: int = RelaxSettings.relax_steps
+    fix_symmetry: bool = RelaxSettings.fix_symmetry
+    max_force_eV_A: float = RelaxSettings.max_force_eV_A
     # "finite_displacement" (the protocol's forces on displaced supercells) or "hessian"
-    # (Hessian-vector products of a JAX-native model's energy, phonjax.energy)
+    # (Hessian-vector products of a JAX-native model's energy, phonjax.harmonic.hessian)
     force_constants: str = "finite_displacement"
+
+    def __post_init__(self):  # the relaxation fields as RelaxSettings checks them
+        relax = self.relax_settings
+        for name in RELAX_FIELDS:
+            object.__setattr__(self, name, getattr(relax, name))
 
     @property
     def overrides(self) -> dict:
@@ -79,12 +96,17 @@ class Protocol:
     @property
     def settings(self):
         """The protocol's physics as ``phonjax.PhononSettings``."""
-        from phonjax.phonons import PhononSettings
+        from phonjax.harmonic.properties import PhononSettings
 
         return PhononSettings(temperatures_K=(self.temperature_K,),
                               subtract_drift=self.subtract_drift,
                               gamma_acoustic_tolerance_K=self.gamma_acoustic_tolerance_K,
                               acoustic_modes=self.acoustic_modes, thz_to_k=self.thz_to_k)
+
+    @property
+    def relax_settings(self) -> RelaxSettings:
+        """The protocol's relaxation, what ``phonjax.pipeline.relax`` takes."""
+        return RelaxSettings(**{name: getattr(self, name) for name in RELAX_FIELDS})
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -100,12 +122,12 @@ PRESETS: dict[str, Protocol] = {
 DEFAULT_PROTOCOL = "loew2024"
 
 
-# the checks of phonjax.options, per setting (None allowed where the field says so)
+# the checks of phonjax.options, per setting (None allowed where the field says so); the
+# relaxation's are RelaxSettings' own
 _CHECKS = {"temperature_K": options.non_negative, "gamma_acoustic_tolerance_K": options.non_negative,
            "thz_to_k": options.positive, "mesh_length_A": options.positive,
-           "distance_A": options.displacement_distance, "fmax_eV_A": options.positive,
-           "max_force_eV_A": options.positive, "relax_steps": options.positive_int,
-           "relax_rounds": options.positive_int}
+           "distance_A": options.displacement_distance,
+           **dict.fromkeys(RELAX_FIELDS, RelaxSettings.check)}
 _CHOICES = {"commensurate": ("primitive", "supercell_matrix"),
             "acoustic_modes": ("smallest", "lowest"),
             "force_constants": ("finite_displacement", "hessian")}
@@ -200,11 +222,11 @@ def mesh_for(protocol: Protocol, unitcell, primitive_matrix) -> tuple[int, int, 
     """The sampling mesh of one material under ``protocol``."""
     if protocol.mesh is not None:
         return tuple(protocol.mesh)
-    import spglib
+    from phonjax.structure.symmetry import spglib_dataset
 
     P = np.asarray(primitive_matrix, float)
     lattice = P.T @ np.asarray(unitcell.lattice)  # primitive lattice rows
-    ds = spglib.get_symmetry_dataset(unitcell.spglib_cell(), symprec=1e-5)
+    ds = spglib_dataset(unitcell, required=False)
     rotations = None
     if ds is not None:  # unit-cell fractional rotations -> primitive basis: P⁻¹ R P
         Pinv = np.linalg.inv(P)

@@ -19,12 +19,16 @@ from __future__ import annotations
 import platform
 import time
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 from phonjax.bench import REFERENCE_MODEL
 from phonjax.bench.compute import compute_chunk
-from phonjax.bench.inputs import Material, content_sha256
+from phonjax.bench.inputs import Material, hashed
 from phonjax.bench.protocols import Protocol
 from phonjax.bench.store import Store
+
+if TYPE_CHECKING:
+    from phonjax.execution.plan import Plan
 
 
 class BenchError(RuntimeError):
@@ -46,7 +50,7 @@ def model_identity(model: str) -> str:
     """What a model row is computed with, beyond the spec: package version and weights."""
     if model == REFERENCE_MODEL:
         return "reference"
-    from phonjax.bench import models
+    from phonjax.pipeline import models
 
     return models.identity(model)
 
@@ -58,7 +62,7 @@ def versions(packages=("phonjax", "jax", "jaxlib", "numpy", "spglib", "ase", "to
 
 
 def run_meta(model: str, protocol: Protocol) -> dict:
-    from phonjax.bench import models
+    from phonjax.pipeline import models
 
     try:
         ident = {"model": REFERENCE_MODEL} if model == REFERENCE_MODEL else models.describe(model)
@@ -86,9 +90,9 @@ def chunks(items: list, size: int) -> list[list]:
     return [items[k:k + size] for k in range(0, len(items), max(1, size))]
 
 
-def plan(materials: list[Material], model: str, protocol: Protocol, store: Store,
-         identity: str, hashes: dict[str, str | None], recompute_unverified: bool = False
-         ) -> tuple[list[Material], Tally]:
+def to_compute(materials: list[Material], model: str, protocol: Protocol, store: Store,
+               identity: str, hashes: dict[str, str | None], recompute_unverified: bool = False
+               ) -> tuple[list[Material], Tally]:
     """(materials to compute, tally of the others) for one model."""
     tally = Tally()
     stored = {ds: store.identities(ds, model, protocol.key) for ds in {m.dataset for m in materials}}
@@ -114,22 +118,24 @@ def plan(materials: list[Material], model: str, protocol: Protocol, store: Store
 def run(materials: list[Material], models: list[str], protocol: Protocol, store: Store,
         executor, *, chunk_size: int = 8, device: str = "cpu", max_atoms: int = 4096,
         lanes: int | None = None, retry_failed: bool = False, recompute_unverified: bool = False,
-        progress=None, memory_bytes: float | None = None) -> dict[str, Tally]:
+        progress=None, plan: Plan | None = None) -> dict[str, Tally]:
     """Compute every missing or outdated row; ``progress.advance(model, row)`` is called per
     finished material. ``lanes``: concurrent model calls per chunk (None: one per core of
-    the worker, ≤ 4). ``memory_bytes``: the bound of prepare and the kernel (None: the
-    default, ``resources.DEFAULT_MEMORY_BYTES``)."""
+    the worker, ≤ 4). ``plan``: how the kernel runs, sent with each chunk (None:
+    ``default_plan()`` of the worker; its ``memory_bytes`` bounds prepare and the kernel);
+    how, not what: rows and the protocol key are the same under every plan."""
     tallies: dict[str, Tally] = {}
     work = []
-    hashes = {m.material_id: content_sha256(m) for m in materials}
+    materials = hashed(materials)  # each input hashed once; the hash travels with the chunks
+    hashes = {m.material_id: m.input_sha256 for m in materials}
     for model in [REFERENCE_MODEL] + [m for m in models if m != REFERENCE_MODEL]:
         if retry_failed:
             for ds in {m.dataset for m in materials}:
                 store.delete_failed(ds, model, protocol.key)
         identity = model_identity(model)
         unreadable = _drop_unreadable(store, materials, model, protocol)
-        pending, tallies[model] = plan(materials, model, protocol, store, identity, hashes,
-                                       recompute_unverified)
+        pending, tallies[model] = to_compute(materials, model, protocol, store, identity,
+                                             hashes, recompute_unverified)
         tallies[model].changed += [f"{mid} (its stored row was unreadable)" for mid in unreadable]
         work.append((model, identity, pending))
     if progress is not None:
@@ -143,7 +149,7 @@ def run(materials: list[Material], models: list[str], protocol: Protocol, store:
             # The reference is cheap per material: bigger chunks mean fewer compilations.
             size = chunk_size * 4 if model == REFERENCE_MODEL else chunk_size
             tasks = _claimed_tasks(chunks(pending, size), model, identity, hashes, protocol,
-                                   store, tally, (device, max_atoms, lanes, memory_bytes),
+                                   store, tally, (device, max_atoms, lanes, plan),
                                    progress)
             for rows in executor.map(compute_chunk, tasks):
                 for row in rows:
@@ -214,7 +220,7 @@ class RichProgress:
         self._progress = None
         self._tasks = {}
 
-    def start(self, plan, tallies) -> None:
+    def start(self, work, tallies) -> None:
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                    TimeElapsedColumn, TimeRemainingColumn)
 
@@ -224,7 +230,7 @@ class RichProgress:
                                   TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
                                   console=self.console, transient=False)
         self._progress.start()
-        for model, n in plan:
+        for model, n in work:
             self._tasks[model] = self._progress.add_task(model, total=n, failed=0)
         self.t0 = time.perf_counter()
 

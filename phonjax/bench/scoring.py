@@ -66,7 +66,7 @@ def compare(pred: pd.DataFrame, ref: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
-RULES = ("smallest", "lowest")  # the Γ acoustic rules, phonjax.stability's acoustic_modes
+RULES = ("smallest", "lowest")  # the Γ acoustic rules, phonjax.harmonic.stability's acoustic_modes
 
 
 def _verdicts(rows: pd.DataFrame, rule: str) -> pd.Series:

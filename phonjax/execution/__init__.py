@@ -18,7 +18,7 @@ from phonjax.execution.padding import bucket, check_fits
 from phonjax.execution.plan import ALL_PLANS, Plan, default_plan
 from phonjax.execution.stages import MaterialOutput
 from phonjax.resources import ResourceError
-from phonjax.tables import MaterialTables
+from phonjax.harmonic.tables import MaterialTables
 
 __all__ = ["ALL_PLANS", "MaterialOutput", "Plan", "ResourceError", "default_plan", "run"]
 
@@ -29,11 +29,13 @@ def run(forces: Sequence[np.ndarray], tables: Sequence[MaterialTables], temperat
         subtract_drift: bool = False, plan: Plan | None = None,
         keep_force_constants: bool = False,
         on_bucket_done: Callable[[list[int], list[MaterialOutput]], None] | None = None,
-        names: Sequence[str] | None = None) -> list[MaterialOutput]:
+        names: Sequence[str] | None = None, thermal: bool = True) -> list[MaterialOutput]:
     """One ``MaterialOutput`` per material, in order. ``on_bucket_done(indices, outputs)``
     is called as each bucket finishes (progress, early writes). A material that alone
     needs more than ``plan.memory_bytes`` (at these temperatures) raises ``ResourceError``
-    before anything runs (``names`` name the materials in that message)."""
+    before anything runs (``names`` name the materials in that message). ``thermal=False``:
+    a runner may skip the mesh (the chunked runner does: F, S, Cv empty), for callers that
+    solve the mesh themselves (``modes.mesh_thermal``)."""
     plan = plan or default_plan()
     n_temperatures = int(np.size(temperatures))
     for i, t in enumerate(tables):
@@ -43,7 +45,7 @@ def run(forces: Sequence[np.ndarray], tables: Sequence[MaterialTables], temperat
     with jax.enable_x64(True):
         for group in bucket(tables, plan):
             outputs = runner([forces[i] for i in group], [tables[i] for i in group],
-                             temperatures, subtract_drift, plan, keep_force_constants)
+                             temperatures, subtract_drift, plan, keep_force_constants, thermal)
             for i, o in zip(group, outputs):
                 out[i] = o
             if on_bucket_done:

@@ -5,7 +5,7 @@ Then, material by material at its own finely padded size (``own_sizes``), its
 q-points run in chunks of ``plan.q_chunk`` points: D(q) compiled, eigenvalues
 by the plan's solver (on the host between compiled pieces, or by XLA inside
 them). With a host solver, the mesh of a crystal with inversion symmetry is
-solved in real symmetric form (``phonjax.real_form``, checked first at a chunk
+solved in real symmetric form (``phonjax.harmonic.real_form``, checked first at a chunk
 of generic q-points against ``Plan.real_form_tolerance``; commensurate points,
 whose single frequencies are reported, stay complex), and the frequencies
 and thermal sums of all the material's modes (mesh and commensurate q-points)
@@ -36,10 +36,10 @@ from phonjax.execution import host_eigen, stages
 from phonjax.execution.padding import (batch_size, force_constant_bytes, group_sizes, own_sizes,
                                        padded_stack)
 from phonjax.execution.plan import Plan
-from phonjax.real_form import symmetry_residual
-from phonjax.tables import MaterialTables, QSet, pad, sizes_of
-from phonjax.mesh import is_gamma
-from phonjax.thermal import zero_gamma_acoustic
+from phonjax.harmonic.real_form import symmetry_residual
+from phonjax.harmonic.tables import MaterialTables, QSet, pad, sizes_of
+from phonjax.harmonic.mesh import is_gamma
+from phonjax.harmonic.thermal import zero_gamma_acoustic
 
 
 def _chunks(qset: QSet, q_chunk: int) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
@@ -69,7 +69,7 @@ def _host_eigenvalues(qset: QSet, blocks, phases, nac, n_modes: int, q_chunk: in
                       solver: str, real: bool = False) -> np.ndarray:
     """Eigenvalues (n_q, n_modes) of a q-set's D(q) (eV/Å²/AMU): D(q) compiled chunk by
     chunk, solved on the host for the real modes of the real q-points only; ``real``:
-    D's real symmetric form (``phonjax.real_form``) by LAPACK."""
+    D's real symmetric form (``phonjax.harmonic.real_form``) by LAPACK."""
     matrices = stages.chunk_real_matrices_jit if real else stages.chunk_matrices_jit
     solve = host_eigen.real_eigvalsh if real else host_eigen.SOLVERS[solver]
     eigenvalues = np.zeros((len(qset.weights), n_modes))
@@ -86,7 +86,7 @@ def _host_eigenvalues(qset: QSet, blocks, phases, nac, n_modes: int, q_chunk: in
 
 def real_form_holds(tables: MaterialTables, blocks, phases, nac, n_modes: int, q_chunk: int,
                     tolerance: float) -> bool:
-    """Whether D(q) has the inversion symmetry of ``phonjax.real_form`` to ``tolerance``,
+    """Whether D(q) has the inversion symmetry of ``phonjax.harmonic.real_form`` to ``tolerance``,
     checked at 4 generic q-points (one more chunk of D(q), of the same compiled shape)."""
     partner = np.asarray(tables.phases.inversion_partner)
     if tolerance <= 0 or (partner < 0).any():
@@ -167,14 +167,16 @@ def flat_length(n: int, smallest: int = 4096) -> int:
 
 
 def run(forces: Sequence[np.ndarray], tables: Sequence[MaterialTables], temperatures,
-        subtract_drift: bool, plan: Plan, keep_force_constants: bool
+        subtract_drift: bool, plan: Plan, keep_force_constants: bool, thermal: bool = True
         ) -> list[stages.MaterialOutput]:
-    """Outputs of the materials of one bucket, in order."""
+    """Outputs of the materials of one bucket, in order (``thermal=False``: the mesh is not
+    solved and F, S, Cv are empty)."""
     with host_eigen.blas_single_threaded():  # LAPACK one thread per core (real_eigvalsh)
-        return _run(forces, tables, temperatures, subtract_drift, plan, keep_force_constants)
+        return _run(forces, tables, temperatures, subtract_drift, plan, keep_force_constants,
+                    thermal)
 
 
-def _run(forces, tables, temperatures, subtract_drift, plan, keep_force_constants):
+def _run(forces, tables, temperatures, subtract_drift, plan, keep_force_constants, thermal):
     s = group_sizes(tables, plan)
     batch = batch_size(len(tables), force_constant_bytes(s), plan)
     temps = jax.device_put(np.atleast_1d(np.asarray(temperatures, float)))
@@ -196,13 +198,17 @@ def _run(forces, tables, temperatures, subtract_drift, plan, keep_force_constant
             if plan.host_solver:
                 comm = _host_eigenvalues(t.commensurate, own_blocks, phases, nac, n_modes,
                                          q_chunk, plan.eigensolver)
-                mesh, weights = _mesh_eigenvalues(t, own_blocks, phases, nac, n_modes, q_chunk,
-                                                  plan)
+                if thermal:
+                    mesh, weights = _mesh_eigenvalues(t, own_blocks, phases, nac, n_modes,
+                                                      q_chunk, plan)
+                else:
+                    mesh, weights = np.zeros((0, comm.shape[1])), np.zeros(0)
                 comm, sums = _modes_spectrum(mesh, weights, comm, temps, plan)
             else:
                 _, sums = _xla_spectrum(t.mesh, own_blocks, phases, nac, n_modes, q_chunk, temps)
                 comm, _ = _xla_spectrum(t.commensurate, own_blocks, phases, nac, n_modes,
                                         q_chunk, temps)
-            out.append(stages.MaterialOutput.from_sums(
-                sums, t.mesh, comm, fc[b, :real.N, :real.N] if keep_force_constants else None))
+            fc_b = fc[b, :real.N, :real.N] if keep_force_constants else None
+            out.append(stages.MaterialOutput.from_sums(sums, t.mesh, comm, fc_b) if thermal
+                       else stages.MaterialOutput.without_thermal(comm, fc_b))
     return out

@@ -5,7 +5,7 @@ commensurate frequencies, for ``batch`` materials at once: one ``jax.vmap`` over
 the stacked, padded tables inside one ``jax.jit``; the q-points of each
 material run as ``jax.lax.map`` over chunks, so memory is bounded by the chunk,
 not the mesh. Nothing returns to the host between stages. Padded modes,
-q-points and atoms are masked out exactly (``phonjax.tables``).
+q-points and atoms are masked out exactly (``phonjax.harmonic.tables``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from phonjax.execution import stages
 from phonjax.execution.padding import (batch_size, force_constant_bytes, group_sizes,
                                        padded_stack, q_bytes)
 from phonjax.execution.plan import Plan
-from phonjax.tables import MaterialTables, sizes_of
+from phonjax.harmonic.tables import MaterialTables, sizes_of
 
 
 def _one_material(forces, tables: MaterialTables, temperatures, subtract_drift: bool,
@@ -44,9 +44,10 @@ def _round_up(n: int, k: int) -> int:
 
 
 def run(forces: Sequence[np.ndarray], tables: Sequence[MaterialTables], temperatures,
-        subtract_drift: bool, plan: Plan, keep_force_constants: bool
+        subtract_drift: bool, plan: Plan, keep_force_constants: bool, thermal: bool = True
         ) -> list[stages.MaterialOutput]:
-    """Outputs of the materials of one bucket, in order."""
+    """Outputs of the materials of one bucket, in order. ``thermal=False`` is accepted and
+    changes nothing: the mesh is part of the one compiled graph (F, S, Cv come with it)."""
     s = group_sizes(tables, plan)
     q_chunk = min(plan.q_chunk(s.modes), s.nq)
     comm_chunk = min(q_chunk, s.nc)

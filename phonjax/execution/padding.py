@@ -1,6 +1,6 @@
 """Buckets, padded sizes and the memory model of compiled calls.
 
-Materials differ in every size (``phonjax.tables.Sizes``). A *bucket* is a group
+Materials differ in every size (``phonjax.harmonic.tables.Sizes``). A *bucket* is a group
 of materials whose supercell and primitive atom counts pad to the same ladder
 sizes; its tables are padded to the group's sizes (each on the plan's ladder,
 so that separate calls share compilations) and stacked, ``batch`` materials
@@ -17,7 +17,7 @@ import numpy as np
 
 from phonjax.execution.plan import Plan
 from phonjax.resources import THERMAL_BYTES_PER_VALUE, refuse_if_over
-from phonjax.tables import FORCES_AXES, MaterialTables, Sizes, pad, pad_array, sizes_of, stack
+from phonjax.harmonic.tables import FORCES_AXES, MaterialTables, Sizes, pad, pad_array, sizes_of, stack
 
 
 def bucket(tables: Sequence[MaterialTables], plan: Plan) -> list[list[int]]:

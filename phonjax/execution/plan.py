@@ -1,8 +1,8 @@
 """The execution plan: how phonon properties are computed, resolved once.
 
 The physics is the same whatever the plan (the kernels in
-``phonjax.force_constants``, ``phonjax.dynamical_matrix`` and
-``phonjax.thermal``); a ``Plan`` says how they run:
+``phonjax.harmonic.force_constants``, ``phonjax.harmonic.dynamical_matrix`` and
+``phonjax.harmonic.thermal``); a ``Plan`` says how they run:
 
 * ``runner``: ``"chunked"`` evaluates the force constants of a size bucket in
   one vmapped jit, then each material's q-points in chunks at its own (finely
@@ -15,7 +15,7 @@ The physics is the same whatever the plan (the kernels in
   ``"lapack"`` (NumPy's, on the host) or ``"xla"`` (inside the compiled graph:
   LAPACK on CPU, cuSOLVER on GPU). The graph runner needs ``"xla"``.
 * ``real_form_tolerance``: with a host solver, the mesh of a crystal with
-  inversion symmetry is solved as real symmetric matrices (``phonjax.real_form``,
+  inversion symmetry is solved as real symmetric matrices (``phonjax.harmonic.real_form``,
   LAPACK on every core: about half the time of phonors on the complex ones),
   where D(q) checks symmetric to this tolerance; 0 turns it off.
 * sizes: the bound on the arrays of one compiled call, the D(q) bytes per
@@ -63,7 +63,7 @@ class Plan:
     ladder: tuple[int, ...] = LADDER
     fine_ladder: tuple[int, ...] = FINE_LADDER
     # host solvers: a centrosymmetric material's mesh as real symmetric matrices
-    # (phonjax.real_form) where D(q)'s inversion residual is at most this (0: never)
+    # (phonjax.harmonic.real_form) where D(q)'s inversion residual is at most this (0: never)
     real_form_tolerance: float = 1e-12
 
     def __post_init__(self):
@@ -125,3 +125,50 @@ def default_plan(backend: str | None = None) -> Plan:
 
         backend = jax.default_backend()
     return Plan() if backend == "cpu" else Plan(runner="graph", eigensolver="xla")
+
+
+def resolved_plan(plan: Plan | None = None, memory_bytes: float | None = None) -> Plan:
+    """``plan`` (default: ``default_plan()``) with ``memory_bytes`` as its bound when given
+    (``resources.checked_memory_bytes``: a number > 0, one-line ``ValueError`` otherwise)."""
+    from phonjax.resources import checked_memory_bytes
+
+    if plan is not None and not isinstance(plan, Plan):
+        raise TypeError(f"plan must be a phonjax.Plan, got {type(plan).__name__}")
+    if plan is None:  # the default bound as it is now (``resources.DEFAULT_MEMORY_BYTES``)
+        return default_plan().replace(memory_bytes=checked_memory_bytes(memory_bytes))
+    if memory_bytes is None:
+        return plan
+    return plan.replace(memory_bytes=checked_memory_bytes(memory_bytes))
+
+
+def plan_from_text(text: str | None, memory_bytes: float | None = None) -> Plan:
+    """A plan from the command line's ``--plan``: comma-separated ``field=value`` of ``Plan``
+    (``runner=graph,eigensolver=xla``, ``eigensolver=lapack``, ``real_form_tolerance=0``,
+    ``q_chunk_bytes=4e6``, …) over ``default_plan()``; "default" or None: that plan. An
+    unknown field or a value ``Plan`` refuses raises ``ValueError`` in one line."""
+    base = resolved_plan()
+    changes: dict = {}
+    for part in (text or "").replace(" ", "").split(","):
+        if part in ("", "default"):
+            continue
+        key, sep, value = part.partition("=")
+        known = {f.name: f for f in dataclasses.fields(Plan) if f.name not in ("ladder",
+                                                                              "fine_ladder")}
+        if not sep or key not in known:
+            raise ValueError(f"--plan: {part!r} is not FIELD=VALUE with FIELD one of "
+                             f"{', '.join(known)}")
+        current = getattr(base, key)
+        try:
+            changes[key] = value if isinstance(current, str) else type(current)(
+                float(value) if isinstance(current, int) else value)
+        except ValueError:
+            raise ValueError(f"--plan: {key} must be a number, got {value!r}") from None
+        if isinstance(current, int) and changes[key] != float(value):
+            raise ValueError(f"--plan: {key} must be an integer, got {value!r}")
+    if changes.get("runner") == "graph" and "eigensolver" not in changes:
+        changes["eigensolver"] = "xla"  # the graph runner's only solver
+    try:
+        plan = dataclasses.replace(base, **changes)
+    except ValueError as exc:
+        raise ValueError(f"--plan: {exc}") from None
+    return resolved_plan(plan, memory_bytes)

@@ -4,7 +4,7 @@
   (``material_blocks``: the short-range ones for a Gonze–Lee NAC);
 * ``chunk_matrices``: q-points → D(q), for a host eigensolver;
 * ``chunk_real_matrices``: q-points → the real symmetric form of D(q) of a
-  centrosymmetric crystal (``phonjax.real_form``), for a host eigensolver;
+  centrosymmetric crystal (``phonjax.harmonic.real_form``), for a host eigensolver;
 * ``modes_spectrum``: a host solver's eigenvalues, as a flat list of modes with
   their q-point weights → frequencies and weighted thermal sums;
 * ``chunk_from_qpoints``: q-points → D(q) → XLA eigenvalues → frequencies and
@@ -24,13 +24,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from phonjax.dynamical_matrix import (dynamical_matrices, eigenvalues_to_thz, frequencies,
+from phonjax.harmonic.dynamical_matrix import (dynamical_matrices, eigenvalues_to_thz, frequencies,
                                       mass_weighted_blocks, short_range_blocks)
-from phonjax.force_constants import force_constants
-from phonjax.real_form import real_form
-from phonjax.tables import MaterialTables, NACTables, PhaseTables, QSet
-from phonjax.mesh import is_gamma
-from phonjax.thermal import per_mole, thermal_sums, zero_gamma_acoustic
+from phonjax.harmonic.force_constants import force_constants
+from phonjax.harmonic.real_form import real_form
+from phonjax.harmonic.tables import MaterialTables, NACTables, PhaseTables, QSet
+from phonjax.harmonic.mesh import is_gamma
+from phonjax.harmonic.thermal import per_mole, thermal_sums, zero_gamma_acoustic
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,6 +48,13 @@ class MaterialOutput:
         """From a whole mesh's ``thermal_sums`` (3, n_T) and its (unpadded) q-set."""
         f, s, cv = (np.asarray(x) for x in per_mole(np.asarray(sums), float(np.sum(mesh.weights))))
         return cls(f, s, cv, np.asarray(commensurate_frequencies_THz),
+                   None if force_constants is None else np.asarray(force_constants))
+
+    @classmethod
+    def without_thermal(cls, commensurate_frequencies_THz, force_constants=None):
+        """A material whose mesh was not solved (``run(..., thermal=False)``): F, S, Cv empty."""
+        empty = np.zeros(0)
+        return cls(empty, empty, empty, np.asarray(commensurate_frequencies_THz),
                    None if force_constants is None else np.asarray(force_constants))
 
 

@@ -6,7 +6,7 @@ phonopy), the primitive matrix P (relative to the unit cell), and a type-1
 displacement dataset (one displaced atom per supercell) with forces when they
 are known. Alexandria benchmark files also carry reference results, kept in
 ``reference``. A polar crystal's Born charges and ε∞ (a BORN file, or the
-``nac`` section of a phonopy yaml) are kept in ``nac`` (``phonjax.nac.NACParams``).
+``nac`` section of a phonopy yaml) are kept in ``nac`` (``phonjax.harmonic.nac.NACParams``).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from phonjax.crystal import Crystal, CrystalError
-from phonjax.nac import NACParams
+from phonjax.structure.crystal import Crystal, CrystalError
+from phonjax.harmonic.nac import NACParams
 
 
 MIN_DISPLACEMENT_A = 1e-6  # shorter displacements carry no usable force differences

@@ -30,12 +30,13 @@ from pathlib import Path
 
 import numpy as np
 
-from phonjax.cells import SYMPREC, build_primitive, build_supercell
-from phonjax.crystal import Crystal, CrystalError
+from phonjax.structure.supercell import build_primitive, build_supercell
+from phonjax.structure.symmetry import SYMPREC
+from phonjax.structure.crystal import Crystal, CrystalError
 from phonjax.io.dataset import DatasetError, PhononDataset
 from phonjax.io.readers import (dataset_id, load_yaml_text, primitive_matrix_of, read_dataset,
                                  read_text, stored_supercell_problem)
-from phonjax.nac import NACError, NACParams
+from phonjax.harmonic.nac import NACError, NACParams
 
 YAML_NAMES = ("phonopy_params.yaml", "phonopy.yaml", "phonopy_disp.yaml")
 

@@ -29,8 +29,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from phonjax.crystal import Crystal, CrystalError
-from phonjax.elements import NUMBERS
+from phonjax.structure.crystal import Crystal, CrystalError
+from phonjax.structure.elements import NUMBERS
+from phonjax.structure.symmetry import SYMPREC
 from phonjax.io.dataset import DatasetError, PhononDataset
 
 try:
@@ -353,7 +354,7 @@ def dataset_from_mapping(data: dict, id: str, source: str | None = None) -> Phon
         raise DatasetError(f"malformed dataset ({type(exc).__name__}: {exc})") from None
 
 
-def primitive_matrix_of(unitcell: Crystal, stored, symprec: float = 1e-5
+def primitive_matrix_of(unitcell: Crystal, stored, symprec: float = SYMPREC
                         ) -> tuple[np.ndarray, str]:
     """(P, the rule that chose it) as ``phonopy.load(file)`` chooses P for any phonopy
     yaml (phonopy_disp.yaml, phonopy.yaml, phonopy_params.yaml): the file's
@@ -361,7 +362,7 @@ def primitive_matrix_of(unitcell: Crystal, stored, symprec: float = 1e-5
     ``guess_primitive_matrix``: spglib's primitive cell of ``unitcell``)."""
     if stored is not None:
         return stored, PRIMITIVE_FROM_FILE  # checked by PhononDataset
-    from phonjax.single.cells import auto_primitive_matrix
+    from phonjax.structure.symmetry import auto_primitive_matrix
 
     pmat, _ = auto_primitive_matrix(unitcell, symprec)
     return pmat, PRIMITIVE_AUTO
@@ -374,7 +375,7 @@ def check_stored_supercell(dataset: PhononDataset, lattice, coordinates, symbols
     order): the forces belong to the stored one, so a matrix of the right determinant
     but the wrong shape, or a unit cell edited without its forces, would otherwise give
     confident wrong numbers."""
-    from phonjax.cells import build_supercell
+    from phonjax.structure.supercell import build_supercell
 
     built, _ = build_supercell(dataset.unitcell, dataset.supercell_matrix)
     lattice, frac = np.asarray(lattice, float), np.asarray(coordinates, float)

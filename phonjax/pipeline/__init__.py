@@ -1,8 +1,10 @@
-"""The shared floor under both applications (``phonjax run`` and ``phonjax bench``).
+"""The shared floor under the applications (``phonjax run``, ``phonjax bench``, κ to come).
 
-What both front doors do with a model, in one place, public and typed, so that neither
-reaches into the other: ``forces`` (forces of many displaced supercells from one model:
-the lanes, the batching, the Hessian route). Relaxation, the cell choice, Born charges
-and the reference model are still in ``phonjax.bench`` and ``phonjax.single``; they move
-here next (issue 24).
+What every front door does with a (crystal, model) pair, in one place, public and typed, so
+that none reaches into another: ``records`` (the frozen record of each step: ``Pair`` →
+``Structure`` → ``Harmonic``), ``settings`` (``RelaxSettings``: the relaxation's fields,
+declared and checked once; the bench's ``Protocol`` and the workflow's ``WorkflowSettings``
+hand it over as ``relax_settings``), ``relax`` (FixSymmetry + FrechetCellFilter + FIRE, many
+crystals in lock-step, one model call per step for all) and ``forces`` (forces of many
+displaced supercells from one model: the lanes, the batching, the Hessian route).
 """

@@ -1,6 +1,6 @@
 """Forces of many displaced supercells from one model.
 
-A *system* here is a prepared ``phonjax.prepare`` system (its ``displacements``,
+A *system* here is a prepared ``phonjax.harmonic.system`` system (its ``displacements``,
 ``displaced_supercells()``, ``supercell`` and ``n_supercell``); its *forces* are an array
 (n_displacements, n_supercell_atoms, 3) in eV/Å. Two routes:
 
@@ -30,7 +30,7 @@ from phonjax.resources import usable_cores
 def evaluate_forces(adapter, systems: Sequence, lanes: int = 1) -> list[np.ndarray | Exception]:
     """Forces (n_disp, N, 3) per system from one batched call (``lanes`` model calls at
     a time); on an error, system by system so that only the culprit fails."""
-    from phonjax.structures import pad_structures
+    from phonjax.structure.batch import pad_structures
 
     def run(group):
         cells = [c for s in group for c in s.displaced_supercells()]
@@ -57,11 +57,11 @@ def evaluate_forces(adapter, systems: Sequence, lanes: int = 1) -> list[np.ndarr
 
 def hessian_forces(adapter, systems: Sequence) -> list[np.ndarray | Exception]:
     """−H·u (n_disp, N, 3) per system from Hessian-vector products of the model's energy
-    (``phonjax.energy``): the force constants' forces of the protocol's displacements
+    (``phonjax.harmonic.hessian``): the force constants' forces of the protocol's displacements
     without finite differences. Needs a JAX-native adapter (``energy_function``)."""
     import jax
 
-    from phonjax.energy import hessian_forces as energy_hessian_forces
+    from phonjax.harmonic.hessian import hessian_forces as energy_hessian_forces
 
     if not hasattr(adapter, "energy_function"):
         error = ValueError(f"force_constants=hessian needs a JAX-native model; "

@@ -7,17 +7,16 @@ object: relaxed structure, cells, force constants, band structure along a checke
 path, DOS and partial DOS, thermal properties in three normalisations, the imaginary-mode
 report and its files.
 
-Modules, one concept each: ``settings`` (what a run does, validated), ``inputs`` (reading
-structures and force sets), ``cells`` (symmetry, primitive cell, supercell), ``bandpath``
-(seekpath's path mapped to the cell used, and its check), ``dos`` (tetrahedron and Gaussian DOS,
-projections), ``thermal_table``, ``instability`` (imaginary-mode report, modulated structures),
-``workflow`` (relaxation, forces and kernel, batched over many pairs with the bench's code),
-``spectra`` (what one pair's force constants give), ``phonons`` (the ``Phonons`` object),
-``report`` (JSON summary, model comparison), ``writers``, ``plots``, ``provenance``, ``cli``
-(``phonjax run``), ``born`` (the non-analytical correction of a pair: the input's own Born
-charges, a BORN file for a model's force constants, or none; checked against the crystal).
-Frequencies are computed in one place, ``Phonons.modes_at`` / ``path_modes`` (phonopy's
-q → 0 rule at Γ on band segments when the pair has NAC).
+Modules, one concept each, in the order a pair meets them: ``cli`` (``phonjax run``),
+``settings`` (what a run does, validated), ``inputs`` (reading structures and force sets),
+``phonons`` (the ``Phonons`` front over a pair's records, ``phonjax.pipeline.records``),
+``workflow`` (its ``STEPS``: symmetry, relaxation, cells and Born charges, forces, kernel,
+batched over many pairs on the shared floor ``phonjax.pipeline``), ``spectra`` (what one
+pair's ``Harmonic`` record gives: ``bandpath``, the mesh solved once, ``dos``,
+``thermal_table``, ``instability``), ``outputs`` (the pair's folder, whole or not at all:
+``writers``, ``plots``, ``report`` with ``provenance``). Frequencies are computed in one
+place, the pair's ``ModeSolver`` (``Harmonic.modes_at`` / ``path_modes``: phonopy's q → 0
+rule at Γ on band segments when the pair has NAC).
 """
 
 __all__ = ["Phonons", "WorkflowSettings"]

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from phonjax.crystal import Crystal
+from phonjax.structure.crystal import Crystal
+from phonjax.structure.symmetry import SYMPREC, spglib_dataset
 
 _GREEK = {"GAMMA": r"\Gamma", "SIGMA": r"\Sigma", "DELTA": r"\Delta", "LAMBDA": r"\Lambda"}
 
@@ -105,9 +106,7 @@ def _cell_tuple(crystal: Crystal):
 
 def _rotations(cell, symprec: float) -> np.ndarray:
     """Point group of a cell (fractional, its own basis) with time reversal: ±W, unique."""
-    import spglib
-
-    ds = spglib.get_symmetry_dataset(cell, symprec=symprec)
+    ds = spglib_dataset(cell, symprec, required=False)
     rots = np.asarray(ds.rotations, np.int64) if ds is not None else np.eye(3, dtype=np.int64)[None]
     both = np.concatenate([rots, -rots]).reshape(-1, 9)
     return np.unique(both, axis=0).reshape(-1, 3, 3)
@@ -178,7 +177,7 @@ def _seekpath(primitive: Crystal, symprec: float) -> _Seekpath:
     return _Seekpath(res, orig, m, sorted({str(w.message).splitlines()[0] for w in record}))
 
 
-def check_path(path: BandPath, primitive: Crystal, symprec: float = 1e-5) -> list[PointCheck]:
+def check_path(path: BandPath, primitive: Crystal, symprec: float = SYMPREC) -> list[PointCheck]:
     """Checks of every labelled point of ``path`` that seekpath knows, for the cell
     ``primitive`` whose reciprocal basis the path's coordinates are in (module docstring)."""
     sk = _seekpath(primitive, symprec)
@@ -203,7 +202,7 @@ def check_path(path: BandPath, primitive: Crystal, symprec: float = 1e-5) -> lis
     return checks
 
 
-def seekpath_path(primitive: Crystal, symprec: float = 1e-5) -> BandPath:
+def seekpath_path(primitive: Crystal, symprec: float = SYMPREC) -> BandPath:
     """seekpath's standard path for ``primitive``, mapped to its basis and checked."""
     sk = _seekpath(primitive, symprec)
     res = sk.res
@@ -219,7 +218,7 @@ def seekpath_path(primitive: Crystal, symprec: float = 1e-5) -> BandPath:
                     sk.warnings)
 
 
-def naive_path(primitive: Crystal, symprec: float = 1e-5) -> BandPath:
+def naive_path(primitive: Crystal, symprec: float = SYMPREC) -> BandPath:
     """seekpath's coordinates used as they are (phonopy's ``get_band_qpoints_by_seekpath``):
     right only when ``primitive`` is seekpath's standardized primitive. For comparisons."""
     import seekpath
@@ -287,7 +286,7 @@ def read_path_file(path: str | os.PathLike, primitive_matrix: np.ndarray | None 
         raise BandPathError(f"{path}: {exc}") from None
 
 
-def build_path(spec, primitive: Crystal, primitive_matrix: np.ndarray, symprec: float = 1e-5
+def build_path(spec, primitive: Crystal, primitive_matrix: np.ndarray, symprec: float = SYMPREC
                ) -> BandPath:
     """The path of a run: ``"auto"`` (seekpath, mapped, checked), a file, or segments."""
     if isinstance(spec, str) and spec == "auto":

@@ -22,8 +22,10 @@ import argparse
 import math
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
+from phonjax.options import add_plan_options, plan_of
 from phonjax.resources import MEMORY_OPTION_HELP
 
 DEFAULT_MODEL = "chgnet"
@@ -80,8 +82,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-atoms", type=int, default=None,
                    help="atoms per model call (default 256 on CPU, 2048 elsewhere)")
     p.add_argument("--no-plots", action="store_true", help="files only")
-    p.add_argument("--memory-gb", type=float, default=None, metavar="GB",
-                   help=MEMORY_OPTION_HELP + "; a crystal over it fails with one line")
+    add_plan_options(p, MEMORY_OPTION_HELP + "; a crystal over it fails with one line")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="also show other packages' warnings (torch, the models, ase, pymatgen, "
                         "spglib, phonopy); phonjax's own always show")
@@ -107,8 +108,6 @@ def settings_from(args):
         raise ValueError(f"--supercell takes 3 or 9 integers, got {len(args.supercell)}")
     if args.max_atoms is not None and args.max_atoms < 1:
         raise ValueError("--max-atoms must be ≥ 1")
-    if args.memory_gb is not None and not (math.isfinite(args.memory_gb) and args.memory_gb > 0):
-        raise ValueError(f"--memory-gb must be a number > 0, got {args.memory_gb:g}")
     return WorkflowSettings(
         relax=not args.no_relax, fmax_eV_A=args.fmax, min_length_A=args.min_length,
         symmetrize_tolerance_A=None if args.no_symmetrize else 1e-3,
@@ -130,7 +129,7 @@ def _items(args, settings, err):
     if models:
         for m in models:  # a model that cannot run stops everything, before any input is read
             if m != "dft":
-                from phonjax.bench import models as registry
+                from phonjax.pipeline import models as registry
 
                 registry.check_spec(m)
     if args.band_path != "auto" and not Path(args.band_path).is_file():
@@ -140,7 +139,7 @@ def _items(args, settings, err):
         try:
             items += Phonons.from_structures([s], chosen, settings=settings, device=args.device,
                                              max_atoms=args.max_atoms,
-                                             memory_bytes=memory_bytes(args))
+                                             plan=plan_of(args))
         except (InputError, ValueError) as exc:
             bad += 1
             err.print(f"[red]error[/red] {exc}", highlight=False, soft_wrap=True)
@@ -154,13 +153,8 @@ def _items(args, settings, err):
                 k += 1
                 name = f"{p.name}-{k}"
             final[key] = name
-        p.name = final[key]
+        p.pair = replace(p.pair, name=final[key])
     return items, bad
-
-
-def memory_bytes(args) -> float | None:
-    """The memory bound of ``--memory-gb`` in bytes (None: the default)."""
-    return None if args.memory_gb is None else args.memory_gb * 1e9
 
 
 def _slug(model: str) -> str:
@@ -233,9 +227,9 @@ def describe(p) -> list[str]:
         lines.append(f"supercell: {_matrix(c.supercell_matrix)} ({c.supercell_how}) = "
                      f"{c.n_supercell} atoms, images ≥ {c.min_image_distance_A:.1f} Å apart, "
                      f"{n_disp} displacement(s)")
-        from phonjax.single.born import summary_line
+        from phonjax.single.report import nac_summary_line
 
-        nac = summary_line(p)
+        nac = nac_summary_line(p)
         if nac:
             lines.append(nac)
     if p.band is not None:
@@ -330,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     err = Console(stderr=True)
     try:
         settings = settings_from(args)
+        plan_of(args)  # a plan it refuses: one line, before any work
         out = check_out(args.out)  # before any input, model or relaxation work
     except (SettingsError, ValueError) as exc:
         err.print(f"[red]error[/red]: {exc}", highlight=False, soft_wrap=True)

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from phonjax.crystal import Crystal
+from phonjax.structure.crystal import Crystal
+from phonjax.structure.symmetry import SYMPREC, spglib_dataset
 
 DEGENERACY_THZ = 1e-6  # modes closer than this share their projections
 
@@ -43,17 +44,13 @@ class MeshGrid:
     symmetry_fallback: bool  # phonopy's time-reversal-only fallback was taken
 
 
-def phonopy_mesh(primitive: Crystal, mesh, symprec: float = 1e-5) -> MeshGrid:
+def phonopy_mesh(primitive: Crystal, mesh, symprec: float = SYMPREC) -> MeshGrid:
     """The mesh ``Phonopy.run_mesh(mesh)`` builds for ``primitive`` (is_mesh_symmetry=True)."""
     from phonopy.phonon.grid import BZGrid, get_ir_grid_points
-    from phonopy.structure.atoms import PhonopyAtoms
-    from phonopy.structure.symmetry import Symmetry
 
     mesh = np.asarray(mesh, np.int64).reshape(3)
     shift = (mesh % 2 == 0).astype(np.int64)  # Monkhorst-Pack, phonopy's default
-    cell = PhonopyAtoms(cell=primitive.lattice, scaled_positions=primitive.frac_positions,
-                        numbers=primitive.numbers, masses=primitive.masses)
-    dataset = Symmetry(cell, symprec=symprec).dataset
+    dataset = spglib_dataset(primitive, symprec)  # phonopy's Symmetry(cell, symprec).dataset
     fallback = False
     try:
         grid = BZGrid(mesh, lattice=primitive.lattice, symmetry_dataset=dataset, is_shift=shift,
@@ -177,18 +174,16 @@ class DensityOfStates:
     n_irreducible_q: int = 0
 
 
-def equivalent_atoms(primitive: Crystal, symprec: float = 1e-5) -> np.ndarray:
+def equivalent_atoms(primitive: Crystal, symprec: float = SYMPREC) -> np.ndarray:
     """Representative of each atom's set of symmetry-equivalent atoms (spglib)."""
-    import spglib
-
-    ds = spglib.get_symmetry_dataset(primitive.spglib_cell(), symprec=symprec)
+    ds = spglib_dataset(primitive, symprec, required=False)
     return (np.asarray(ds.equivalent_atoms, np.int64) if ds is not None
             else np.arange(primitive.n_atoms))
 
 
 def density_of_states(frequencies_THz: np.ndarray, shares_by_atom: np.ndarray | None,
                       grid: MeshGrid, primitive: Crystal, method: str = "tetrahedron",
-                      sigma_THz: float | None = None, symprec: float = 1e-5) -> DensityOfStates:
+                      sigma_THz: float | None = None, symprec: float = SYMPREC) -> DensityOfStates:
     """Total DOS and (with ``shares_by_atom`` from ``atom_shares``) PDOS per element and atom."""
     points, sigma = frequency_points(frequencies_THz, sigma_THz if method == "gaussian" else None)
     symbols = primitive.symbols

@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from phonjax.crystal import Crystal, CrystalError
+from phonjax.structure.crystal import Crystal, CrystalError
 from phonjax.io import DatasetError, PhononDataset
 
 FORCE_SET_SUFFIXES = (".yaml", ".yml", ".yaml.xz", ".yaml.bz2", ".yaml.gz", ".yml.xz",

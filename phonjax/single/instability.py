@@ -32,9 +32,9 @@ from fractions import Fraction
 
 import numpy as np
 
-from phonjax.crystal import Crystal
-from phonjax.mesh import is_gamma
-from phonjax.thermal import gamma_acoustic_modes
+from phonjax.structure.crystal import Crystal
+from phonjax.harmonic.mesh import is_gamma
+from phonjax.harmonic.thermal import gamma_acoustic_modes
 
 ACOUSTIC_DIP_MAX_THZ = 0.5  # |ν| of a near-Γ acoustic dip at most (larger: an instability)
 ACOUSTIC_CHARACTER_MIN = 0.5  # share of a mode in rigid translations to count as acoustic
@@ -256,7 +256,7 @@ def modulated(primitive: Crystal, q, eigenvector: np.ndarray, frequency_THz: flo
               amplitude_A: float, max_atoms: int, calculation_cell=None) -> Modulation | None:
     """The primitive cell's supercell displaced along one mode (module docstring), or None
     when no supercell of at most ``max_atoms`` atoms holds q."""
-    from phonjax.cells import build_supercell
+    from phonjax.structure.supercell import build_supercell
 
     cell = modulation_cell(q, primitive.n_atoms, max_atoms, calculation_cell)
     if cell is None:

@@ -11,6 +11,13 @@ one kernel call (what ``phonjax run`` does). Results are arrays: ``band.frequenc
 ``mesh.frequencies_THz``, ``dos.total``, ``dos.elements``, ``thermal.columns("atoms")``, …;
 ``write(folder)`` and ``plot(folder)`` make the files.
 
+``Phonons`` is a thin front: what it holds are the frozen records of
+``phonjax.pipeline.records`` (``pair``: what was asked; ``structure``; ``harmonic``: system,
+forces, result and the one ``ModeSolver`` of its force constants), made by the steps of
+``single.workflow`` (``STEPS``), and the spectra of ``single.spectra``, which take the
+``Harmonic`` record and the settings, never the ``Phonons``. ``plan=`` (a ``phonjax.Plan``)
+says how the kernels run; ``memory_bytes=`` is its memory bound.
+
 A step that fails sets ``error = (stage, one-line reason)``; methods then raise
 ``PhononsError`` with that line.
 
@@ -28,91 +35,90 @@ from typing import Sequence
 
 import numpy as np
 
-from phonjax.crystal import Crystal
-from phonjax.resources import DEFAULT_MEMORY_BYTES, checked_memory_bytes
+from phonjax.pipeline.records import REFERENCE_MODEL, Harmonic, Pair, RelaxSummary, Structure
 from phonjax.single.settings import WorkflowSettings
-from phonjax.single.workflow import DFT
 
 
 class PhononsError(RuntimeError):
     """A step of one (crystal, model) pair failed; the message names the stage and reason."""
 
 
-@dataclass(frozen=True)
-class RelaxSummary:
-    converged: bool
-    steps: int
-    fmax_eV_A: float | None
-    seconds: float
-    energy_eV_per_atom: float | None
-    reason: str
-    symmetry_after: object | None  # SymmetryInfo of the relaxed cell
-
-    def to_dict(self) -> dict:
-        return {"converged": self.converged, "steps": self.steps, "final_fmax_eV_A": self.fmax_eV_A,
-                "seconds": round(self.seconds, 3), "energy_eV_per_atom": self.energy_eV_per_atom,
-                "reason": self.reason or None,
-                "symmetry_after": str(self.symmetry_after) if self.symmetry_after else None}
+__all__ = ["REFERENCE_MODEL", "Phonons", "PhononsError", "RelaxSummary"]
 
 
 @dataclass(eq=False)
 class Phonons:
-    name: str
-    input_crystal: Crystal
-    model: str = "chgnet"  # adapter spec ("family[:variant]") or "dft" (a force-set file's forces)
-    settings: WorkflowSettings = field(default_factory=WorkflowSettings)
-    dataset: object | None = None  # PhononDataset of a force-set input
-    source: str | None = None
-    device: str = "cpu"
-    max_atoms: int = 256  # atoms per model call (the bench's CPU default)
-    lanes: int | None = None  # model calls side by side (None: the bench's default)
-    memory_bytes: float = DEFAULT_MEMORY_BYTES  # the bound of prepare and the kernel's plan:
-    #   a supercell, mesh or kernel over it is refused (``ResourceError``) before it is built
-    # --- state, filled by the steps -----------------------------------------------------
-    error: tuple[str, str] | None = None
-    symmetry_input: object | None = None
-    symmetrized_to: object | None = None
-    unitcell: Crystal | None = None
-    relaxation: RelaxSummary | None = None
-    cells: object | None = None
-    system: object | None = None
-    forces: np.ndarray | None = None
-    result: object | None = None
-    band: object | None = None
-    mesh: object | None = None
-    dos: object | None = None
-    thermal: object | None = None
-    instability: object | None = None
+    """One pair's records (``phonjax.pipeline.records``), filled step by step: ``pair`` (what
+    was asked), ``structure`` (after symmetry and relaxation), ``cells`` and ``system``
+    (after ``prepare``), ``forces``, ``harmonic`` (after the kernel), and the spectra the
+    user asked for (``band``, ``mesh``, ``dos``, ``thermal``, ``instability``)."""
+
+    pair: Pair
+    error: tuple[str, str] | None = None  # (stage, one-line reason) of the step that failed
+    structure: Structure | None = None
+    cells: object | None = None  # pipeline.cells.CellChoice
+    system: object | None = None  # harmonic.system.HarmonicSystem
+    forces: np.ndarray | None = None  # (n_disp, N, 3) eV/Å
+    harmonic: Harmonic | None = None
+    band: object | None = None  # spectra.BandStructure
+    mesh: object | None = None  # spectra.MeshSpectrum
+    dos: object | None = None  # dos.DensityOfStates
+    thermal: object | None = None  # thermal_table.ThermalTable
+    instability: object | None = None  # instability.InstabilityReport
     timings: dict = field(default_factory=dict)
+
+    # --- the pair and its records, by name ------------------------------------------------
+    name = property(lambda self: self.pair.name)
+    model = property(lambda self: self.pair.model)
+    settings = property(lambda self: self.pair.settings)
+    plan = property(lambda self: self.pair.plan)
+    memory_bytes = property(lambda self: self.pair.plan.memory_bytes)
+    input_crystal = property(lambda self: self.pair.input_crystal)
+    dataset = property(lambda self: self.pair.dataset)
+    source = property(lambda self: self.pair.source)
+    device = property(lambda self: self.pair.device)
+    max_atoms = property(lambda self: self.pair.max_atoms)
+    lanes = property(lambda self: self.pair.lanes)
+    unitcell = property(lambda self: None if self.structure is None else self.structure.unitcell)
+    symmetry_input = property(lambda self: None if self.structure is None
+                              else self.structure.symmetry_input)
+    symmetrized_to = property(lambda self: None if self.structure is None
+                              else self.structure.symmetrized_to)
+    relaxation = property(lambda self: None if self.structure is None
+                          else self.structure.relaxation)
+    result = property(lambda self: None if self.harmonic is None else self.harmonic.result)
 
     # --- construction ---------------------------------------------------------------------
     @classmethod
     def from_structure(cls, structure, model: str = "chgnet", *, name: str | None = None,
                        settings: WorkflowSettings | None = None, device: str = "cpu",
                        max_atoms: int | None = None, born=None, memory_bytes: float | None = None,
-                       **setting_changes) -> Phonons:
+                       plan=None, **setting_changes) -> Phonons:
         """One crystal (a file name, ASE ``Atoms``, pymatgen ``Structure`` or ``Crystal``) with
         one model; ``setting_changes`` override ``settings`` (e.g. ``relax=False``,
         ``supercell_matrix=(2, 2, 2)``, ``mesh=(12, 12, 12)``). ``born``: a BORN file or
         ``NACParams``, Born charges and ε∞ (from DFT) for the non-analytical correction.
-        ``memory_bytes``: the memory bound (default ``resources.DEFAULT_MEMORY_BYTES``)."""
+        ``plan``: a ``phonjax.Plan`` (how the kernels run; default ``default_plan()``);
+        ``memory_bytes``: its memory bound (default ``resources.DEFAULT_MEMORY_BYTES``)."""
         items = cls.from_structures([structure], [model], settings=settings, device=device,
                                     max_atoms=max_atoms, names=[name] if name else None,
-                                    born=born, memory_bytes=memory_bytes, **setting_changes)
+                                    born=born, memory_bytes=memory_bytes, plan=plan,
+                                    **setting_changes)
         if len(items) != 1:
             raise ValueError(f"{structure}: holds {len(items)} structures; use from_structures")
         return items[0]
 
     @classmethod
-    def from_dataset(cls, dataset, *, model: str = DFT, name: str | None = None,
+    def from_dataset(cls, dataset, *, model: str = REFERENCE_MODEL, name: str | None = None,
                      settings: WorkflowSettings | None = None, born=None,
-                     memory_bytes: float | None = None, **setting_changes) -> Phonons:
+                     memory_bytes: float | None = None, plan=None,
+                     **setting_changes) -> Phonons:
         """Force-set data (a phonopy folder, a phonopy_disp.yaml / phonopy.yaml with FORCE_SETS
         next to it, a phonopy_params or Alexandria file, or a ``PhononDataset``): by default
         its own DFT forces, with its supercell and primitive matrices and its Born charges
         (``nac=False``: none; ``born``: a BORN file or ``NACParams`` instead); relaxation off."""
         from phonjax.io import PhononDataset
-        from phonjax.single.born import check_input
+        from phonjax.pipeline.born import check_input
         from phonjax.single.inputs import CrystalInput, InputError, read_inputs
 
         changes = {"relax": False, **setting_changes}
@@ -123,28 +129,30 @@ class Phonons:
             item = CrystalInput(name or dataset.id, dataset.unitcell, dataset.source, dataset)
         else:
             item = read_inputs(dataset, name, nac=settings.nac is not False,
-                               require_forces=model == DFT)[0]
+                               require_forces=model == REFERENCE_MODEL)[0]
             if item.dataset is None:
                 raise ValueError(f"{dataset}: not a force-set file")
         try:
             check_input(item, settings)
         except ValueError as exc:
             raise InputError(f"{item.name}: {exc}") from None
-        return cls._make(item, model, settings, "cpu", None, memory_bytes=memory_bytes)
+        return cls._make(item, model, settings, "cpu", None, memory_bytes=memory_bytes,
+                         plan=plan)
 
     @classmethod
     def from_structures(cls, structures: Sequence, models: Sequence[str] = ("chgnet",), *,
                         settings: WorkflowSettings | None = None, device: str = "cpu",
                         max_atoms: int | None = None, names: Sequence[str] | None = None,
                         lanes: int | None = None, born=None, memory_bytes: float | None = None,
-                        **setting_changes) -> list[Phonons]:
+                        plan=None, **setting_changes) -> list[Phonons]:
         """Every structure (files may hold several) × every model, not yet computed.
         Force-set files with no model other than "dft" use their own forces. ``born``: a
         BORN file or ``NACParams`` for every crystal (checked against each before any
         model work: a file that does not fit raises ``InputError`` with one line).
-        ``memory_bytes``: the memory bound of every pair (``Phonons.memory_bytes``)."""
-        from phonjax.bench import models as registry
-        from phonjax.single.born import check_input
+        ``plan``: the ``phonjax.Plan`` of every pair (default ``default_plan()``);
+        ``memory_bytes``: its memory bound (``Phonons.memory_bytes``)."""
+        from phonjax.pipeline import models as registry
+        from phonjax.pipeline.born import check_input
         from phonjax.single.inputs import InputError, read_inputs, unique_names
 
         if born is not None:
@@ -152,12 +160,12 @@ class Phonons:
         settings = (settings or WorkflowSettings()).replace(**setting_changes) if setting_changes \
             else (settings or WorkflowSettings())
         for m in models:
-            if m != DFT:
+            if m != REFERENCE_MODEL:
                 registry.check_spec(m)  # a model that cannot run here: one line, before any work
         inputs = []
         for i, s in enumerate(structures):
             inputs += read_inputs(s, names[i] if names and i < len(names) else None,
-                                  nac=settings.nac is not False, require_forces=DFT in models)
+                                  nac=settings.nac is not False, require_forces=REFERENCE_MODEL in models)
         out = []
         for item in unique_names(inputs):
             try:
@@ -165,19 +173,23 @@ class Phonons:
             except ValueError as exc:
                 raise InputError(f"{item.name}: {exc}") from None
             for m in models:
-                if m == DFT and item.dataset is None:
+                if m == REFERENCE_MODEL and item.dataset is None:
                     raise ValueError(f"{item.name}: model 'dft' needs a force-set file")
-                own = settings.replace(relax=False) if m == DFT and settings.relax else settings
-                out.append(cls._make(item, m, own, device, max_atoms, lanes, memory_bytes))
+                own = settings.replace(relax=False) if m == REFERENCE_MODEL and settings.relax else settings
+                out.append(cls._make(item, m, own, device, max_atoms, lanes, memory_bytes,
+                                     plan))
         return out
 
     @classmethod
     def _make(cls, item, model, settings, device, max_atoms, lanes=None,
-              memory_bytes=None) -> Phonons:
-        return cls(name=item.name, input_crystal=item.crystal, model=model, settings=settings,
-                   dataset=item.dataset, source=item.source, device=device,
-                   max_atoms=max_atoms or (256 if device == "cpu" else 2048), lanes=lanes,
-                   memory_bytes=checked_memory_bytes(memory_bytes))
+              memory_bytes=None, plan=None) -> Phonons:
+        from phonjax.execution.plan import resolved_plan
+
+        return cls(Pair(name=item.name, input_crystal=item.crystal, model=model,
+                        settings=settings, plan=resolved_plan(plan, memory_bytes),
+                        dataset=item.dataset, source=item.source, device=device,
+                        max_atoms=max_atoms or (256 if device == "cpu" else 2048),
+                        lanes=lanes))
 
     # --- steps ----------------------------------------------------------------------------
     def _check(self) -> None:
@@ -185,55 +197,48 @@ class Phonons:
             raise PhononsError(f"{self.name} ({self.model}): {self.error[0]} failed: "
                                f"{self.error[1]}")
 
-    def _through(self, step: str) -> Phonons:
+    def _through(self, step) -> Phonons:
+        """Every step of ``workflow.STEPS`` up to and including ``step``, for this pair."""
         from phonjax.single import workflow
 
-        order = ["symmetrize", "relax", "prepare", "forces", "kernel"]
-        for name in order[: order.index(step) + 1]:
-            getattr(workflow, name)([self])
+        for each in workflow.STEPS[: workflow.STEPS.index(step) + 1]:
+            each([self])
             self._check()
         return self
 
     def relax(self) -> Phonons:
         """Symmetry of the input, then (if the settings ask) the relaxation; a failure raises."""
-        return self._through("relax")
+        from phonjax.single import workflow
+
+        return self._through(workflow.relax)
 
     def prepare(self) -> Phonons:
         """Primitive cell and supercell (reported in ``cells``), displacements, kernel tables."""
-        return self._through("prepare")
+        from phonjax.single import workflow
+
+        return self._through(workflow.build_systems)
 
     def compute_forces(self) -> Phonons:
-        return self._through("forces")
+        from phonjax.single import workflow
+
+        return self._through(workflow.model_forces)
 
     def produce_force_constants(self) -> np.ndarray:
         """Force constants (N, N, 3, 3) eV/Å² of the supercell (and F/S/Cv on the mesh)."""
-        self._through("kernel")
+        from phonjax.single import workflow
+
+        self._through(workflow.kernel)
         return self.result.force_constants
 
     def modes_at(self, qpoints, eigenvectors: bool = False, q_direction=None):
-        """(frequencies (n_q, 3n) THz, eigenvectors (n_q, 3n, 3n) or None) at q-points in
-        the reciprocal basis of the primitive cell (``cells.primitive_matrix``). With NAC,
-        ``q_direction`` (3,) reduced: the direction of q → 0 at Γ (phonopy's
-        ``nac_q_direction``); without it Γ has no LO–TO splitting, as in phonopy."""
-        from phonjax.execution.modes import modes
-
+        """``Harmonic.modes_at`` of this pair (running the steps up to the kernel first)."""
         self.produce_force_constants()
-        return modes(self.system.tables, self.result.force_constants, qpoints,
-                     eigenvectors=eigenvectors, q_direction=q_direction)
+        return self.harmonic.modes_at(qpoints, eigenvectors, q_direction)
 
     def path_modes(self, segments, eigenvectors: bool = False) -> list[tuple]:
-        """``modes_at`` along band-path segments (a list of (n_i, 3) arrays), with phonopy's
-        rule for q → 0 with NAC: a segment on a line through Γ takes its own direction."""
-        from phonjax.execution.modes import path_modes
-
+        """``Harmonic.path_modes`` of this pair (running the steps up to the kernel first)."""
         self.produce_force_constants()
-        if self.system.tables.nac is None:  # no direction anywhere: one call for all points
-            f, v = self.modes_at(np.concatenate(segments), eigenvectors)
-            cuts = np.cumsum([len(q) for q in segments])[:-1]
-            return list(zip(np.split(f, cuts), [None] * len(segments) if v is None
-                            else np.split(v, cuts)))
-        return path_modes(self.system.tables, self.result.force_constants, segments,
-                          eigenvectors=eigenvectors)
+        return self.harmonic.path_modes(segments, eigenvectors)
 
     def run_band_structure(self, path=None, n_points: int | None = None,
                            with_eigenvectors: bool = False):
@@ -241,14 +246,15 @@ class Phonons:
         from phonjax.single import spectra
 
         self.produce_force_constants()
-        self.band = spectra.band_structure(self, path, n_points, with_eigenvectors)
+        self.band = spectra.band_structure(self.harmonic, self.settings, path, n_points,
+                                           with_eigenvectors)
         return self.band
 
     def run_mesh(self, mesh=None, with_projections: bool = True):
         from phonjax.single import spectra
 
         self.produce_force_constants()
-        self.mesh = spectra.mesh_spectrum(self, mesh, with_projections)
+        self.mesh = spectra.mesh_spectrum(self.harmonic, self.settings, mesh, with_projections)
         return self.mesh
 
     def run_dos(self, method: str | None = None, sigma_THz: float | None = None):
@@ -257,14 +263,16 @@ class Phonons:
 
         if self.mesh is None:
             self.run_mesh()
-        self.dos = spectra.density_of_states(self, self.mesh, method, sigma_THz)
+        self.dos = spectra.density_of_states(self.harmonic, self.settings, self.mesh, method,
+                                             sigma_THz)
         return self.dos
 
     def run_thermal_properties(self):
         from phonjax.single import spectra
 
-        self.produce_force_constants()
-        self.thermal = spectra.thermal_table(self, self.mesh)
+        if self.mesh is None:
+            self.run_mesh()
+        self.thermal = spectra.thermal_table(self.harmonic, self.settings, self.mesh)
         return self.thermal
 
     def find_imaginary_modes(self):
@@ -272,7 +280,8 @@ class Phonons:
         from phonjax.single import spectra
 
         self.produce_force_constants()
-        self.instability = spectra.instability_report(self, self.band, self.mesh)
+        self.instability = spectra.instability_report(self.harmonic, self.settings, self.band,
+                                                      self.mesh)
         return self.instability
 
     def run_spectra(self) -> Phonons:

@@ -44,7 +44,7 @@ def model_identity(model: str, device: str = "cpu") -> dict:
     """Family, variant, package and version of an adapter spec, and its weights files."""
     if model == "dft":
         return {"model": "dft", "description": "the force-set file's own forces"}
-    from phonjax.bench import models
+    from phonjax.pipeline import models
 
     out = models.describe(model)
     adapter = models.adapter(model)

@@ -14,7 +14,8 @@ import math
 
 import numpy as np
 
-from phonjax.thermal import GAMMA_ACOUSTIC_RULE
+from phonjax.harmonic.thermal import GAMMA_ACOUSTIC_RULE
+from phonjax.pipeline.born import source_name
 from phonjax.units import THZ_TO_K
 
 
@@ -107,9 +108,8 @@ def _stability(p) -> dict | None:
 
 
 def _nac(p) -> dict | None:
-    from phonjax.single.born import describe
 
-    return None if p.system is None else describe(p)
+    return None if p.system is None else nac_description(p)
 
 
 def summary(p) -> dict:
@@ -173,3 +173,47 @@ def comparison_rows(items) -> list[dict]:
                         "verdict": p.instability.verdict.kind})
         rows.append(row)
     return rows
+
+
+def nac_description(p) -> dict:
+    """The NAC of a prepared pair for the JSON summary: applied or not and why; method, file
+    (path, SHA-256, bytes), unit factor, and the ε∞ and Born charges used (symmetrized)."""
+    from phonjax.single.provenance import file_identity
+
+    setting = p.settings.nac
+    params = None if p.system is None else p.system.nac
+    if params is None:
+        reason = ("turned off (nac=False, --no-nac)" if setting is False
+                  else "no Born charges given")
+        return {"applied": False, "reason": reason}
+    origin = ("--born file" if isinstance(setting, str) else
+              "the force-set input's own" if setting is None else "given (NACParams)")
+    table = p.system.tables.nac
+    symbols = p.system.primitive.crystal.symbols
+    return {
+        "applied": True,
+        "method": {"gonze": "gonze (Gonze-Lee dipole-dipole, phonopy's default)",
+                   "wang": "wang (Wang's method)"}[params.method],
+        "origin": origin,
+        "file": None if params.source is None else file_identity(params.source),
+        "unit_factor": params.factor,
+        "g_cutoff": params.g_cutoff, "lambda": params.lambda_,
+        "dielectric_used": (np.round(np.asarray(table.dielectric), 10) + 0.0).tolist(),
+        "born_charges_used": {f"{s}{i + 1}": (np.round(np.asarray(z), 10) + 0.0).tolist()
+                              for i, (s, z) in enumerate(zip(symbols, table.born))},
+        "symmetrized": "by the primitive cell's space group with Σ Z* = 0 (phonopy's default)"
+                       if params.symmetrize else "no",
+        "q_to_gamma": "band segments through Γ take the segment's direction (phonopy's rule); "
+                      "the mesh and single q-points take none at Γ",
+    }
+
+
+def nac_summary_line(p) -> str | None:
+    """One line for the terminal, or None when no NAC was asked for or found."""
+    setting = p.settings.nac
+    params = None if p.system is None else p.system.nac
+    if params is None:
+        return "NAC off (--no-nac)" if setting is False else None
+    where = source_name(params) if params.source else "NACParams"
+    return (f"NAC ({params.method}): Born charges and ε∞ from {where}"
+            + (" (DFT) on the model's force constants" if p.model != "dft" else ""))

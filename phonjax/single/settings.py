@@ -2,9 +2,21 @@
 
 ``WorkflowSettings`` is frozen and validated on construction, so a nonsense value (a negative
 fmax, a zero mesh, a NaN temperature) fails at once with one line naming the setting, before any
-model is loaded. The relaxation fields carry the names the bench's relaxation reads
-(``phonjax.bench.relax``: ``fmax_eV_A``, ``relax_rounds``, ``relax_steps``, ``fix_symmetry``,
-``max_force_eV_A``), so the settings object is passed to it as its protocol.
+model is loaded.
+
+Its fields stay flat, the keywords users write (``Phonons.from_structure(relax=False,
+mesh=...)``, ``settings.fmax_eV_A``), and it is made of the shared records
+(``phonjax.pipeline.settings`` tells how they compose):
+
+- ``relax_settings``: the relaxation fields (``fmax_eV_A``, ``relax_rounds``, ``relax_steps``,
+  ``fix_symmetry``, ``max_force_eV_A``) as ``RelaxSettings``, which checks them (the same check
+  as the benchmark protocol's); what ``phonjax.pipeline.relax`` takes. ``relax`` says whether
+  to relax at all.
+- ``phonon_settings``: ``temperatures_K``, ``subtract_drift``, ``gamma_acoustic_tolerance_K``
+  as ``phonjax.PhononSettings``.
+- The rest is the workflow's own: symmetry and the cell choice (``symprec``,
+  ``symmetrize_tolerance_A``, ``min_length_A``, ``supercell_matrix``, ``primitive_matrix``,
+  ``distance_A``), spectra, stability report, modulations and the non-analytical correction.
 
 Defaults give right phonons rather than fast ones: relaxation on (FixSymmetry +
 FrechetCellFilter + FIRE to 0.005 eV/Å), supercell lattice vectors ≥ 20 Å, primitive cell
@@ -24,6 +36,8 @@ from typing import Any
 import numpy as np
 
 from phonjax import options
+from phonjax.pipeline.settings import RELAX_FIELDS, RelaxSettings
+from phonjax.structure.symmetry import SYMPREC
 
 
 class SettingsError(ValueError):
@@ -32,16 +46,17 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class WorkflowSettings:
-    # --- structure and relaxation -------------------------------------------------------
+    # --- structure and relaxation ------------------------------------------------------
     relax: bool = True
-    fmax_eV_A: float = 0.005  # converged when atoms' and cell's forces are all below
-    relax_rounds: int = 15  # rounds of up to relax_steps FIRE steps (fresh optimizer each)
-    relax_steps: int = 500
-    fix_symmetry: bool = True  # ASE FixSymmetry during relaxation
-    max_force_eV_A: float = 1e4  # larger forces during relaxation count as an explosion
+    # relax_settings: declared (meaning, default) and checked by RelaxSettings
+    fmax_eV_A: float = RelaxSettings.fmax_eV_A
+    relax_rounds: int = RelaxSettings.relax_rounds
+    relax_steps: int = RelaxSettings.relax_steps
+    fix_symmetry: bool = RelaxSettings.fix_symmetry
+    max_force_eV_A: float = RelaxSettings.max_force_eV_A
     symmetrize_tolerance_A: float | None = 1e-3  # snap the input to the symmetry found at this
     #   tolerance first (ASE refine_symmetry), when that is higher than at symprec; None: never
-    symprec: float = 1e-5  # phonopy's tolerance for symmetry, cells and displacements
+    symprec: float = SYMPREC  # phonopy's tolerance for symmetry, cells and displacements
     # --- cells --------------------------------------------------------------------------
     min_length_A: float = 20.0  # supercell: conventional-cell multiples with vectors ≥ this
     supercell_matrix: tuple | None = None  # explicit S relative to the (input) unit cell
@@ -49,7 +64,8 @@ class WorkflowSettings:
     #   "unitcell" (identity) or a 3x3 P
     # --- force constants ----------------------------------------------------------------
     distance_A: float = 0.01  # ≤ 0.2 Å, options.DISPLACEMENT_RULE (warned above 0.05 Å)
-    subtract_drift: bool = False  # phonopy does not; models conserve momentum anyway
+    subtract_drift: bool = False  # phonopy's default (as PhononSettings'); the benchmark
+    #   protocol subtracts the drift (True, the paper's choice); models conserve momentum anyway
     # --- spectra ------------------------------------------------------------------------
     mesh: tuple[int, int, int] = (20, 20, 20)  # half-shifted on even axes, as phonopy
     temperatures_K: tuple[float, ...] = tuple(float(t) for t in range(0, 1001, 10))
@@ -78,16 +94,19 @@ class WorkflowSettings:
                 fail(f"{name} must be a positive {'integer' if integer else 'number'}, "
                      f"got {value!r}")
 
-        for name in ("fmax_eV_A", "max_force_eV_A", "symprec", "min_length_A",
-                     "modulation_amplitude_A"):
+        for name in ("symprec", "min_length_A", "modulation_amplitude_A"):
             positive(name, getattr(self, name))
-        try:  # finite, > 0 and ≤ 0.2 Å (options.DISPLACEMENT_RULE)
+        try:  # the relaxation fields: RelaxSettings' check, stored as it gives them
+            relax = self.relax_settings
+            for name in RELAX_FIELDS:
+                object.__setattr__(self, name, getattr(relax, name))
+            # finite, > 0 and ≤ 0.2 Å (options.DISPLACEMENT_RULE)
             object.__setattr__(self, "distance_A",
                                options.displacement_distance("distance_A", self.distance_A))
             object.__setattr__(self, "mesh", options.mesh_numbers("mesh", self.mesh))
         except options.SettingError as exc:
             fail(str(exc))
-        for name in ("relax_rounds", "relax_steps", "band_points", "modulation_max_atoms"):
+        for name in ("band_points", "modulation_max_atoms"):
             positive(name, getattr(self, name), integer=True)
         if self.band_points < 2:
             fail(f"band_points must be ≥ 2, got {self.band_points}")
@@ -135,7 +154,7 @@ class WorkflowSettings:
                 fail(f"born: {nac}: file not found")
             object.__setattr__(self, "nac", str(nac))
         elif nac is not None and nac is not False:
-            from phonjax.nac import NACParams
+            from phonjax.harmonic.nac import NACParams
 
             if not isinstance(nac, NACParams):
                 fail(f"nac (the non-analytical correction) must be a BORN file, NACParams, "
@@ -145,9 +164,15 @@ class WorkflowSettings:
         return dataclasses.replace(self, **changes)
 
     @property
+    def relax_settings(self) -> RelaxSettings:
+        """The relaxation (``phonjax.pipeline.settings.RelaxSettings``) for these settings:
+        what ``phonjax.pipeline.relax`` takes."""
+        return RelaxSettings(**{name: getattr(self, name) for name in RELAX_FIELDS})
+
+    @property
     def phonon_settings(self):
         """The kernel's physics (``phonjax.PhononSettings``) for these settings."""
-        from phonjax.phonons import PhononSettings
+        from phonjax.harmonic.properties import PhononSettings
 
         return PhononSettings(temperatures_K=self.temperatures_K,
                               subtract_drift=self.subtract_drift,

@@ -1,24 +1,25 @@
-"""The workflow's steps, each batched over many (crystal, model) pairs.
+"""The workflow's steps (``STEPS``), each batched over many (crystal, model) pairs.
 
-Up to the force constants the steps are the bench's own code (``phonjax.bench``): the
-crystals of one model relax together (``relax_many``: one model call per lock-step for all of
-them), all their displaced supercells go to the model in one batched call
-(``phonjax.pipeline.forces.evaluate_forces``), and every pair of every model goes through one
-``phonon_properties`` call (``kernel``: force constants, F/S/Cv on the mesh, commensurate
+Each step fills the next record of every pair still alive (``phonjax.pipeline.records``):
+``symmetrize`` and ``relax`` the ``Structure`` (the crystals of one model relax together,
+``pipeline.relax.relax_many``: one model call per lock-step for all of them);
+``build_systems`` the cells (``pipeline.cells``), Born charges (``pipeline.born``) and
+``HarmonicSystem``; ``model_forces`` the forces (all displaced supercells of one model in one
+batched call, ``pipeline.forces.evaluate_forces``); ``kernel`` the ``Harmonic`` record (one
+``phonon_properties`` call for every pair of every model: force constants and commensurate
 frequencies; the one call site of the kernel). A pair that fails at a step keeps the stage
-and a one-line reason (``Phonons.error``) and leaves the others running.
-"""
+and a one-line reason (``Phonons.error``) and leaves the others running."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Callable, Sequence
 
 import numpy as np
 
-from phonjax.crystal import Crystal
-
-DFT = "dft"  # the model name of a force-set file's own forces (the bench's REFERENCE_MODEL)
+from phonjax.pipeline.records import REFERENCE_MODEL, Harmonic, RelaxSummary, Structure
+from phonjax.structure.crystal import Crystal
 
 Progress = Callable[[str], None]
 
@@ -37,21 +38,22 @@ def _fail(item, stage: str, exc: Exception | str) -> None:
     item.error = (stage, message.strip().splitlines()[0] if message.strip() else message)
 
 
-def symmetrize(items: Sequence) -> None:
+def symmetrize(items: Sequence, progress: Progress = no_progress) -> None:
     """Symmetry of each input and, where a looser tolerance finds more, the snapped cell."""
-    from phonjax.single.cells import symmetrized, symmetry_of
+    from phonjax.structure.symmetry import symmetrized
+    from phonjax.structure.symmetry import symmetry_of
 
     for p in _alive(items):
-        if p.unitcell is not None:
+        if p.structure is not None:
             continue
         try:
             if p.dataset is not None or p.settings.symmetrize_tolerance_A is None:
-                p.symmetry_input = symmetry_of(p.input_crystal, p.settings.symprec)
-                p.unitcell = p.input_crystal
+                p.structure = Structure(p.input_crystal,
+                                        symmetry_of(p.input_crystal, p.settings.symprec))
                 continue
-            p.unitcell, p.symmetry_input, after = symmetrized(
-                p.input_crystal, p.settings.symmetrize_tolerance_A, p.settings.symprec)
-            p.symmetrized_to = after
+            p.structure = Structure(*symmetrized(p.input_crystal,
+                                                 p.settings.symmetrize_tolerance_A,
+                                                 p.settings.symprec))
         except Exception as exc:
             _fail(p, "symmetry", exc)
 
@@ -59,13 +61,13 @@ def symmetrize(items: Sequence) -> None:
 def _by_model(items: Sequence) -> dict[tuple, list]:
     groups: dict[tuple, list] = {}
     for p in _alive(items):
-        if p.model != DFT:
+        if p.model != REFERENCE_MODEL:
             groups.setdefault((p.model, p.device, p.max_atoms, p.lanes), []).append(p)
     return groups
 
 
 def _adapter(model: str, device: str, max_atoms: int):
-    from phonjax.bench import models
+    from phonjax.pipeline import models
 
     adapter = models.adapter(model, device, max_atoms)
     if hasattr(adapter, "load"):
@@ -81,10 +83,9 @@ def _lanes(device: str, lanes: int | None) -> int:
 
 def relax(items: Sequence, progress: Progress = no_progress) -> None:
     """Relax every pair that asks for it, the crystals of one model together."""
-    from phonjax.bench.relax import relax_many
+    from phonjax.pipeline.relax import relax_many
     from phonjax.pipeline.forces import lane_threads
-    from phonjax.single.cells import symmetry_of
-    from phonjax.single.phonons import RelaxSummary
+    from phonjax.structure.symmetry import symmetry_of
 
     for (model, device, max_atoms, lanes), group in _by_model(items).items():
         group = [p for p in group if p.settings.relax and p.relaxation is None
@@ -96,23 +97,20 @@ def relax(items: Sequence, progress: Progress = no_progress) -> None:
         try:
             adapter = _adapter(model, device, max_atoms)
             n = _lanes(device, lanes)
-            by_protocol: dict = {}  # pairs whose relaxation settings agree relax together
+            by_settings: dict = {}  # pairs whose relaxation settings agree relax together
             for p in group:
-                s = p.settings
-                key = (s.fmax_eV_A, s.relax_rounds, s.relax_steps, s.fix_symmetry,
-                       s.max_force_eV_A)
-                by_protocol.setdefault(key, []).append(p)
+                by_settings.setdefault(p.settings.relax_settings, []).append(p)
             with lane_threads(n):
-                for ps in by_protocol.values():
-                    settings = ps[0].settings  # carries the fields relax_many reads
+                for settings, ps in by_settings.items():
                     results = relax_many([p.unitcell.to_ase() for p in ps], adapter, settings, n)
                     for p, r in zip(ps, results):
-                        after = None
+                        after, cell = None, p.unitcell
                         if r.ok:
-                            p.unitcell = Crystal.from_ase(r.atoms, masses=p.unitcell.masses)
-                            after = symmetry_of(p.unitcell, p.settings.symprec)
-                        p.relaxation = RelaxSummary(r.ok, r.steps, r.fmax_eV_A, r.seconds,
-                                                    r.energy_eV_per_atom, r.reason, after)
+                            cell = Crystal.from_ase(r.atoms, masses=p.unitcell.masses)
+                            after = symmetry_of(cell, p.settings.symprec)
+                        p.structure = replace(p.structure, unitcell=cell, relaxation=RelaxSummary(
+                            r.ok, r.steps, r.fmax_eV_A, r.seconds, r.energy_eV_per_atom,
+                            r.reason, after))
                         if not r.ok:
                             _fail(p, "relax", f"{r.reason} (target fmax {settings.fmax_eV_A:g} "
                                   "eV/Å); loosen fmax (--fmax) or skip it (--no-relax)")
@@ -124,10 +122,10 @@ def relax(items: Sequence, progress: Progress = no_progress) -> None:
 def _cells_fit(p) -> bool:
     """Whether the supercell the settings choose for the input cell fits the memory bound,
     checked before a relaxation is spent on it (the relaxed cell is checked again in
-    ``prepare``; relaxation moves the lattice by a few per cent at most); a pair that does
+    ``build_systems``; relaxation moves the lattice by a few per cent at most); a pair that does
     not fit fails at once with the one-line ``ResourceError``."""
     from phonjax.resources import ResourceError
-    from phonjax.single.cells import choose_cells
+    from phonjax.pipeline.cells import choose_cells
 
     try:
         choose_cells(p.unitcell, p.settings, memory_bytes=p.memory_bytes, name=p.name)
@@ -139,14 +137,14 @@ def _cells_fit(p) -> bool:
     return True
 
 
-def prepare(items: Sequence, progress: Progress = no_progress) -> None:
+def build_systems(items: Sequence, progress: Progress = no_progress) -> None:
     """Cells (P, S), the non-analytical correction (``born.nac_for``: Born charges read and
     checked for the cells chosen, after relaxation) and the kernel's tables of every pair
     (the mesh reduced exactly as phonopy reduces it, so that F, S, Cv are phonopy's sums
     point for point)."""
-    from phonjax.prepare import prepare as prepare_system
-    from phonjax.single.born import nac_for
-    from phonjax.single.cells import choose_cells
+    from phonjax.harmonic.system import prepare
+    from phonjax.pipeline.born import nac_for
+    from phonjax.pipeline.cells import choose_cells
 
     todo = [p for p in _alive(items) if p.system is None]
     if todo:
@@ -157,7 +155,7 @@ def prepare(items: Sequence, progress: Progress = no_progress) -> None:
             ds = p.dataset
             file_matrices = None if ds is None else (ds.primitive_matrix, ds.supercell_matrix,
                                                      ds.primitive_matrix_rule)
-            if p.model == DFT and s.supercell_matrix is not None and not np.array_equal(
+            if p.model == REFERENCE_MODEL and s.supercell_matrix is not None and not np.array_equal(
                     np.asarray(s.supercell_matrix), ds.supercell_matrix):
                 raise ValueError("the file's forces belong to its own supercell; --supercell "
                                  "needs a --model")
@@ -169,31 +167,31 @@ def prepare(items: Sequence, progress: Progress = no_progress) -> None:
                 _fail(p, "born", exc)
                 continue
             nac = False if nac is None else nac
-            if p.model == DFT:  # the file's displacements and forces, P as chosen
+            if p.model == REFERENCE_MODEL:  # the file's displacements and forces, P as chosen
                 from phonjax.io import PhononDataset
 
                 ds = PhononDataset(ds.id, ds.unitcell, ds.supercell_matrix,
                                    p.cells.primitive_matrix, ds.displaced_atoms,
                                    ds.displacements, ds.forces, ds.energy_eV, ds.reference,
                                    ds.source)
-                p.system = prepare_system(ds, mesh=s.mesh, phonopy_mesh_fallback=True, id=p.name,
-                                          nac=nac, memory_bytes=p.memory_bytes)
+                p.system = prepare(ds, mesh=s.mesh, phonopy_mesh_fallback=True, id=p.name,
+                                   nac=nac, memory_bytes=p.memory_bytes)
             else:
-                p.system = prepare_system(p.unitcell, p.cells.supercell_matrix,
-                                          p.cells.primitive_matrix, mesh=s.mesh,
-                                          phonopy_mesh_fallback=True, distance=s.distance_A,
-                                          symprec=s.symprec, id=p.name, nac=nac,
-                                          memory_bytes=p.memory_bytes)
+                p.system = prepare(p.unitcell, p.cells.supercell_matrix,
+                                   p.cells.primitive_matrix, mesh=s.mesh,
+                                   phonopy_mesh_fallback=True, distance=s.distance_A,
+                                   symprec=s.symprec, id=p.name, nac=nac,
+                                   memory_bytes=p.memory_bytes)
         except Exception as exc:
             _fail(p, "prepare", exc)
 
 
-def forces(items: Sequence, progress: Progress = no_progress) -> None:
+def model_forces(items: Sequence, progress: Progress = no_progress) -> None:
     """Forces on every displaced supercell: one batched model call per model."""
     from phonjax.pipeline.forces import evaluate_forces, lane_threads
 
     for p in _alive(items):
-        if p.model == DFT and p.forces is None:
+        if p.model == REFERENCE_MODEL and p.forces is None:
             if p.dataset.forces is None:
                 _fail(p, "forces", "the force-set file has no forces; give a --model")
             else:
@@ -226,30 +224,30 @@ def forces(items: Sequence, progress: Progress = no_progress) -> None:
 
 
 def kernel(items: Sequence, progress: Progress = no_progress) -> None:
-    """Force constants, mesh thermal properties and commensurate frequencies of every pair:
-    one ``phonon_properties`` call per set of kernel settings (the kernel's one call site)."""
-    from phonjax.phonons import phonon_properties
-
-    from phonjax.execution import default_plan
+    """Force constants and commensurate frequencies (ω_max, the stability verdict) of every
+    pair: one ``phonon_properties`` call per set of kernel settings and plan (the kernel's
+    one call site). The mesh is not solved here (``thermal=False``): the spectra solve it
+    once, with eigenvectors, and take F, S, Cv from those modes (``spectra.thermal_table``)."""
+    from phonjax.harmonic.properties import phonon_properties
 
     groups: dict = {}
     for p in _alive(items):
-        if p.result is None:
-            key = (_kernel_settings(p.settings), p.memory_bytes)
-            groups.setdefault(key, []).append(p)
-    for (settings, memory_bytes), group in groups.items():
-        progress(f"force constants and thermal properties of {len(group)} material(s)")
-        plan = default_plan().replace(memory_bytes=memory_bytes)
+        if p.harmonic is None:
+            groups.setdefault((p.settings.phonon_settings, p.plan), []).append(p)
+    for (settings, plan), group in groups.items():
+        progress(f"force constants and commensurate frequencies of {len(group)} material(s)")
         t0 = time.perf_counter()
         try:
             results = phonon_properties([p.system for p in group], [p.forces for p in group],
-                                        settings, plan, keep_force_constants=True)
+                                        settings, plan, keep_force_constants=True,
+                                        thermal=False)
         except Exception:  # isolate the culprit
             results = []
             for p in group:
                 try:
                     results.append(phonon_properties([p.system], [p.forces], settings, plan,
-                                                     keep_force_constants=True)[0])
+                                                     keep_force_constants=True,
+                                                     thermal=False)[0])
                 except Exception as exc:
                     results.append(exc)
         share = (time.perf_counter() - t0) / len(group)
@@ -257,25 +255,18 @@ def kernel(items: Sequence, progress: Progress = no_progress) -> None:
             if isinstance(r, Exception):
                 _fail(p, "force constants", r)
             else:
-                p.result, p.timings["kernel_s"] = r, share
+                p.harmonic = Harmonic(p.cells, p.system, p.forces, r, plan)
+                p.timings["kernel_s"] = share
 
 
-def _kernel_settings(settings):
-    """The kernel's settings, with T = 0 added (F(0) is the zero-point energy)."""
-    base = settings.phonon_settings
-    temps = base.temperatures_K if 0.0 in base.temperatures_K else (0.0,) + base.temperatures_K
-    from dataclasses import replace
-
-    return replace(base, temperatures_K=temps)
+STEPS = (symmetrize, relax, build_systems, model_forces, kernel)  # in order; each batched over pairs
 
 
 def run(items: Sequence, progress: Progress = no_progress, spectra: bool = True) -> None:
-    """Every step for every pair, batched where the step allows."""
-    symmetrize(items)
-    relax(items, progress)
-    prepare(items, progress)
-    forces(items, progress)
-    kernel(items, progress)
+    """Every step for every pair (``STEPS``, batched where the step allows), then each
+    pair's spectra."""
+    for step in STEPS:
+        step(items, progress)
     if spectra:
         for p in _alive(items):
             progress(f"{p.name} · {p.model}: band structure, DOS, thermal properties, modes")

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from phonjax.atomic_write import open_replacing, replace_file, write_text
-from phonjax.crystal import Crystal
+from phonjax.structure.crystal import Crystal
 
 
 def _phonopy_atoms(crystal: Crystal):

@@ -15,7 +15,7 @@ import numpy as np
 from ase import Atoms
 from ase.build import bulk
 
-from phonjax.structures import StructureBatch, pad_structures
+from phonjax.structure.batch import StructureBatch, pad_structures
 
 PHONONDB = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "phonondb-pbesol"
 

@@ -17,7 +17,7 @@ from ase.neighborlist import neighbor_list
 jax = pytest.importorskip("jax")
 jnp = jax.numpy
 
-from phonjax.energy import from_jax_md  # noqa: E402
+from phonjax.harmonic.hessian import from_jax_md  # noqa: E402
 from phonjax_adapters.jax_energy import node_energy_function  # noqa: E402
 
 SIGMA, EPSILON, CUTOFF = 2.3, 0.1, 5.0

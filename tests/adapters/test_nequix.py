@@ -258,15 +258,15 @@ def test_energy_function_differentiates_model_parameters(adapter, silicon8):
 @pytest.mark.slow
 @pytest.mark.parametrize("mp_id", ["mp-1000", "mp-1415"])
 def test_hessian_route_force_constants_equal_jax_hessian(adapter, mp_id):
-    """phonjax.energy's Hessian-vector force constants of Nequix = the symmetrized
+    """phonjax.harmonic.hessian's Hessian-vector force constants of Nequix = the symmetrized
     jax.hessian of the same energy function, ≤1e-10 relative (BaTe, CaSe: 2×2×2 of the
     8-atom conventional cell, P the fcc primitive)."""
     import jax.numpy as jnp
 
     import phonjax
     from phonjax.data import sample_dir
-    from phonjax.energy import force_constants_from_energy
-    from phonjax.force_constants import symmetrize
+    from phonjax.harmonic.hessian import force_constants_from_energy
+    from phonjax.harmonic.force_constants import symmetrize
 
     ds = phonjax.read_dataset(sample_dir() / f"{mp_id}.yaml.xz")
     system = phonjax.prepare(ds.unitcell, np.eye(3, dtype=int), ds.primitive_matrix)

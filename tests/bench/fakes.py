@@ -21,7 +21,7 @@ import numpy as np
 from ase.data import covalent_radii
 from ase.neighborlist import neighbor_list
 
-from phonjax.bench import models
+from phonjax.pipeline import models
 from phonjax_adapters.base import Adapter, StructureResult
 
 CUTOFF_A = 6.0

@@ -11,8 +11,9 @@ import phonjax
 from phonjax.bench import protocols
 from phonjax.bench.compute import model_rows
 from phonjax.bench.inputs import list_materials
-from phonjax.bench.relax import balanced_lanes, relax_many
-from phonjax.structures import pad_structures
+from phonjax.pipeline.relax import balanced_lanes, relax_many
+from phonjax.pipeline.settings import RelaxSettings
+from phonjax.structure.batch import pad_structures
 from tests.bench.conftest import FAST
 from tests.bench.fakes import ToyAdapter
 
@@ -28,14 +29,14 @@ def test_balanced_lanes_spread_atoms_evenly():
 
 
 def test_relaxations_do_not_depend_on_lanes(small_files):
-    protocol = protocols.resolve("loew2024", {"relax_steps": "60", "relax_rounds": "2"})
+    settings = RelaxSettings(relax_steps=60, relax_rounds=2)
     cells = [phonjax.read_dataset(f).unitcell.to_ase() for f in small_files]
     for a in cells:
         a.set_cell(a.cell.array * 1.02, scale_atoms=True)
     adapter = ToyAdapter("morse").load()
-    one = relax_many(cells, adapter, protocol, lanes=1)
+    one = relax_many(cells, adapter, settings, lanes=1)
     ToyAdapter.calls = 0
-    two = relax_many(cells, adapter, protocol, lanes=2)
+    two = relax_many(cells, adapter, settings, lanes=2)
     for a, b in zip(one, two):
         assert a.ok and b.ok and a.steps == b.steps > 0
         np.testing.assert_array_equal(a.atoms.positions, b.atoms.positions)
@@ -99,16 +100,16 @@ class _OneAtATimeToy(ToyAdapter):
 
 
 def test_family_that_does_not_batch_on_cpu_gets_one_structure_per_call(small_files):
-    protocol = protocols.resolve("loew2024", {"relax_steps": "60", "relax_rounds": "2"})
+    settings = RelaxSettings(relax_steps=60, relax_rounds=2)
     cells = [phonjax.read_dataset(f).unitcell.to_ase() for f in small_files]
     for a in cells:
         a.set_cell(a.cell.array * 1.02, scale_atoms=True)
-    batched = relax_many(cells, ToyAdapter("morse").load(), protocol, lanes=1)
+    batched = relax_many(cells, ToyAdapter("morse").load(), settings, lanes=1)
     adapter = _OneAtATimeToy("morse").load()
     assert not adapter.batches_here and _OneAtATimeToy("morse", device="cuda").batches_here
     for lanes in (1, 2):
         _OneAtATimeToy.sizes = []
-        alone = relax_many(cells, adapter, protocol, lanes=lanes)
+        alone = relax_many(cells, adapter, settings, lanes=lanes)
         assert set(_OneAtATimeToy.sizes) == {1}
         # each crystal on its own or in a lock-step: the same FIRE trajectory
         for a, b in zip(batched, alone):

@@ -81,14 +81,20 @@ def test_length_mesh_matches_phonopy(mp_id):
 def test_rows_carry_both_stability_verdicts():
     """An imaginary optical mode at Γ (-0.4 THz = -19 K): the three modes of smallest |ν|
     leave it out (unstable); the three lowest include it, excused down to -35/-50 K."""
+    from dataclasses import replace
     from types import SimpleNamespace
 
     from phonjax.bench.compute import phonon_fields
+    from phonjax.harmonic.properties import PhononResult
 
     gamma = [-0.4, -0.001, 0.001, 0.002, 5.0, 6.0]
-    result = SimpleNamespace(
-        free_energy_kJmol=[-1.0], entropy_JKmol=[1.0], heat_capacity_JKmol=[1.0],
-        temperatures_K=[300.0], n_primitive=2, mesh=(4, 4, 4),
+    # a result whose own verdict is under neither protocol's tolerance: both are recomputed
+    result = PhononResult(
+        id="x", n_primitive=2, temperatures_K=[300.0], free_energy_kJmol=[-1.0],
+        entropy_JKmol=[1.0], heat_capacity_JKmol=[1.0], omega_max_K=0.0, omega_min_K=0.0,
+        gamma_acoustic_min_K=0.0, stable=True, gamma_acoustic_tolerance_K=1.0,
+        acoustic_modes="smallest", mesh=[4, 4, 4], n_irreducible_q=1, n_commensurate_q=2,
+        n_displacements=2, n_supercell=16, spacegroup="P1",
         commensurate_frequencies_THz=np.array([gamma, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]]))
     system = SimpleNamespace(commensurate=np.array([[0, 0, 0], [0.5, 0, 0]]), n_supercell=16,
                              displacements=np.zeros((2, 3)))
@@ -99,7 +105,8 @@ def test_rows_carry_both_stability_verdicts():
         assert fields["acoustic_modes"] == {"loew2024": "smallest", "hyllios": "lowest"}[name]
     fields = phonon_fields(result, system, protocols.resolve("loew2024"))
     assert fields["omega_min_K"] == pytest.approx(-0.4 * protocols.THZ_TO_K)
-    bad = SimpleNamespace(**{**vars(result), "heat_capacity_JKmol": [float("nan")]})
+    assert (fields["mesh"], fields["n_supercell"], fields["n_displacements"]) == ("4x4x4", 16, 2)
+    bad = replace(result, heat_capacity_JKmol=[float("nan")])
     with pytest.raises(ValueError, match="heat_capacity_JKmol is not a finite number"):
         phonon_fields(bad, system, protocols.resolve("loew2024"))
 
@@ -127,7 +134,7 @@ def test_hyllios_preset_reproduces_the_published_pipeline(name):
     agree to ~1e-10 once the three Γ acoustic modes (≈1e-7 THz, whose k_BT·ln ν terms
     follow 1e-14 eV/Å² noise in the force constants and move F by ~3e-3 kJ/mol at 600 K)
     are taken out of the stored values, as phonjax leaves them out of its own sums
-    (``phonjax.thermal.GAMMA_ACOUSTIC_RULE``: the published pipeline counted those with
+    (``phonjax.harmonic.thermal.GAMMA_ACOUSTIC_RULE``: the published pipeline counted those with
     ν > 0, so the stored values carry that round-off). A wrong mesh, shift or weight is
     ≥1e-5 off (a Monkhorst-Pack shift of the same mesh: ~1e-3)."""
     import phonjax

@@ -105,7 +105,7 @@ def test_a_local_checkpoint_is_never_fetched(toy, server, online, tmp_path):
 
 
 def test_bench_records_weights_path_and_hash(toy, online):
-    from phonjax.bench import models
+    from phonjax.pipeline import models
 
     models.register("cachedtoy", lambda variant, **kw: toy(variant, **kw))
     ident = models.describe("cachedtoy")
@@ -215,7 +215,8 @@ def test_hubs_offline_restores_environment_and_hub_state(monkeypatch):
 
 
 def test_bench_offline_flag_reaches_the_weights_check(toy, server, monkeypatch):
-    from phonjax.bench import models, protocols
+    from phonjax.bench import protocols
+    from phonjax.pipeline import models
     from phonjax.bench.cli import main
     from phonjax.bench.runner import BenchError, run_meta
 

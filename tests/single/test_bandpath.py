@@ -12,10 +12,10 @@ import pytest
 from ase import Atoms
 from ase.build import bulk
 
-from phonjax.cells import build_primitive, build_supercell
+from phonjax.structure.supercell import build_primitive, build_supercell
 from phonjax.single.bandpath import (BandPathError, check_path, naive_path, read_path_file,
                                      sample, seekpath_path, user_path)
-from phonjax.single.cells import choose_cells
+from phonjax.pipeline.cells import choose_cells
 from phonjax.single.inputs import crystal_of
 from phonjax.single.settings import WorkflowSettings
 from validation.cell_variants import rotation

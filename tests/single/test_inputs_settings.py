@@ -9,7 +9,7 @@ import pytest
 from ase import Atoms
 from ase.build import bulk
 
-from phonjax.single.cells import choose_cells, min_image_distance, supercell_for_length
+from phonjax.pipeline.cells import choose_cells, min_image_distance, supercell_for_length
 from phonjax.single.inputs import InputError, crystal_of, read_inputs
 from phonjax.single.settings import SettingsError, WorkflowSettings
 from phonjax.single.thermal_table import ThermalTable, reduced_formula
@@ -34,7 +34,9 @@ def test_inputs_of_every_kind(tmp_path):
 
 
 @pytest.mark.parametrize("changes, message", [
-    (dict(fmax_eV_A=0), "fmax_eV_A must be a positive number"),
+    (dict(fmax_eV_A=0), "fmax_eV_A must be > 0"),  # RelaxSettings' check
+    (dict(relax_steps=2.5), "relax_steps must be an integer"),
+    (dict(fix_symmetry="maybe"), "fix_symmetry must be true or false"),
     (dict(mesh=(4, 0, 4)), "mesh must be one or three positive integers"),
     (dict(mesh=(4, 4.5, 4)), "mesh must be one or three positive integers"),
     (dict(temperatures_K=(300, float("nan"))), "temperatures must be finite"),

@@ -123,7 +123,7 @@ def test_born_that_does_not_fit_fails_in_one_line(tmp_path, capsys):
     its atoms in another order (O first: Σ Z* far from 0), and NACParams for 3 atoms."""
     import ase.io
 
-    from phonjax.nac import NACParams
+    from phonjax.harmonic.nac import NACParams
     from phonjax.single import Phonons
     from phonjax.single.inputs import InputError
 

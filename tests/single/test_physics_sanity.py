@@ -21,7 +21,7 @@ import pytest
 
 import phonjax
 from phonjax import options
-from phonjax.crystal import Crystal
+from phonjax.structure.crystal import Crystal
 from phonjax.io import PhononDataset
 from phonjax.single import Phonons
 from phonjax.single.settings import SettingsError, WorkflowSettings

@@ -134,7 +134,7 @@ def test_force_set_file_without_model(tmp_path, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["--mesh", "0"], "mesh must be one or three positive integers"),
-    (["--fmax", "-1"], "fmax_eV_A must be a positive number"),
+    (["--fmax", "-1"], "fmax_eV_A must be > 0"),
     (["--temperatures", "0", "-10", "5"], "--temperatures needs T0 ≤ T1"),
     (["--supercell", "2", "2"], "--supercell takes 3 or 9 integers"),
     (["--sigma", "nan"], "dos_sigma_THz must be a positive number"),

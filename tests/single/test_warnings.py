@@ -32,14 +32,14 @@ def _shown(verbose: bool, monkeypatch) -> list[tuple[str, str]]:
                                  ("torch._tensor", UserWarning),
                                  ("pymatgen.core.structure", FutureWarning),
                                  ("phonjax_fake_plugin", UserWarning),
-                                 ("phonjax.nac", RuntimeWarning),
+                                 ("phonjax.harmonic.nac", RuntimeWarning),
                                  ("phonjax_adapters.registry", UserWarning)):
             warnings.warn_explicit("w", category, f"{module}.py", 1, module=module)
     return [(w.filename.removesuffix(".py"), w.category.__name__) for w in caught]
 
 
 def test_only_phonjax_warnings_unless_verbose(monkeypatch):
-    assert _shown(False, monkeypatch) == [("phonjax.nac", "RuntimeWarning"),
+    assert _shown(False, monkeypatch) == [("phonjax.harmonic.nac", "RuntimeWarning"),
                                           ("phonjax_adapters.registry", "UserWarning")]
     assert len(_shown(True, monkeypatch)) == 6
 

@@ -16,7 +16,7 @@ force constants  max |dPhi| over the full N x N (eV/A^2)          <= 1e-10
 frequencies      commensurate q, sorted per q, max |df| (THz)     <= 1e-8
 omega_max        |d omega_max| (K)                                <= 1e-4
 F, S, Cv         relative deviation at 300 K                      <= 1e-8
-stability        phonjax.stability on phonopy's frequencies       identical verdict
+stability        phonjax.harmonic.stability on phonopy's frequencies       identical verdict
 ===============  ===============================================  ==================
 
 plus the time of each side per material (phonopy: load + FC + symmetrize + mesh + thermal +

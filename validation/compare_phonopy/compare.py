@@ -78,7 +78,7 @@ def _phonopy_columns(row: dict, ref: dict) -> None:
     """phonopy's own values: times, memory, F/S/Cv, mesh counts, ω_max and stability verdict."""
     if "error" in ref:
         return
-    from phonjax.stability import stability
+    from phonjax.harmonic.stability import stability
     from phonjax.units import THZ_TO_K
 
     t = ref["times"]
@@ -164,7 +164,7 @@ def _mesh(row: dict, system, ref: dict) -> None:
 
 def _frequencies(row: dict, system, res, ref: dict) -> None:
     """Frequencies at the commensurate q-points, matched modulo 1 and sorted per q."""
-    from phonjax.mesh import is_gamma
+    from phonjax.harmonic.mesh import is_gamma
 
     qj, qp = system.commensurate, ref["commensurate_q"]
     row["n_commensurate"] = len(qj)

@@ -50,7 +50,7 @@ def _stages():
         ("F, S, Cv on phonopy's q-set", "max relative; `phonopy_mesh_fallback=True` (time "
          "reversal only where the shifted grid breaks a rotation)", "≤ 1e-8", "thermal_rel_phonopy_mesh",
          over("thermal_rel_phonopy_mesh", TOL["thermal_rel"])),
-        ("stability verdict", "phonjax vs phonjax.stability(phonopy f)", "identical", None,
+        ("stability verdict", "phonjax vs phonjax.harmonic.stability(phonopy f)", "identical", None,
          not_true("stability_identical")),
     ]
 

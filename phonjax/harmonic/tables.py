@@ -202,7 +202,7 @@ class FCTables:
 
 @table
 class PhaseTables:
-    """What D(q) needs besides the force constants (see ``phonjax.dynamical_matrix``)."""
+    """What D(q) needs besides the force constants (see ``phonjax.harmonic.dynamical_matrix``)."""
 
     p2s: np.ndarray = axes("np")  # supercell index of each primitive atom
     image_atoms: np.ndarray = axes("np", "nt")  # supercell atoms k(j, t) imaging primitive atom j
@@ -235,7 +235,7 @@ FORCES_AXES = ("disp", "N", None)  # forces (n_disp, N, 3) eV/Å on the displace
 @table
 class NACTables:
     """The non-analytical correction (NAC) of a polar material: Born charges, ε∞ and the
-    fixed parts of phonopy's dipole-dipole sums (see ``phonjax.dipole_dipole``).
+    fixed parts of phonopy's dipole-dipole sums (see ``phonjax.harmonic.dipole_dipole``).
 
     ``method`` "gonze" (phonopy's default, Gonze & Lee: an Ewald-summed dipole-dipole
     term added to D(q) of the short-range force constants) or "wang" (Wang et al.: a

@@ -1,7 +1,7 @@
 """Harmonic force constants from a type-1 finite-displacement dataset (JAX).
 
 Pure ``jnp`` functions of the forces and the material's ``FCTables``
-(``phonjax.tables``; ``prepare`` builds them on the host). The algorithm is phonopy's "traditional" finite-difference solver:
+(``phonjax.harmonic.tables``; ``prepare`` builds them on the host). The algorithm is phonopy's "traditional" finite-difference solver:
 
 1. solve: for each displaced atom d, stack its displacements u and the forces
    F rotated by every site-symmetry operation R of d (the atoms permuted
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from phonjax.tables import FCTables
+from phonjax.harmonic.tables import FCTables
 
 
 def drift_free(forces: jnp.ndarray, atom_mask: jnp.ndarray) -> jnp.ndarray:

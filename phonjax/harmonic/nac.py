@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from phonjax.cells import SYMPREC, Primitive
-from phonjax.crystal import Crystal, CrystalError
-from phonjax.tables import NACTables
+from phonjax.structure.supercell import Primitive
+from phonjax.structure.symmetry import SYMPREC
+from phonjax.structure.crystal import Crystal, CrystalError
+from phonjax.harmonic.tables import NACTables
 from phonjax.units import NAC_FACTOR_EV_ANGSTROM
 
 NUM_G_POINTS = 300  # phonopy's default number of G-points behind the cutoff

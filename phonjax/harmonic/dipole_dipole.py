@@ -14,7 +14,7 @@ Two methods, as in phonopy 4.10 (``harmonic/dynamical_matrix.py``, the phonors k
   limit along d: the LO–TO splitting). A zero direction is no direction. D(q) is then D_SR(q) + C(q)/√(m_i m_j), where
   D_SR is built from the *short-range* force constants: the supercell's, with C at
   the commensurate points (in the first Brillouin zone) removed
-  (``phonjax.dynamical_matrix.short_range_blocks``).
+  (``phonjax.harmonic.dynamical_matrix.short_range_blocks``).
 * **Wang**: every force constant Φ(i, k) gains (q·Z_i)_α (q·Z_j)_β · f / (q·ε·q) / n_c
   (n_c primitive cells in the supercell), with q the direction d when one is given;
   nothing at Γ without a direction.
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from phonjax.tables import NACTables
+from phonjax.harmonic.tables import NACTables
 
 Q2_ZERO = 1e-10  # Å⁻²: |K|² below this is K = 0 (phonors' Q2_ZERO_TOLERANCE, |K| < 1e-5)
 

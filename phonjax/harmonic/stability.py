@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from phonjax.mesh import is_gamma
+from phonjax.harmonic.mesh import is_gamma
 from phonjax.units import THZ_TO_K
 
 

@@ -22,9 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from phonjax.crystal import Crystal, CrystalError
-
-SYMPREC = 1e-5  # Å, phonopy's default tolerance everywhere
+from phonjax.structure.crystal import Crystal, CrystalError
+from phonjax.structure.symmetry import SYMPREC
 
 
 def _surrounding_frame(smat: np.ndarray) -> np.ndarray:

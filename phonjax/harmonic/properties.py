@@ -20,9 +20,9 @@ from typing import Callable, Literal, Sequence
 import numpy as np
 
 from phonjax.io import PhononDataset, read_dataset
-from phonjax.mesh import is_gamma
-from phonjax.prepare import HarmonicSystem, prepare
-from phonjax.stability import stability
+from phonjax.harmonic.mesh import is_gamma
+from phonjax.harmonic.system import HarmonicSystem, prepare
+from phonjax.harmonic.stability import stability
 from phonjax.units import THZ_TO_K
 
 
@@ -31,7 +31,8 @@ class PhononSettings:
     """The physics of ``phonon_properties`` (validated: a nonsense value fails here)."""
 
     temperatures_K: tuple[float, ...] = (300.0,)
-    subtract_drift: bool = False  # remove each displaced supercell's mean force first
+    subtract_drift: bool = False  # remove each displaced supercell's mean force first: phonopy's
+    #   default (False); the benchmark protocol removes it (True, the paper's choice)
     gamma_acoustic_tolerance_K: float = 50.0  # Γ acoustic modes may go down to −this
     acoustic_modes: Literal["smallest", "lowest"] = "smallest"  # which three Γ modes are acoustic
     thz_to_k: float = THZ_TO_K  # K per THz for ω (phonopy's; a protocol may fix another)
@@ -106,7 +107,7 @@ def check_forces(systems: Sequence[HarmonicSystem], forces: Sequence[np.ndarray]
 
     if any(isinstance(f, jax.core.Tracer) for f in forces):
         raise TypeError("phonon_properties runs on the host and cannot be traced or "
-                        "differentiated; use phonjax.differentiable (thermal_properties_from_forces, "
+                        "differentiated; use phonjax.harmonic.differentiable (thermal_properties_from_forces, "
                         "thermal_properties, commensurate_frequencies) inside jax.grad/jit")
     for s, f in zip(systems, forces):
         expected = (len(s.displacements), s.n_supercell, 3)
@@ -119,13 +120,17 @@ def check_forces(systems: Sequence[HarmonicSystem], forces: Sequence[np.ndarray]
 def phonon_properties(systems: Sequence[HarmonicSystem], forces: Sequence[np.ndarray],
                       settings: PhononSettings | None = None, plan=None, *,
                       keep_force_constants: bool = False,
-                      progress: Callable[[int], None] | None = None) -> list[PhononResult]:
+                      progress: Callable[[int], None] | None = None,
+                      thermal: bool = True) -> list[PhononResult]:
     """Phonon properties of many materials; ``forces[i]`` (n_disp_i, N_i, 3) eV/Å on the
     displaced supercells of ``systems[i]`` in their order.
 
     ``settings``: the physics (default ``PhononSettings()``: 300 K, no drift removal,
     the smallest-|ν| Γ acoustic rule at 50 K). ``plan``: a ``phonjax.execution.Plan``
     (default: by JAX's backend). ``progress(n)`` is called as materials finish.
+    ``thermal=False``: the mesh may be left unsolved (a caller that solves it with
+    eigenvectors anyway, ``execution.modes.mesh_thermal``); a result without F, S, Cv has
+    empty ``temperatures_K`` and thermal lists.
     """
     from phonjax import execution
 
@@ -141,7 +146,8 @@ def phonon_properties(systems: Sequence[HarmonicSystem], forces: Sequence[np.nda
             progress(len(indices))
 
     execution.run(forces, [s.tables for s in systems], temps, settings.subtract_drift, plan,
-                  keep_force_constants, on_bucket_done=done, names=[s.id for s in systems])
+                  keep_force_constants, on_bucket_done=done, names=[s.id for s in systems],
+                  thermal=thermal)
     return results  # type: ignore[return-value]
 
 
@@ -150,7 +156,8 @@ def _result(s: HarmonicSystem, out, settings: PhononSettings) -> PhononResult:
     st = stability(s.commensurate, comm, settings.gamma_acoustic_tolerance_K, settings.thz_to_k,
                    settings.acoustic_modes)
     return PhononResult(
-        id=s.id, n_primitive=s.n_primitive, temperatures_K=list(settings.temperatures_K),
+        id=s.id, n_primitive=s.n_primitive,
+        temperatures_K=list(settings.temperatures_K) if len(out.free_energy_kJmol) else [],
         free_energy_kJmol=out.free_energy_kJmol.tolist(), entropy_JKmol=out.entropy_JKmol.tolist(),
         heat_capacity_JKmol=out.heat_capacity_JKmol.tolist(), omega_max_K=st.omega_max_K, omega_min_K=st.omega_min_K,
         gamma_acoustic_min_K=st.gamma_acoustic_min_K, stable=st.stable,

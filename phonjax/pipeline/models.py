@@ -1,4 +1,5 @@
-"""Model specs (``name`` or ``name:variant``) → adapters, with a per-process cache.
+"""Model specs (``name`` or ``name:variant``) → adapters, with a per-process cache: the one
+registry both front doors (``phonjax run``, ``phonjax bench``) load models from.
 
 Registered adapters come from ``phonjax_adapters.registry``; ``register``
 adds a factory under a name first (tests use numpy toy potentials this way,
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from phonjax.bench import REFERENCE_MODEL
+from phonjax.pipeline.records import REFERENCE_MODEL
 
 _FACTORIES: dict[str, Callable[..., object]] = {}
 _CACHE: dict[tuple, object] = {}

@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import spglib
 
-from phonjax.cells import SYMPREC
-from phonjax.crystal import CrystalError
+from phonjax.structure.symmetry import SYMPREC
+from phonjax.structure.crystal import CrystalError
 
 _STEPS = np.array([(i, j, k, l) for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)
                    for l in (-1, 0, 1)])

@@ -4,7 +4,7 @@
 
 Differentiable inputs: force constants (N, N, 3, 3) eV/Å², forces (n_disp, N, 3)
 eV/Å (``thermal_properties_from_forces``), the masses ``tables.phases.masses``
-(replace them with ``dataclasses.replace``), and through ``phonjax.energy`` any
+(replace them with ``dataclasses.replace``), and through ``phonjax.harmonic.hessian`` any
 parameter of an energy function. Static: every index table, the q-points and
 their weights. The path is the graph runner's (``phonjax.execution.stages``):
 D(q) (with the non-analytical correction where the tables carry Born charges)
@@ -13,7 +13,7 @@ D(q) (with the non-analytical correction where the tables carry Born charges)
 Only functions of eigenvalues enter (sums over modes; never eigenvectors), so
 the derivatives are finite at degenerate modes; √λ is guarded at λ = 0 and
 modes at or below zero frequency are masked as in phonopy, and on a mesh with Γ
-its three acoustic modes are left out (``phonjax.thermal.GAMMA_ACOUSTIC_RULE``),
+its three acoustic modes are left out (``phonjax.harmonic.thermal.GAMMA_ACOUSTIC_RULE``),
 so F stays smooth there too.
 ``smooth_max`` replaces the hard max of ω_max, whose derivative exists only
 for a non-degenerate top mode.
@@ -37,9 +37,9 @@ import jax.numpy as jnp
 
 from phonjax.execution.plan import Plan
 from phonjax.execution.stages import material_blocks, qset_spectrum
-from phonjax.force_constants import force_constants as _force_constants
-from phonjax.tables import MaterialTables, QSet, pad, sizes_of
-from phonjax.thermal import per_mole
+from phonjax.harmonic.force_constants import force_constants as _force_constants
+from phonjax.harmonic.tables import MaterialTables, QSet, pad, sizes_of
+from phonjax.harmonic.thermal import per_mole
 
 
 def float64_differentiable(fn):

@@ -15,7 +15,7 @@ three acoustic modes there should be 0 THz but come out at ±1e-8…1e-7 THz, an
 which of them pass ν > 0 is decided by the sign of round-off (each adds about
 −35 k_BT·w/N to F). phonjax always does what phonopy 4.10 does with
 ``exclude_gamma_acoustic=True``: at every q-point equal to Γ modulo a reciprocal
-lattice vector (``phonjax.mesh.is_gamma``), the three modes of smallest |ν| are set to 0 before the sums
+lattice vector (``phonjax.harmonic.mesh.is_gamma``), the three modes of smallest |ν| are set to 0 before the sums
 (``zero_gamma_acoustic``), so they enter neither F, S, Cv nor the zero-point
 energy, whatever the eigensolver's rounding. Meshes without Γ (phonopy's default
 even, shifted meshes) are unaffected.
@@ -36,7 +36,7 @@ GAMMA_ACOUSTIC_RULE = ("exclude_gamma_acoustic (phonopy 4.10's exclude_gamma_aco
 
 def gamma_acoustic_modes(values, gamma, mode_mask=None):
     """(n_q, n_modes) bool: the three modes of smallest |value| at the q-points where
-    ``gamma`` (n_q,) is true (``phonjax.mesh.is_gamma``; frequencies or eigenvalues: same
+    ``gamma`` (n_q,) is true (``phonjax.harmonic.mesh.is_gamma``; frequencies or eigenvalues: same
     order in |·|; ties by band index); padded modes (``mode_mask`` (n_modes,) false) are
     never chosen. phonopy's ``gamma_acoustic_bands``."""
     xp = np if isinstance(values, np.ndarray) else jnp

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from phonjax.elements import NUMBERS, SYMBOLS, standard_masses
+from phonjax.structure.elements import NUMBERS, SYMBOLS, standard_masses
 
 
 class CrystalError(ValueError):

@@ -1,10 +1,8 @@
 """The cells of a phonon calculation, chosen and explained: symmetry, primitive cell, supercell.
 
-* ``symmetry_of``: space group (spglib) of a cell at a tolerance, as reported before and after
-  relaxation.
-* ``symmetrized``: the cell snapped to the symmetry spglib finds at a looser tolerance (ASE's
-  ``refine_symmetry``), when that symmetry is higher than at phonopy's 1e-5 Å: files with
-  rounded coordinates otherwise come out P1, with 3N displacements and no mesh reduction.
+The space group itself (``symmetry_of``, spglib's dataset, the tolerance ``SYMPREC``, the
+input snapped to a looser tolerance by ``symmetrized``) is ``phonjax.structure.symmetry``'s.
+
 * ``choose_primitive``: the primitive matrix P (primitive rows = Pᵀ·unit-cell rows, phonopy's
   convention), found as phonopy's ``primitive_matrix="auto"`` finds it (spglib's centring and
   transformation), or given. Never guessed silently: the choice says what was found.
@@ -21,12 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from phonjax.crystal import Crystal, CrystalError
-from phonjax.prepare import refuse_large_supercell
+from phonjax.structure.crystal import Crystal, CrystalError
+from phonjax.structure.symmetry import (SYMPREC, SymmetryInfo, auto_primitive_matrix, spglib_dataset,
+                                       symmetry_of)
+from phonjax.harmonic.system import refuse_large_supercell
 from phonjax.resources import DEFAULT_MEMORY_BYTES, ResourceError
-
-_CRYSTAL_SYSTEMS = ((2, "triclinic"), (15, "monoclinic"), (74, "orthorhombic"),
-                    (142, "tetragonal"), (167, "trigonal"), (194, "hexagonal"), (230, "cubic"))
 
 
 # what to change when a supercell is refused, by how S was chosen (``CellChoice.supercell_how``)
@@ -37,49 +34,6 @@ SUPERCELL_ADVICE = {
     "length": "use a smaller --min-length (min_length_A) or --supercell, or raise the bound "
               "(--memory-gb)",
 }
-
-
-@dataclass(frozen=True)
-class SymmetryInfo:
-    number: int
-    international: str
-    tolerance_A: float
-    n_operations: int
-
-    @property
-    def crystal_system(self) -> str:
-        return next(name for top, name in _CRYSTAL_SYSTEMS if self.number <= top)
-
-    def __str__(self) -> str:
-        return f"{self.international} (#{self.number}, {self.n_operations} operations)"
-
-
-def symmetry_of(crystal: Crystal, tolerance_A: float = 1e-5) -> SymmetryInfo:
-    import spglib
-
-    ds = spglib.get_symmetry_dataset(crystal.spglib_cell(), symprec=tolerance_A)
-    if ds is None:
-        raise CrystalError(f"spglib found no symmetry at {tolerance_A:g} Å: "
-                           f"{spglib.get_error_message()}")
-    return SymmetryInfo(int(ds.number), str(ds.international), float(tolerance_A),
-                        len(ds.rotations))
-
-
-def symmetrized(crystal: Crystal, tolerance_A: float, symprec: float = 1e-5
-                ) -> tuple[Crystal, SymmetryInfo, SymmetryInfo | None]:
-    """(cell, symmetry at ``symprec`` before, symmetry at ``symprec`` after or None when the
-    cell was left as it was): snapped only when the looser tolerance finds more operations."""
-    strict = symmetry_of(crystal, symprec)
-    loose = symmetry_of(crystal, tolerance_A)
-    if loose.n_operations <= strict.n_operations:
-        return crystal, strict, None
-    from ase.spacegroup.symmetrize import refine_symmetry
-
-    atoms = crystal.to_ase()
-    refine_symmetry(atoms, symprec=tolerance_A)
-    out = Crystal(atoms.cell.array, atoms.get_scaled_positions(wrap=False), crystal.numbers,
-                  crystal.masses)
-    return out, strict, symmetry_of(out, symprec)
 
 
 @dataclass(frozen=True)
@@ -102,35 +56,10 @@ class CellChoice:
                 "min_image_distance_A": self.min_image_distance_A}
 
 
-def _dataset(crystal: Crystal, symprec: float):
-    import spglib
-
-    ds = spglib.get_symmetry_dataset(crystal.spglib_cell(), symprec=symprec)
-    if ds is None:
-        raise CrystalError(f"spglib found no symmetry: {spglib.get_error_message()}")
-    return ds
-
-
-def auto_primitive_matrix(crystal: Crystal, symprec: float = 1e-5) -> tuple[np.ndarray, str]:
-    """phonopy's ``primitive_matrix="auto"`` (``guess_primitive_matrix``) and what it found."""
-    from phonopy.structure.atoms import PhonopyAtoms
-    from phonopy.structure.cells import guess_primitive_matrix
-
-    cell = PhonopyAtoms(cell=crystal.lattice, scaled_positions=crystal.frac_positions,
-                        numbers=crystal.numbers, masses=crystal.masses)
-    pmat = np.asarray(guess_primitive_matrix(cell, symprec=symprec), float)
-    ds = _dataset(crystal, symprec)
-    ratio = int(round(1 / abs(np.linalg.det(pmat))))
-    centring = str(ds.international)[0]
-    what = ("the unit cell is primitive" if ratio == 1 else
-            f"{centring}-centred lattice: the primitive cell is 1/{ratio} of the unit cell")
-    return pmat, f"found by spglib ({ds.international}, #{ds.number}): {what}"
-
-
 def _conventional_multiples(crystal: Crystal, symprec: float) -> np.ndarray | None:
     """M with conventional rows = Mᵀ·unit-cell rows (integer), or None when the unit cell is
     not a sublattice-compatible cell of the conventional one (e.g. a supercell of it)."""
-    ds = _dataset(crystal, symprec)
+    ds = spglib_dataset(crystal, symprec)
     m = np.linalg.inv(np.asarray(ds.transformation_matrix, float))
     m_int = np.rint(m)
     if np.abs(m - m_int).max() > 1e-6 or round(np.linalg.det(m_int)) <= 0:
@@ -149,7 +78,7 @@ def min_image_distance(lattice: np.ndarray) -> float:
     return float(np.linalg.norm(n @ basis, axis=1).min())
 
 
-def supercell_for_length(crystal: Crystal, min_length_A: float, symprec: float = 1e-5
+def supercell_for_length(crystal: Crystal, min_length_A: float, symprec: float = SYMPREC
                          ) -> tuple[np.ndarray, str]:
     """S whose conventional-cell multiples have every lattice vector ≥ ``min_length_A``."""
     conv = _conventional_multiples(crystal, symprec)

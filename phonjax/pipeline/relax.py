@@ -1,10 +1,11 @@
 """Relaxation of a unit cell with a model: FIRE on FrechetCellFilter + FixSymmetry.
 
-As in the published benchmark: up to ``relax_rounds`` rounds of at most
-``relax_steps`` FIRE steps aiming at fmax/2, accepted when the final force
-(atoms and cell, as the filter reports them) is ≤ fmax. Non-convergence,
-exploding forces (> max_force_eV_A), NaN and model exceptions become a
-``RelaxResult`` with ``ok=False`` and a reason, never an exception.
+How is ``RelaxSettings`` (``phonjax.pipeline.settings``), as in the published benchmark: up
+to ``relax_rounds`` rounds of at most ``relax_steps`` FIRE steps aiming at fmax/2, accepted when
+the final force (atoms and cell, as the filter reports them) is ≤ fmax. Non-convergence,
+exploding forces (> max_force_eV_A), NaN and model exceptions become a ``RelaxResult`` with
+``ok=False`` and a reason, never an exception. The benchmark passes its protocol's
+``relax_settings``, the workflow its settings' ``relax_settings``.
 
 ``relax_many`` relaxes many crystals together with unchanged ASE optimizers:
 each runs in its own thread, and their calculators meet at a barrier so that
@@ -21,6 +22,8 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+
+from phonjax.pipeline.settings import RelaxSettings
 
 
 class RelaxationFailed(RuntimeError):
@@ -56,24 +59,33 @@ def _one_blas_thread():
     return threadpool_limits(1, user_api="blas")
 
 
-def relax(atoms, calculator, protocol, cell_filter=None) -> RelaxResult:
-    """Relax a copy of ``atoms`` with ``calculator`` under ``protocol`` (see module doc).
+def _checked(settings) -> RelaxSettings:
+    if not isinstance(settings, RelaxSettings):
+        raise TypeError(f"relaxation takes RelaxSettings (a protocol's or workflow settings' "
+                        f"relax_settings), got {type(settings).__name__}")
+    return settings
+
+
+def relax(atoms, calculator, settings: RelaxSettings, cell_filter=None) -> RelaxResult:
+    """Relax a copy of ``atoms`` with ``calculator`` as ``settings`` say (see module doc).
 
     ``cell_filter``: the filter class (default: FrechetCellFilter computing its forces
     once per configuration; ASE's own class gives the same relaxation, more slowly).
     """
+    settings = _checked(settings)
     with _one_blas_thread():
-        return _relax(atoms, calculator, protocol, cell_filter or _cell_filter)
+        return _relax(atoms, calculator, settings, cell_filter or _cell_filter)
 
 
-def relax_many(atoms_list, adapter, protocol, lanes: int = 1) -> list[RelaxResult]:
+def relax_many(atoms_list, adapter, settings: RelaxSettings,
+               lanes: int = 1) -> list[RelaxResult]:
     """``relax`` for every structure, with the model called once per lock-step for all
     (the results of ``relax_each`` in input order)."""
-    done = dict(relax_each(atoms_list, adapter, protocol, lanes))
+    done = dict(relax_each(atoms_list, adapter, settings, lanes))
     return [done[i] for i in range(len(atoms_list))]
 
 
-def relax_each(atoms_list, adapter, protocol, lanes: int = 1):
+def relax_each(atoms_list, adapter, settings: RelaxSettings, lanes: int = 1):
     """Yield ``(index, RelaxResult)`` for every structure as soon as its relaxation ends,
     while the others go on (so that the caller can finish and store each material at
     once); the model is called once per lock-step for all structures still relaxing.
@@ -88,6 +100,10 @@ def relax_each(atoms_list, adapter, protocol, lanes: int = 1):
     is free (results again independent of timing). Closing the generator early (an
     error, Ctrl-C) stops the relaxations still running at their next model call.
     """
+    return _relax_each(atoms_list, adapter, _checked(settings), lanes)  # a wrong type: at once
+
+
+def _relax_each(atoms_list, adapter, settings: RelaxSettings, lanes: int):
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     if not atoms_list:
@@ -109,7 +125,7 @@ def relax_each(atoms_list, adapter, protocol, lanes: int = 1):
     def run(i):
         barrier = barriers[lane_of[i]]
         try:
-            return _relax(atoms_list[i], _LockstepCalculator(barrier, i), protocol, _cell_filter)
+            return _relax(atoms_list[i], _LockstepCalculator(barrier, i), settings, _cell_filter)
         finally:
             barrier.leave(i)
 
@@ -257,14 +273,14 @@ def _state_cached_filter_class():
     return StateCachedFrechetCellFilter
 
 
-def _relax(atoms, calculator, protocol, cell_filter) -> RelaxResult:
+def _relax(atoms, calculator, settings: RelaxSettings, cell_filter) -> RelaxResult:
     from ase.constraints import FixSymmetry
     from ase.optimize import FIRE
 
     t0 = time.perf_counter()
     atoms = atoms.copy()
     atoms.calc = calculator
-    if protocol.fix_symmetry:
+    if settings.fix_symmetry:
         atoms.set_constraint(FixSymmetry(atoms))
     steps = 0
     fmax = float("nan")
@@ -273,29 +289,29 @@ def _relax(atoms, calculator, protocol, cell_filter) -> RelaxResult:
         f = filtered.get_forces()
         if not np.isfinite(f).all():
             raise RelaxationFailed("NaN or infinite forces/stress")
-        if _fmax(f) > protocol.max_force_eV_A:
-            raise RelaxationFailed(f"forces exploded (> {protocol.max_force_eV_A:g} eV/Å)")
+        if _fmax(f) > settings.max_force_eV_A:
+            raise RelaxationFailed(f"forces exploded (> {settings.max_force_eV_A:g} eV/Å)")
 
     def failed(reason: str) -> RelaxResult:
         return RelaxResult(False, None, None, None, None if np.isnan(fmax) else fmax, steps,
                            time.perf_counter() - t0, reason)
 
     try:
-        for _ in range(protocol.relax_rounds):
+        for _ in range(settings.relax_rounds):
             filtered = cell_filter(atoms)
             opt = FIRE(filtered, logfile=None)
             opt.insert_observer(guard, filtered=filtered)
-            opt.run(fmax=protocol.fmax_eV_A / 2, steps=protocol.relax_steps)
+            opt.run(fmax=settings.fmax_eV_A / 2, steps=settings.relax_steps)
             steps += opt.nsteps
             fmax = _fmax(filtered.get_forces())
             if not np.isfinite(fmax):
                 return failed("NaN forces")
-            if fmax < protocol.fmax_eV_A / 2:
+            if fmax < settings.fmax_eV_A / 2:
                 break
         fmax = _fmax(cell_filter(atoms).get_forces())
         if not np.isfinite(fmax):
             return failed("NaN forces")
-        if fmax > protocol.fmax_eV_A:
+        if fmax > settings.fmax_eV_A:
             return failed(f"not converged: fmax {fmax:.3g} eV/Å after {steps} steps")
         energy = float(atoms.get_potential_energy())
         if not np.isfinite(energy):

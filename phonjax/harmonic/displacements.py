@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from phonjax.crystal import Crystal
-from phonjax.symmetry import SpaceGroup, site_symmetry
+from phonjax.structure.crystal import Crystal
+from phonjax.structure.symmetry import SpaceGroup, site_symmetry
 
 DIAGONAL_DIRECTIONS = np.array(
     [[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [1, 0, 1], [0, 1, 1], [1, -1, 0], [1, 0, -1],

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from phonjax.cells import lattice_points_of
+from phonjax.structure.supercell import lattice_points_of
 
 
 @dataclass(frozen=True, eq=False)

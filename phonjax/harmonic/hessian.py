@@ -8,7 +8,7 @@ parameters closed over (so that gradients reach them).
 phonopy's finite-difference solve reads forces F_i on the displaced supercells
 R₀ + u_i. For a harmonic crystal F_i = F₀ − H·u_i exactly, so the forces of the
 *linearized* model, −H·u_i, fed to the same solve, distribution and
-symmetrization (``phonjax.force_constants``), give the force constants at zero
+symmetrization (``phonjax.harmonic.force_constants``), give the force constants at zero
 displacement: ``hessian_forces`` evaluates them as Hessian-vector products, one
 ``jax.linearize`` of the gradient and one product per displacement (silicon:
 1 instead of 3N). F₀ (non-zero for an unrelaxed structure) cancels in the solve
@@ -28,8 +28,8 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from phonjax.force_constants import force_constants
-from phonjax.prepare import HarmonicSystem
+from phonjax.harmonic.force_constants import force_constants
+from phonjax.harmonic.system import HarmonicSystem
 
 EnergyFn = Callable[[jnp.ndarray, jnp.ndarray], jnp.ndarray]
 

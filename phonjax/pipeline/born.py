@@ -23,22 +23,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from phonjax.crystal import Crystal
-from phonjax.nac import NACError, NACParams
+from phonjax.structure.crystal import Crystal
+from phonjax.harmonic.nac import NACError, NACParams
 
 SUM_RULE_TOLERANCE_E = 0.1  # largest |Σ_i Z*_i| component per primitive atom, e
 
 
 def _cells(unitcell: Crystal, primitive_matrix, symprec: float):
     """(s2u, primitive) of the unit cell as its own 1×1×1 supercell."""
-    from phonjax.cells import build_primitive, build_supercell
+    from phonjax.structure.supercell import build_primitive, build_supercell
 
     supercell, s2u = build_supercell(unitcell, np.eye(3, dtype=np.int64), symprec)
     return s2u, build_primitive(supercell, np.eye(3), np.asarray(primitive_matrix, float),
                                 symprec)
 
 
-def _name(params: NACParams) -> str:
+def source_name(params: NACParams) -> str:
+    """The file the charges came from (its name), for messages."""
     from pathlib import Path
 
     return Path(params.source).name if params.source else "the Born charges"
@@ -52,7 +53,7 @@ def on_unitcell_atoms(params: NACParams, unitcell: Crystal, primitive_matrix,
         return params
     s2u, primitive = _cells(unitcell, primitive_matrix, symprec)
     if len(params.born) != len(primitive.p2s):
-        raise NACError(f"{_name(params)}: {len(params.born)} Born charges, but the primitive "
+        raise NACError(f"{source_name(params)}: {len(params.born)} Born charges, but the primitive "
                        f"cell has {len(primitive.p2s)} atoms (and the unit cell "
                        f"{unitcell.n_atoms})")
     born = np.empty((unitcell.n_atoms, 3, 3))
@@ -66,13 +67,13 @@ def check_fits(params: NACParams, unitcell: Crystal, primitive_matrix, symprec: 
     try:
         born = params.primitive_born(primitive, s2u, unitcell.n_atoms)
     except NACError as exc:
-        raise NACError(f"{_name(params)}: {exc}") from None
+        raise NACError(f"{source_name(params)}: {exc}") from None
     n_p = len(born)
     worst = float(np.abs(born.sum(axis=0)).max())
     if worst > SUM_RULE_TOLERANCE_E * n_p:
         atoms = ", ".join(f"{primitive.crystal.symbols[i]}{i + 1} {np.trace(z) / 3:+.2f}"
                           for i, z in enumerate(born))
-        raise NACError(f"{_name(params)}: the Born charges do not sum to zero on this crystal's "
+        raise NACError(f"{source_name(params)}: the Born charges do not sum to zero on this crystal's "
                        f"{n_p} primitive atoms (largest component of Σ Z* = {worst:.2f} e; "
                        f"mean charges {atoms}): the rows are in another order or belong to "
                        "another crystal")
@@ -103,8 +104,9 @@ def check_input(item, settings) -> None:
     """Before any model work: the NAC of ``settings`` against an input crystal (symmetrized
     as the workflow will, with the primitive matrix it will choose); NACError or
     DatasetError with one line. Cells that cannot be built are left to the workflow."""
-    from phonjax.crystal import CrystalError
-    from phonjax.single.cells import choose_cells, symmetrized
+    from phonjax.structure.crystal import CrystalError
+    from phonjax.pipeline.cells import choose_cells
+    from phonjax.structure.symmetry import symmetrized
 
     if settings.nac is False or (settings.nac is None and (
             item.dataset is None or item.dataset.nac is None)):
@@ -119,47 +121,3 @@ def check_input(item, settings) -> None:
     except (CrystalError, ValueError):
         return
     nac_for(settings.nac, item.dataset, crystal, pmat, settings.symprec)
-
-
-def describe(p) -> dict:
-    """The NAC of a prepared pair for the JSON summary: applied or not and why; method, file
-    (path, SHA-256, bytes), unit factor, and the ε∞ and Born charges used (symmetrized)."""
-    from phonjax.single.provenance import file_identity
-
-    setting = p.settings.nac
-    params = None if p.system is None else p.system.nac
-    if params is None:
-        reason = ("turned off (nac=False, --no-nac)" if setting is False
-                  else "no Born charges given")
-        return {"applied": False, "reason": reason}
-    origin = ("--born file" if isinstance(setting, str) else
-              "the force-set input's own" if setting is None else "given (NACParams)")
-    table = p.system.tables.nac
-    symbols = p.system.primitive.crystal.symbols
-    return {
-        "applied": True,
-        "method": {"gonze": "gonze (Gonze-Lee dipole-dipole, phonopy's default)",
-                   "wang": "wang (Wang's method)"}[params.method],
-        "origin": origin,
-        "file": None if params.source is None else file_identity(params.source),
-        "unit_factor": params.factor,
-        "g_cutoff": params.g_cutoff, "lambda": params.lambda_,
-        "dielectric_used": (np.round(np.asarray(table.dielectric), 10) + 0.0).tolist(),
-        "born_charges_used": {f"{s}{i + 1}": (np.round(np.asarray(z), 10) + 0.0).tolist()
-                              for i, (s, z) in enumerate(zip(symbols, table.born))},
-        "symmetrized": "by the primitive cell's space group with Σ Z* = 0 (phonopy's default)"
-                       if params.symmetrize else "no",
-        "q_to_gamma": "band segments through Γ take the segment's direction (phonopy's rule); "
-                      "the mesh and single q-points take none at Γ",
-    }
-
-
-def summary_line(p) -> str | None:
-    """One line for the terminal, or None when no NAC was asked for or found."""
-    setting = p.settings.nac
-    params = None if p.system is None else p.system.nac
-    if params is None:
-        return "NAC off (--no-nac)" if setting is False else None
-    where = _name(params) if params.source else "NACParams"
-    return (f"NAC ({params.method}): Born charges and ε∞ from {where}"
-            + (" (DFT) on the model's force constants" if p.model != "dft" else ""))

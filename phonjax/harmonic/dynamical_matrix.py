@@ -19,7 +19,7 @@ are (not snapped to ideal sites): real datasets carry 1e-8-level position noise
 that phonopy keeps.
 
 For polar materials the non-analytical correction (``NACTables``, phonopy's
-Gonze–Lee or Wang method, ``phonjax.dipole_dipole``) enters here, in the same
+Gonze–Lee or Wang method, ``phonjax.harmonic.dipole_dipole``) enters here, in the same
 function: D(q) gains the dipole-dipole term, and with Gonze–Lee the force
 constants are first made short-ranged (``short_range_blocks``).
 
@@ -34,8 +34,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from phonjax.dipole_dipole import gonze_dipole_dipole, wang_charge_term
-from phonjax.tables import NACTables, PhaseTables
+from phonjax.harmonic.dipole_dipole import gonze_dipole_dipole, wang_charge_term
+from phonjax.harmonic.tables import NACTables, PhaseTables
 from phonjax.units import FORCE_CONSTANT_TO_THZ
 
 

@@ -6,7 +6,7 @@ the supercell and primitive cell in phonopy's order, the supercell's space
 group, the displacements, the gather/rotation tables of the force-constant
 solve and distribution, the lattice-sum tables of the dynamical matrix, the
 irreducible q-mesh and the commensurate q-points, and for a polar crystal with
-Born charges the tables of the non-analytical correction (``phonjax.nac``).
+Born charges the tables of the non-analytical correction (``phonjax.harmonic.nac``).
 Nothing here depends on forces, so one ``HarmonicSystem`` serves the DFT
 reference and every model (a model's force constants with DFT Born charges:
 ``prepare(crystal, S, P, nac=NACParams(...))``).
@@ -19,21 +19,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from phonjax.cells import SYMPREC, Primitive, build_primitive, build_supercell
-from phonjax.crystal import Crystal, CrystalError
-from phonjax.displacements import generate_displacements
+from phonjax.structure.supercell import Primitive, build_primitive, build_supercell
+from phonjax.structure.crystal import Crystal, CrystalError
+from phonjax.harmonic.displacements import generate_displacements
 from phonjax.io.dataset import PhononDataset
-from phonjax.mesh import QMesh, commensurate_qpoints, irreducible_mesh
-from phonjax.nac import NACParams, nac_tables
+from phonjax.harmonic.mesh import QMesh, commensurate_qpoints, irreducible_mesh
+from phonjax.harmonic.nac import NACParams, nac_tables
 from phonjax.options import (DisplacementWarning, displacement_distance, displacement_warning,
                              mesh_numbers)
 from phonjax.resources import (DEFAULT_MEMORY_BYTES, MATCH_CHUNK_POSITIONS, mesh_bytes,
                                refuse_if_over, supercell_bytes)
-from phonjax.shortest_vectors import shortest_vectors
-from phonjax.symmetry import (PositionMatcher, SpaceGroup, cartesian_rotations,
-                              inversion_permutation, permutations, point_group_rotations,
-                              site_symmetry, space_group)
-from phonjax.tables import FCTables, MaterialTables, PhaseTables, QSet
+from phonjax.structure.shortest_vectors import shortest_vectors
+from phonjax.structure.symmetry import (SYMPREC, PositionMatcher, SpaceGroup,
+                                        cartesian_rotations, inversion_permutation, permutations,
+                                        point_group_rotations, site_symmetry, space_group)
+from phonjax.harmonic.tables import FCTables, MaterialTables, PhaseTables, QSet
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,11 +48,19 @@ class HarmonicSystem:
     primitive: Primitive
     group: SpaceGroup
     displaced_atoms: np.ndarray  # (n_disp,)
-    displacements: np.ndarray  # (n_disp, 3) Å
-    mesh: QMesh
-    commensurate: np.ndarray  # (n_c, 3) q-points, Γ first
+    mesh: QMesh  # the sampling (numbers, shift, group); its q-points are ``tables.mesh``'s
     tables: MaterialTables  # everything the kernels read, unpadded
     nac: NACParams | None = None  # the non-analytical correction applied, if any
+
+    @property
+    def displacements(self) -> np.ndarray:
+        """(n_disp, 3) Å, of atom ``displaced_atoms[i]`` (the kernel's table, not a copy)."""
+        return self.tables.fc.displacements
+
+    @property
+    def commensurate(self) -> np.ndarray:
+        """(n_c, 3) commensurate q-points, Γ first (the kernel's table, not a copy)."""
+        return self.tables.commensurate.qpoints
 
     @property
     def n_supercell(self) -> int:
@@ -306,4 +314,4 @@ def prepare(source: PhononDataset | Crystal, supercell_matrix=None, primitive_ma
     return HarmonicSystem(
         id=id or "crystal", unitcell=unitcell, supercell_matrix=smat, primitive_matrix=pmat,
         supercell=supercell, primitive=primitive, group=group, displaced_atoms=atoms,
-        displacements=disps, mesh=qmesh, commensurate=comm, tables=tables, nac=nac)
+        mesh=qmesh, tables=tables, nac=nac)
