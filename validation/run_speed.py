@@ -95,16 +95,16 @@ def main() -> None:
     print("| job | before s | after s | after/before | F,S,Cv rel | bands THz | DOS rel |")
     print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
-        for job in args.jobs:
+        for n, job in enumerate(args.jobs):
             times: dict[str, list[float]] = {k: [] for k in trees}
             for i in range(args.repeats + 1):  # the first round warms caches, not counted
                 for side, tree in trees.items():
-                    out = Path(tmp) / f"{side}-{i}"
+                    out = Path(tmp) / f"job{n}-{side}-{i}"
                     seconds = _run(tree, JOBS[job], out)
                     if i:
                         times[side].append(seconds)
             last = args.repeats
-            diff = compare(Path(tmp) / f"before-{last}", Path(tmp) / f"after-{last}")
+            diff = compare(Path(tmp) / f"job{n}-before-{last}", Path(tmp) / f"job{n}-after-{last}")
             b, a = statistics.median(times["before"]), statistics.median(times["after"])
             print(f"| {job} | {b:.2f} | {a:.2f} | {a / b:.2f} | {diff['F,S,Cv rel']:.1e} | "
                   f"{diff['bands THz']:.1e} | {diff['DOS rel']:.1e} |", flush=True)

@@ -96,7 +96,7 @@ def real_form_holds(tables: MaterialTables, blocks, phases, nac, n_modes: int, q
     return symmetry_residual(d[:4], partner) <= tolerance
 
 
-def _mesh_eigenvalues(tables: MaterialTables, blocks, phases, nac, n_modes: int, q_chunk: int,
+def mesh_eigenvalues(tables: MaterialTables, blocks, phases, nac, n_modes: int, q_chunk: int,
                       plan: Plan) -> tuple[np.ndarray, np.ndarray]:
     """(eigenvalues (n_q, n_modes), their q-points' weights (n_q,)) of the mesh, in an order
     of their own: in real symmetric form where ``real_form_holds``, except at mesh points
@@ -199,7 +199,7 @@ def _run(forces, tables, temperatures, subtract_drift, plan, keep_force_constant
                 comm = _host_eigenvalues(t.commensurate, own_blocks, phases, nac, n_modes,
                                          q_chunk, plan.eigensolver)
                 if thermal:
-                    mesh, weights = _mesh_eigenvalues(t, own_blocks, phases, nac, n_modes,
+                    mesh, weights = mesh_eigenvalues(t, own_blocks, phases, nac, n_modes,
                                                       q_chunk, plan)
                 else:
                     mesh, weights = np.zeros((0, comm.shape[1])), np.zeros(0)

@@ -183,9 +183,8 @@ def path_modes(tables: MaterialTables, force_constants: np.ndarray, segments,
                plan: Plan | None = None, eigenvectors: bool = False
                ) -> list[tuple[np.ndarray, np.ndarray | None]]:
     """``modes`` along band-path segments (a list of (n_i, 3) reduced q-point arrays), each
-    with phonopy's ``segment_direction`` for the non-analytical term."""
-    return [modes(tables, force_constants, seg, plan, eigenvectors,
-                  q_direction=segment_direction(tables, seg)) for seg in segments]
+    with phonopy's ``segment_direction`` for the non-analytical term (``ModeSolver.along``)."""
+    return ModeSolver.build(tables, force_constants, plan).along(segments, eigenvectors)
 
 
 _flat_thermal_sums = jax.jit(lambda f, w, t: thermal_sums(f[:, None], w, t))

@@ -31,11 +31,19 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from phonjax.pipeline.records import REFERENCE_MODEL, Harmonic, Pair, RelaxSummary, Structure
+
+if TYPE_CHECKING:  # types only (the modules import phonopy, seekpath, matplotlib on use)
+    from phonjax.harmonic.system import HarmonicSystem
+    from phonjax.pipeline.cells import CellChoice
+    from phonjax.single.dos import DensityOfStates
+    from phonjax.single.instability import InstabilityReport
+    from phonjax.single.spectra import BandStructure, MeshSpectrum
+    from phonjax.single.thermal_table import ThermalTable
 from phonjax.single.settings import WorkflowSettings
 
 
@@ -56,15 +64,15 @@ class Phonons:
     pair: Pair
     error: tuple[str, str] | None = None  # (stage, one-line reason) of the step that failed
     structure: Structure | None = None
-    cells: object | None = None  # pipeline.cells.CellChoice
-    system: object | None = None  # harmonic.system.HarmonicSystem
+    cells: CellChoice | None = None
+    system: HarmonicSystem | None = None
     forces: np.ndarray | None = None  # (n_disp, N, 3) eV/Å
     harmonic: Harmonic | None = None
-    band: object | None = None  # spectra.BandStructure
-    mesh: object | None = None  # spectra.MeshSpectrum
-    dos: object | None = None  # dos.DensityOfStates
-    thermal: object | None = None  # thermal_table.ThermalTable
-    instability: object | None = None  # instability.InstabilityReport
+    band: BandStructure | None = None
+    mesh: MeshSpectrum | None = None
+    dos: DensityOfStates | None = None
+    thermal: ThermalTable | None = None
+    instability: InstabilityReport | None = None
     timings: dict = field(default_factory=dict)
 
     # --- the pair and its records, by name ------------------------------------------------
