@@ -25,7 +25,9 @@ def _det_nonzero(a, b, c) -> np.ndarray:
     return np.rint(np.linalg.det(np.stack(np.broadcast_arrays(a, b, c), axis=-2))).astype(int) != 0
 
 
-def _site_directions(rotations: np.ndarray, candidates: np.ndarray) -> list[np.ndarray]:
+def site_directions(rotations: np.ndarray, candidates: np.ndarray) -> list[np.ndarray]:
+    """phonopy's directions for one site: the first candidate whose images under the site
+    rotations span 3D; else a candidate and a second one; else the three axes."""
     n = len(rotations)
     upper = np.triu(np.ones((n, n), bool), k=1)
     for d in candidates:  # one direction whose images span space
@@ -41,7 +43,8 @@ def _site_directions(rotations: np.ndarray, candidates: np.ndarray) -> list[np.n
     return [candidates[0], candidates[1], candidates[2]]
 
 
-def _needs_minus(direction: np.ndarray, rotations: np.ndarray) -> bool:
+def needs_minus(direction: np.ndarray, rotations: np.ndarray) -> bool:
+    """True unless some rotation maps ``direction`` onto its negative."""
     return not ((rotations @ direction) == -direction).all(axis=1).any()
 
 
@@ -54,10 +57,10 @@ def displacement_directions(supercell: Crystal, group: SpaceGroup, is_plusminus=
     atoms, directions = [], []
     for atom in np.flatnonzero(group.equivalent_atoms == np.arange(supercell.n_atoms)):
         rotations = group.rotations[site_symmetry(supercell, group, atom)]
-        for d in _site_directions(rotations, candidates):
+        for d in site_directions(rotations, candidates):
             atoms.append(atom)
             directions.append(d)
-            if is_plusminus is True or (is_plusminus == "auto" and _needs_minus(d, rotations)):
+            if is_plusminus is True or (is_plusminus == "auto" and needs_minus(d, rotations)):
                 atoms.append(atom)
                 directions.append(-d)
     return np.asarray(atoms, np.int64), np.asarray(directions, np.int64).reshape(-1, 3)
