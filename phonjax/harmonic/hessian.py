@@ -39,8 +39,8 @@ def hessian_forces(energy_fn: EnergyFn, system: HarmonicSystem,
     """Forces −H·u_i (n_disp, N, 3) eV/Å of the linearized energy at phonopy's displacements.
 
     One ``jax.linearize`` of ∇E at the undisplaced supercell, then one
-    Hessian-vector product per displacement (``batch_size`` of them at a time;
-    default all).
+    Hessian-vector product per displacement (``batch_size`` of them vmapped at a time;
+    default None: one after another, ``jax.lax.map``'s scan).
     """
     cell = jnp.asarray(system.supercell.lattice)
     positions = jnp.asarray(system.supercell.positions)
@@ -52,7 +52,8 @@ def hessian_forces(energy_fn: EnergyFn, system: HarmonicSystem,
 
 def displaced_forces(energy_fn: EnergyFn, system: HarmonicSystem,
                      batch_size: int | None = None) -> jnp.ndarray:
-    """Forces −∇E (n_disp, N, 3) eV/Å on phonopy's displaced supercells (finite displacements)."""
+    """Forces −∇E (n_disp, N, 3) eV/Å on phonopy's displaced supercells (finite displacements),
+    ``batch_size`` supercells vmapped at a time (None: one after another)."""
     cell = jnp.asarray(system.supercell.lattice)
     positions = jnp.asarray(system.supercell.positions)
     forces = jax.grad(lambda r: -energy_fn(r, cell))

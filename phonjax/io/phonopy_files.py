@@ -252,28 +252,68 @@ def read_force_sets(path: str | os.PathLike, n_supercell: int
 # --- the displacement yaml ------------------------------------------------------------------
 
 
-def _crystal(atoms) -> Crystal:
+def crystal_of(atoms) -> Crystal:
+    """phonopy's ``PhonopyAtoms`` as a phonjax ``Crystal``."""
     return Crystal(atoms.cell, atoms.scaled_positions, atoms.numbers, atoms.masses)
+
+
+def yaml_nac(path, data, unitcell: Crystal, primitive_matrix, born=None, nac: bool = True,
+             symprec: float = SYMPREC) -> NACParams | None:
+    """The NAC parameters of a phonopy or phono3py yaml: those of ``born`` (a BORN file, read
+    for this unit cell and P), else the yaml's ``nac`` section; None without either or with
+    ``nac=False``. ``DatasetError`` in one line naming the file for a bad section."""
+    if not nac:
+        return None
+    if born is not None:
+        return read_born(born, unitcell, primitive_matrix, symprec)
+    p = data.nac_params
+    if p is None:
+        return None
+    try:
+        return NACParams(born=p["born"], dielectric=p["dielectric"],
+                         factor=p.get("factor", NACParams.factor),
+                         method=p.get("method", "gonze"), source=str(path))
+    except NACError as exc:
+        raise _fail(path, str(exc)) from None
+
+
+def yaml_cells(path, data, symprec: float = SYMPREC) -> tuple[Crystal, np.ndarray, str]:
+    """(unit cell, primitive matrix P, how P was chosen) of a phonopy or phono3py yaml's data:
+    Å and eV/Å units only, a unit cell and a supercell matrix present, P the yaml's
+    ``primitive_matrix`` or else phonopy.load's "auto" (``readers.primitive_matrix_of``);
+    ``DatasetError`` in one line naming the file otherwise."""
+    units = data.physical_units
+    if units is not None and (units.length_unit != "angstrom"
+                              or units.force_unit != "eV/angstrom"):
+        raise _fail(path, f"units {units.length_unit}, {units.force_unit} are not supported "
+                    "(Å and eV/Å only)")
+    if data.unitcell is None or data.supercell_matrix is None:
+        raise _fail(path, "no unit_cell or supercell_matrix")
+    try:
+        unitcell = crystal_of(data.unitcell)
+        pmat, rule = primitive_matrix_of(unitcell, data.primitive_matrix, symprec)
+    except (CrystalError, DatasetError) as exc:
+        raise _fail(path, str(exc)) from None
+    return unitcell, pmat, rule
 
 
 def _check_stored_supercell(path, stored, built: Crystal, symprec: float) -> None:
     """The yaml's ``supercell`` must be the one built from its unit cell and matrix."""
     if stored is None:
         return
-    stored = _crystal(stored)
+    stored = crystal_of(stored)
     problem = stored_supercell_problem(built, stored.lattice, stored.frac_positions,
                                        stored.numbers, symprec)
     if problem:
         raise _fail(path, problem)
 
 
-def phonopy_yaml_data(path: str | os.PathLike):
-    """phonopy's ``PhonopyYamlData`` of a phonopy_disp.yaml / phonopy.yaml (plain, .xz,
-    .gz, .bz2): the text parsed by the safe loader (a tag that would run code is refused
-    in one line), then interpreted by phonopy's ``load_phonopy_yaml`` (a mapping in, no
-    YAML parsing of its own)."""
-    from phonopy.interface.phonopy_yaml import load_phonopy_yaml
-
+def interpreted_yaml(path: str | os.PathLike, interpret, what: str):
+    """``interpret(mapping)`` of a yaml file (plain, .xz, .gz, .bz2): the text parsed by the
+    safe loader (a tag that would run code is refused in one line), then handed as a
+    mapping to the library's own interpreter (``load_phonopy_yaml``, ``load_phono3py_yaml``:
+    no YAML parsing of their own). ``DatasetError`` in one line naming the file, saying it
+    is not ``what`` where the interpreter refuses it."""
     if not Path(path).is_file():
         raise _fail(path, "file not found")
     try:
@@ -281,14 +321,22 @@ def phonopy_yaml_data(path: str | os.PathLike):
     except DatasetError as exc:
         raise _fail(path, str(exc)) from None
     if not isinstance(mapping, dict):
-        raise _fail(path, "not a phonopy yaml (no top-level mapping)")
+        raise _fail(path, f"not {what} (no top-level mapping)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            return load_phonopy_yaml(mapping)
-        except Exception as exc:  # phonopy raises many kinds for a bad yaml
-            raise _fail(path, f"not a phonopy yaml ({type(exc).__name__}: "
+            return interpret(mapping)
+        except Exception as exc:  # the libraries raise many kinds for a bad yaml
+            raise _fail(path, f"not {what} ({type(exc).__name__}: "
                         f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+
+
+def phonopy_yaml_data(path: str | os.PathLike):
+    """phonopy's ``PhonopyYamlData`` of a phonopy_disp.yaml / phonopy.yaml
+    (``interpreted_yaml`` with phonopy's ``load_phonopy_yaml``)."""
+    from phonopy.interface.phonopy_yaml import load_phonopy_yaml
+
+    return interpreted_yaml(path, load_phonopy_yaml, "a phonopy yaml")
 
 
 def read_phonopy_yaml(path: str | os.PathLike, force_sets: str | os.PathLike | None = None,
@@ -299,16 +347,8 @@ def read_phonopy_yaml(path: str | os.PathLike, force_sets: str | os.PathLike | N
     parameters from ``born`` (a BORN file) or else the yaml's ``nac`` section
     (``nac=False``: none). P: the yaml's ``primitive_matrix``, else phonopy.load's "auto"."""
     data = phonopy_yaml_data(path)
-    units = data.physical_units
-    if units is not None and (units.length_unit != "angstrom"
-                              or units.force_unit != "eV/angstrom"):
-        raise _fail(path, f"units {units.length_unit}, {units.force_unit} are not supported "
-                    "(Å and eV/Å only)")
-    if data.unitcell is None or data.supercell_matrix is None:
-        raise _fail(path, "no unit_cell or supercell_matrix")
+    unitcell, pmat, rule = yaml_cells(path, data, symprec)
     try:
-        unitcell = _crystal(data.unitcell)
-        pmat, rule = primitive_matrix_of(unitcell, data.primitive_matrix, symprec)
         name = (dataset_id_of_folder(Path(path).parent) if plain_name(Path(path)) in YAML_NAMES
                 else dataset_id(path))
         base = PhononDataset(id=name, unitcell=unitcell,
@@ -337,17 +377,7 @@ def read_phonopy_yaml(path: str | os.PathLike, force_sets: str | os.PathLike | N
         atoms, disps = fs_atoms, fs_disps
     if disps is not None and (np.linalg.norm(disps, axis=1) == 0).any():
         raise _fail(path, "a displacement has zero length")
-    nac_params = None
-    if nac and born is not None:
-        nac_params = read_born(born, unitcell, pmat, symprec)
-    elif nac and data.nac_params is not None:
-        p = data.nac_params
-        try:
-            nac_params = NACParams(born=p["born"], dielectric=p["dielectric"],
-                                   factor=p.get("factor", NACParams.factor),
-                                   method=p.get("method", "gonze"), source=str(path))
-        except NACError as exc:
-            raise _fail(path, str(exc)) from None
+    nac_params = yaml_nac(path, data, unitcell, pmat, born, nac, symprec)
     try:
         return PhononDataset(id=base.id, unitcell=unitcell, supercell_matrix=base.supercell_matrix,
                              primitive_matrix=pmat, displaced_atoms=atoms, displacements=disps,

@@ -1,7 +1,9 @@
 """Forces of many displaced supercells from one model.
 
-A *system* here is a prepared ``phonjax.harmonic.system`` system (its ``displacements``,
-``displaced_supercells()``, ``supercell`` and ``n_supercell``); its *forces* are an array
+A *system* here is a prepared ``phonjax.harmonic.system`` system, or any record with the same
+three members (``displacements``, ``displaced_supercells()``, ``n_supercell``), such as
+``DisplacedCells``: a supercell and a displacement field per displaced copy (phono3py's
+two-atom FC3 displacements, ``phonjax.anharmonic.displacements``); its *forces* are an array
 (n_displacements, n_supercell_atoms, 3) in eV/Å. Two routes:
 
 * finite displacements (``evaluate_forces``): every displaced supercell of every system
@@ -20,11 +22,34 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from dataclasses import dataclass
 from typing import ContextManager, Sequence
 
 import numpy as np
 
 from phonjax.resources import usable_cores
+
+
+@dataclass(frozen=True, eq=False)
+class DisplacedCells:
+    """Copies of one supercell, each with its own displacement field (n, N, 3) Å: the
+    members ``evaluate_forces`` reads, for displacements that are not one atom's."""
+
+    supercell: object  # phonjax Crystal
+    fields_A: np.ndarray  # (n, N, 3) Cartesian Å
+
+    @property
+    def displacements(self) -> np.ndarray:
+        return self.fields_A
+
+    @property
+    def n_supercell(self) -> int:
+        return self.supercell.n_atoms
+
+    def displaced_supercells(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(cell, Cartesian positions, numbers) of each displaced copy."""
+        base, sc = self.supercell.positions, self.supercell
+        return [(sc.lattice, base + u, sc.numbers) for u in self.fields_A]
 
 
 def evaluate_forces(adapter, systems: Sequence, lanes: int = 1) -> list[np.ndarray | Exception]:
