@@ -1,4 +1,4 @@
-"""Command line: ``python -m phonjax {run,phonons,bench,models,data} ...``."""
+"""Command line: ``python -m phonjax {run,phonons,fc3,bench,models,data} ...``."""
 
 from __future__ import annotations
 
@@ -226,6 +226,10 @@ def main(argv: list[str] | None = None) -> int:
         from phonjax.single.cli import main as run_main
 
         return run_main(argv[1:])
+    if argv and argv[0] == "fc3":
+        from phonjax.anharmonic.cli import main as fc3_main
+
+        return fc3_main(argv[1:])
     parser = OneLineParser(prog="phonjax", description=__doc__)
     sub = parser.add_subparsers(dest="command")
     _phonons_parser(sub)
@@ -236,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("run", help="phonons of crystals (CIF, POSCAR, …) with uMLIPs: bands, DOS, "
                    "thermal properties, files and plots (see `phonjax run --help`)")
     sub.add_parser("bench", help="the uMLIP phonon benchmark (see `phonjax bench --help`)")
+    sub.add_parser("fc3", help="third-order force constants from phono3py folders or from a "
+                   "uMLIP, written as phono3py's fc3.hdf5/fc2.hdf5 (see `phonjax fc3 --help`)")
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

@@ -175,3 +175,11 @@ def plan_of(args):
 
     gb = getattr(args, "memory_gb", None)
     return plan_from_text(getattr(args, "plan", None), None if gb is None else gb * 1e9)
+
+
+def add_model_options(parser) -> None:
+    """``--device`` and ``--max-atoms`` (where and in what sizes a model runs), the same on
+    every command that calls a model."""
+    parser.add_argument("--device", default="cpu", help="model device (cpu, cuda, …)")
+    parser.add_argument("--max-atoms", type=int, default=None,
+                        help="atoms per model call (default 256 on CPU, 2048 elsewhere)")

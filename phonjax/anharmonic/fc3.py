@@ -25,9 +25,19 @@ Type-2 (random) datasets go through symfc's fit (``fit_symfc``), as
 ``phono3py.load(..., fc_calculator="symfc")``. symfc is called directly with the supercell's
 spglib operations (the ones phono3py passes it).
 
+Pair cutoff (``cutoff_distance``): the pairs beyond it carry zero forces and are solved
+like the others, always in full form (N, N, N, …). An atom pair (a, b) is *done* when a space-
+group operation g sends some first atom f and a second atom j of an included pair of f onto
+it, (a, b) = (g f, g j), for every third atom. Each element is then re-set to the average
+of its six index permutations (atoms and Cartesian axes together) over the done ones only,
+zero where none is done (``cutoff_pair_average``, phono3py's
+``_cutoff_fc3_for_cutoff_pairs``), and the compact form keeps the primitive atoms' rows.
+The symmetrizations that follow are the ones without a cutoff (``phono3py.load`` passes no
+cutoff to the projector; only the CLI's ``--symfc-projector`` does).
+
 The solve is NumPy on the host (a few pinv of (n_u·n_site, 3) matrices and gathers of
 O(N²) tensors); FC2's traditional symmetrization reuses ``harmonic.force_constants.symmetrize``
-(JAX, float64). Not yet: datasets with a pair cutoff (phono3py re-averages those in full form).
+(JAX, float64).
 """
 
 from __future__ import annotations
@@ -249,8 +259,9 @@ def distribute_fc3(fc3: np.ndarray, cells: FC3Cells, done, targets, row_of) -> N
         op = next((o for o in ops if pure[o]), ops[0])
         r_inv = (lattice_cols @ rotations[op] @ np.linalg.inv(lattice_cols)).T
         p = perms[op]
-        fc3[row_of[t]] = np.einsum("li,mj,nk,abijk->ablmn", r_inv, r_inv, r_inv,
-                                   fc3[row_of[d]][np.ix_(p, p)])
+        rotated = fc3[row_of[d]][np.ix_(p, p)] @ r_inv.T  # one Cartesian axis at a time
+        rotated = np.einsum("mj,abijn->abimn", r_inv, rotated)
+        fc3[row_of[t]] = np.einsum("li,abimn->ablmn", r_inv, rotated)
 
 
 def _pair_sets(pairs):
@@ -262,10 +273,9 @@ def solve_traditional(cells: FC3Cells, pairs, forces, compact: bool = True) -> F
     """Unsymmetrized FC2 and FC3 from a type-1 pair dataset (``pairs``: a
     ``phono3py_files.PairDisplacements``) and its forces (n_first + n_pairs, N, 3) eV/Å in
     dataset order (the first displacements, then every pair), as phono3py's ``get_fc3``.
-    Pair cutoffs (``cutoff_distance``) are refused: phono3py re-averages those in full form."""
-    if pairs.cutoff_distance is not None:
-        raise FC3Error("datasets with a pair cutoff are not supported by the traditional solver "
-                       "yet; use the symfc fit")
+    With a pair cutoff (``cutoff_distance``) the solve runs in full form, then
+    ``cutoff_pair_average``, then the compact form takes the primitive atoms' rows."""
+    cutoff = pairs.cutoff_distance is not None
     forces = np.asarray(forces, float)
     n1 = len(pairs.first_atoms)
     if forces.shape != (n1 + len(pairs.second_atoms), cells.n_atoms, 3):
@@ -277,10 +287,10 @@ def solve_traditional(cells: FC3Cells, pairs, forces, compact: bool = True) -> F
     prim = cells.primitive
     first_atoms = np.unique(pairs.first_atoms)
     n = cells.n_atoms
-    if compact:
-        if not np.isin(first_atoms, prim.p2s).all():
-            raise FC3Error("a first displaced atom is not an atom of the primitive cell "
-                           "(phono3py's compact solve needs it)")
+    if not np.isin(first_atoms, prim.p2s).all():
+        raise FC3Error("a first displaced atom is not an atom of the primitive cell "
+                       "(phono3py's solve needs it)")
+    if compact and not cutoff:
         row_of = prim.s2pp
         fc3 = np.zeros((len(prim.p2s), n, n, 3, 3, 3))
     else:
@@ -299,11 +309,50 @@ def solve_traditional(cells: FC3Cells, pairs, forces, compact: bool = True) -> F
                                           deltas)
     targets = [a for a in prim.p2s if a not in first_atoms]
     distribute_fc3(fc3, cells, first_atoms, targets, row_of)
-    if not compact:
+    if not compact or cutoff:
         done = np.unique(np.concatenate([first_atoms, prim.p2s]))
         distribute_fc3(fc3, cells, done, [a for a in range(n) if a not in done], row_of)
+    if cutoff:
+        fc3 = cutoff_pair_average(fc3, done_pairs(cells, pairs),
+                                  prim.p2s if compact else None)
     fc2 = fc2[prim.p2s] if compact else fc2
     return ForceConstants3(fc2, fc3, cells, cells, compact, "none")
+
+
+# --- pair cutoff --------------------------------------------------------------------------------
+
+
+def done_pairs(cells: FC3Cells, pairs) -> np.ndarray:
+    """(N, N) bool: atom pairs (g f, g j) for every space-group operation g, first atom f and
+    second atom j of an included pair of f (phono3py's ``fc3_done``, there set for every
+    third atom k). phono3py first maps the second atoms by one operation of f's reduced site
+    symmetry; g∘R runs over the group as g does, so the set is the same without it."""
+    n = cells.n_atoms
+    first = pairs.first_atoms[pairs.first_of_pair[pairs.included]]
+    second = pairs.second_atoms[pairs.included]
+    done = np.zeros((n, n), bool)
+    perms = cells.permutations
+    done[perms[:, first].ravel(), perms[:, second].ravel()] = True
+    return done
+
+
+def cutoff_pair_average(fc3: np.ndarray, done: np.ndarray, rows=None) -> np.ndarray:
+    """phono3py's ``_cutoff_fc3_for_cutoff_pairs`` on a full Φ3 (N, N, N, 3, 3, 3): every
+    element the mean of its six index permutations (atoms with their Cartesian axes) over
+    those whose first two atoms are a done pair (``done``, (N, N) bool), zero where none
+    is. ``rows``: the first-axis atoms to return (all when None)."""
+    rows = np.arange(fc3.shape[0]) if rows is None else np.asarray(rows)
+    weight = np.broadcast_to(done[:, :, None], fc3.shape[:3]).astype(float)
+    weighted = fc3 * weight[..., None, None, None]
+    num = np.zeros((len(rows),) + fc3.shape[1:])
+    den = np.zeros((len(rows),) + fc3.shape[1:3])
+    for order in index_permutations(range(3)):
+        num += np.transpose(weighted, tuple(order) + tuple(3 + o for o in order))[rows]
+        den += np.transpose(weight, tuple(order))[rows]
+    out = np.zeros_like(num)
+    hit = den > 0
+    out[hit] = num[hit] / den[hit][:, None, None, None]
+    return out
 
 
 # --- layouts ----------------------------------------------------------------------------------
@@ -442,7 +491,13 @@ def symmetrize_by_projector(fc: np.ndarray, cells: FC3Cells, order: int) -> np.n
     under the space group, translations and index permutations (compact or full), as
     phonopy's ``symmetrize_by_projector`` applies it."""
     solver = _symfc(cells)
-    solver.compute_basis_set(orders=[order])
+    try:
+        solver.compute_basis_set(orders=[order])
+    except AssertionError:  # symfc asserts a non-empty basis (as phono3py.load fails there)
+        raise FC3Error(f"symfc finds no order-{order} force constants that this "
+                       f"{cells.supercell.n_atoms}-atom supercell's symmetry allows (they "
+                       "vanish by symmetry here); use a larger supercell, or "
+                       "symmetrization='traditional'") from None
     basis = solver.basis_set[order]
     fc = np.asarray(fc, float)
     compact = fc.shape[0] != fc.shape[1]
@@ -523,7 +578,8 @@ def force_constants(dataset, symmetrization: str = "symfc-projector", compact: b
 
     Type-1 FC3 datasets: the traditional solve, then ``symmetrization`` ("symfc-projector":
     ``phono3py.load``'s default; "traditional": ``symmetrize_fc3()``/``symmetrize_fc2()``,
-    the CLI's; "none"). Type-2: symfc's fit of FC2 and FC3 together
+    the CLI's; "none"); with a pair cutoff, solved in full form and re-averaged first
+    (``cutoff_pair_average``). Type-2: symfc's fit of FC2 and FC3 together
     (``fc_calculator="symfc"``; ``symmetrization`` is not applied, the fit is symmetric).
     A separate FC2 supercell gets its FC2 from its own dataset, by the same route."""
     if dataset.fc3_forces is None:

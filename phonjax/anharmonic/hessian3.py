@@ -140,3 +140,36 @@ def fc3_from_system(energy_fn: EnergyFn, system, *, compact: bool = True,
     if compact:
         return compact_fc3(energy_fn, sc.positions, sc.lattice, system.primitive.p2s, **options)
     return full_fc3(energy_fn, sc.positions, sc.lattice, **options)
+
+
+def independent_atoms(cells) -> np.ndarray:
+    """The primitive atoms (supercell indices, in ``p2s`` order) whose FC3 rows must be
+    computed: the first of each orbit under the space group (``anharmonic.fc3.FC3Cells``);
+    phono3py's first displaced atoms are these."""
+    out: list[int] = []
+    for a in np.asarray(cells.primitive.p2s):
+        if not any((cells.permutations[:, a] == d).any() for d in out):
+            out.append(int(a))
+    return np.asarray(out, np.int64)
+
+
+def compact_fc3_by_symmetry(energy_fn: EnergyFn, cells, **options) -> np.ndarray:
+    """Compact FC3 (n_p, N, N, 3, 3, 3) eV/Å³ of the supercell of ``cells``
+    (``anharmonic.fc3.fc3_cells(unitcell, S, P)``) with third derivatives taken for the
+    symmetry-independent primitive atoms only (``independent_atoms``: silicon 1 of 2,
+    rocksalt 2 of 2), the other rows by phono3py's ``distribute_fc3`` (a space-group
+    operation, pure translations preferred). Exact where the geometry has the group's
+    symmetry (a cell relaxed with FixSymmetry, an ideal one)."""
+    from phonjax.anharmonic.fc3 import distribute_fc3
+
+    sc = cells.supercell
+    p2s = np.asarray(cells.primitive.p2s)
+    done = independent_atoms(cells)
+    rows = np.asarray(fc3_rows(energy_fn, sc.positions, sc.lattice, done, **options))
+    fc3 = np.zeros((len(p2s), sc.n_atoms, sc.n_atoms, 3, 3, 3))
+    row_of = np.full(sc.n_atoms, -1, np.int64)
+    row_of[p2s] = np.arange(len(p2s))
+    fc3[row_of[done]] = rows
+    distribute_fc3(fc3, cells, list(done), [a for a in p2s if a not in set(done.tolist())],
+                   row_of)
+    return fc3

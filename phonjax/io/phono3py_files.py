@@ -203,6 +203,15 @@ def _pairs_of(path, dataset: dict, n_atoms: int) -> PairDisplacements:
     if not first:
         raise _fail(path, "no displacements")
     pairs = [(n, d2) for n, d in enumerate(first) for d2 in d["second_atoms"]]
+    cutoff = dataset.get("cutoff_distance")
+
+    def included(d2: dict) -> bool:  # the file's flag, else phono3py's rule: distance < cutoff
+        if "included" in d2:
+            return bool(d2["included"])
+        if cutoff is not None and "pair_distance" in d2:
+            return float(d2["pair_distance"]) < float(cutoff)
+        return True
+
     out = PairDisplacements(
         first_atoms=np.array([d["number"] for d in first], np.int64),
         first_displacements=np.array([d["displacement"] for d in first], float).reshape(-1, 3),
@@ -211,7 +220,7 @@ def _pairs_of(path, dataset: dict, n_atoms: int) -> PairDisplacements:
         second_displacements=np.array([d2["displacement"] for _, d2 in pairs],
                                       float).reshape(-1, 3),
         pair_distances=np.array([d2.get("pair_distance", np.nan) for _, d2 in pairs], float),
-        included=np.array([bool(d2.get("included", True)) for _, d2 in pairs], bool),
+        included=np.array([included(d2) for _, d2 in pairs], bool),
         cutoff_distance=(None if dataset.get("cutoff_distance") is None
                          else float(dataset["cutoff_distance"])))
     atoms = np.concatenate([out.first_atoms, out.second_atoms])

@@ -8,8 +8,8 @@ FORCES_FC3) in one batched adapter call (``pipeline.forces.evaluate_forces``, ``
 model calls side by side), then solves each job as phono3py does from the same forces
 (``anharmonic.fc3.force_constants``: the traditional solve, then the symmetrization asked
 for, by default ``phono3py.load``'s symfc projector). Before any model call the FC3 array of
-every job is checked against the plan's memory bound (compact FC3: n_p·N²·27 doubles, with
-the solver's full-form work arrays when asked for the full form).
+every job is checked against the plan's memory bound (compact FC3: n_p·N²·27 doubles; the
+full form, which a pair cutoff solves in as phono3py does, ~3·N³·27).
 """
 
 from __future__ import annotations
@@ -117,8 +117,10 @@ def model_fc3(jobs: list[FC3Job], adapter, *, lanes: int = 1, plan=None,
 
     plan = resolved_plan(plan)
     for job in jobs:
+        # with a pair cutoff the solve is in full form, permutation averages beside it
+        full = not compact or job.displacements.fc3.cutoff_pair_distance_A is not None
         refuse_if_over(job.name, f"FC3 of a {job.displacements.supercell.n_atoms}-atom supercell",
-                       job.fc3_bytes(compact) * (1 if compact else 2), plan.memory_bytes,
+                       job.fc3_bytes(not full) * (1 if not full else 3), plan.memory_bytes,
                        "use a smaller supercell or raise the memory bound (--memory-gb)")
     cells = [_cells(job) for job in jobs]
     flat = [c for group in cells for c in group]

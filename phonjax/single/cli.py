@@ -25,7 +25,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from phonjax.options import add_plan_options, plan_of
+from phonjax.options import add_model_options, add_plan_options, plan_of
 from phonjax.resources import MEMORY_OPTION_HELP
 
 DEFAULT_MODEL = "chgnet"
@@ -78,9 +78,7 @@ def parser() -> argparse.ArgumentParser:
                    help="displacement length (default 0.01, phonopy's; at most 0.2, with a "
                         "warning above 0.05)")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"results folder (default ./{DEFAULT_OUT})")
-    p.add_argument("--device", default="cpu", help="model device (cpu, cuda, …)")
-    p.add_argument("--max-atoms", type=int, default=None,
-                   help="atoms per model call (default 256 on CPU, 2048 elsewhere)")
+    add_model_options(p)
     p.add_argument("--no-plots", action="store_true", help="files only")
     add_plan_options(p, MEMORY_OPTION_HELP + "; a crystal over it fails with one line")
     p.add_argument("-v", "--verbose", action="store_true",

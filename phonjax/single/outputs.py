@@ -88,14 +88,16 @@ def replace_refusal(folder: Path) -> str | None:
     return None
 
 
-def check_targets(out: Path, names: Iterable[str]) -> None:
+def check_targets(out: Path, names: Iterable[str], refusal=replace_refusal,
+                  command: str = "phonjax run") -> None:
     """Every crystal folder OUT/NAME can be written: confined to OUT, and absent or a
-    previous run's. Raises ``OutputError`` naming the first that cannot."""
+    previous run's (``refusal(folder)``: why not, or None; ``command`` the one that writes
+    such folders). Raises ``OutputError`` naming the first that cannot."""
     for name in names:
         folder = child(out, name)
-        why = replace_refusal(folder)
+        why = refusal(folder)
         if why is not None:
-            raise OutputError(f"{folder} exists and was not written by phonjax run ({why}); it "
+            raise OutputError(f"{folder} exists and was not written by {command} ({why}); it "
                               "would be replaced: move it or give another --out")
 
 

@@ -4,11 +4,15 @@ reader of phono3py's files (``phonjax.io.phono3py_files``).
 Contract: FC3 ≤ 1e-8 relative to its largest element, FC2 ≤ 1e-10 eV/Å². phono3py is run
 here from the same files (Si-PBEsol: type 1, 111 supercells of 64 atoms, about a second per
 route; NaCl-rd: type 2 through symfc, about 25 s with the reference, marked slow).
+Pair cutoffs: phono3py's displacements with ``cutoff_pair_distance`` (Si 2×2×2 at 4 and 5 Å,
+wurtzite GaN 2×2×2 at 3.5 Å), forces of the included supercells from the toy Morse model
+(``tests.bench.fakes.morse``, float64), fed to ``Phono3py.produce_fc3`` and to phonjax alike.
 The command that prints the table: ``validation/fc3_phono3py.py``.
 """
 
 from __future__ import annotations
 
+import functools
 import shutil
 from pathlib import Path
 
@@ -179,3 +183,131 @@ def test_missing_forces_refused_by_solver(tmp_path):
     assert ds.fc3_forces is None
     with pytest.raises(fc3_module.FC3Error):
         fc3_module.force_constants(ds)
+
+
+# --- pair cutoffs: phono3py's full-form solve and re-average ------------------------------------
+
+FCC_P = np.array([[0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]])
+CUTOFF_CRYSTALS = {"Si": (5.0, FCC_P), "GaN": (3.5, np.eye(3))}  # largest cutoff of each
+
+
+def _crystal(name: str):
+    from ase.build import bulk
+
+    from phonjax.structure.crystal import Crystal
+
+    atoms = (bulk("Si", "diamond", a=5.43, cubic=True) if name == "Si"
+             else bulk("GaN", "wurtzite", a=3.19, c=5.19))
+    return Crystal.from_ase(atoms)
+
+
+def _phono3py(crystal, pmat, cutoff_A: float):
+    from phono3py import Phono3py
+    from phonopy.structure.atoms import PhonopyAtoms
+
+    unit = PhonopyAtoms(cell=crystal.lattice, scaled_positions=crystal.frac_positions,
+                        numbers=crystal.numbers, masses=crystal.masses)
+    ph3 = Phono3py(unit, supercell_matrix=2 * np.eye(3, dtype=int), primitive_matrix=pmat)
+    ph3.generate_displacements(distance=0.03, cutoff_pair_distance=cutoff_A)
+    return ph3
+
+
+@functools.cache
+def _morse_forces(name: str) -> np.ndarray:
+    """Toy forces of every supercell included at the crystal's largest cutoff (zeros for
+    the others, as in FORCES_FC3); a smaller cutoff includes a subset of the same list."""
+    from ase import Atoms
+
+    import tests.bench.fakes as fakes
+
+    cutoff_A, pmat = CUTOFF_CRYSTALS[name]
+    cells = _phono3py(_crystal(name), pmat, cutoff_A).supercells_with_displacements
+    n = next(c for c in cells if c is not None).positions.shape[0]
+    return np.array([np.zeros((n, 3)) if c is None else
+                     fakes.morse(Atoms(cell=c.cell, positions=c.positions, numbers=c.numbers,
+                                       pbc=True))[1] for c in cells])
+
+
+def _cutoff_case(name: str, cutoff_A: float, compact: bool):
+    """(phono3py's Phono3py after ``produce_fc3``, phonjax's unsymmetrized ForceConstants3,
+    phonjax's dataset) of one crystal and cutoff on the same forces."""
+    from phonjax.pipeline.fc3 import dataset_with_forces, fc3_job
+
+    crystal, pmat = _crystal(name), CUTOFF_CRYSTALS[name][1]
+    ph3 = _phono3py(crystal, pmat, cutoff_A)
+    included = np.array([c is not None for c in ph3.supercells_with_displacements])
+    forces = np.where(included[:, None, None], _morse_forces(name), 0.0)
+    ph3.forces = forces
+    ph3.produce_fc3(is_compact_fc=compact)
+    job = fc3_job(name, crystal, 2 * np.eye(3, dtype=int), pmat, cutoff_pair_distance_A=cutoff_A)
+    _, mask = job.displacements.fc3.displacement_vectors()
+    np.testing.assert_array_equal(mask, included)
+    dataset = dataset_with_forces(job, forces[mask])
+    return ph3, fc3_module.force_constants(dataset, "none", compact=compact), dataset
+
+
+def _assert_symmetrizations(ph3, ours, hows=("traditional", "symfc-projector")):
+    """"none", then phono3py's symmetrizations ``hows`` of the same arrays (traditional:
+    the CLI's default; symfc-projector: ``phono3py.load``'s) after ``produce_fc3``."""
+    raw2, raw3 = ph3.fc2.copy(), ph3.fc3.copy()
+    assert np.abs(raw3).max() > 0.1  # eV/Å³: a real third order
+    _assert_equal(ours.fc2, ours.fc3, raw2, raw3)
+    for how in hows:
+        ph3.fc2, ph3.fc3 = raw2.copy(), raw3.copy()
+        ph3.symmetrize_fc3(use_symfc_projector=how == "symfc-projector")
+        ph3.symmetrize_fc2(use_symfc_projector=how == "symfc-projector")
+        sym = fc3_module.symmetrized(ours, how)
+        _assert_equal(sym.fc2, sym.fc3, ph3.fc2, ph3.fc3)
+
+
+def test_cutoff_si_4A_compact_equals_phono3py():
+    from dataclasses import replace
+
+    ph3, ours, dataset = _cutoff_case("Si", 4.0, compact=True)
+    _assert_symmetrizations(ph3, ours)
+    # the re-average matters: without it the same forces give another FC3
+    pairs = replace(dataset.fc3_displacements, cutoff_distance=None)
+    plain = fc3_module.force_constants(replace(dataset, fc3_displacements=pairs), "none")
+    assert np.abs(plain.fc3 - ours.fc3).max() > 1e-3 * np.abs(ours.fc3).max()
+
+
+def test_cutoff_si_5A_full_equals_phono3py():
+    ph3, ours, _ = _cutoff_case("Si", 5.0, compact=False)
+    assert ours.fc3.shape == (64, 64, 64, 3, 3, 3)
+    _assert_symmetrizations(ph3, ours, ())  # symmetrized full forms: slow, below
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cutoff_A, compact", [(5.0, False), (4.0, False), (5.0, True)])
+def test_cutoff_si_other_forms_equal_phono3py(cutoff_A, compact):
+    _assert_symmetrizations(*_cutoff_case("Si", cutoff_A, compact)[:2])
+
+
+def test_cutoff_gan_compact_equals_phono3py():
+    ph3, ours, _ = _cutoff_case("GaN", 3.5, compact=True)
+    assert ours.fc3.shape == (4, 32, 32, 3, 3, 3)
+    _assert_symmetrizations(ph3, ours)
+
+
+@pytest.mark.slow
+def test_cutoff_gan_full_equals_phono3py():
+    _assert_symmetrizations(*_cutoff_case("GaN", 3.5, compact=False)[:2])
+
+
+def test_done_pairs_equal_phono3py():
+    """The done atom pairs against phono3py's own table (``fc3_done``, set for every k)."""
+    from phono3py.phonon3.fc3 import _get_fc3_done
+
+    from phonjax.pipeline.fc3 import fc3_job, pair_dataset
+
+    for name, cutoff_A in (("Si", 4.0), ("GaN", 3.5)):
+        crystal, pmat = _crystal(name), CUTOFF_CRYSTALS[name][1]
+        ph3 = _phono3py(crystal, pmat, cutoff_A)
+        n = len(ph3.supercell)
+        ref = _get_fc3_done(ph3.supercell, ph3.dataset, ph3.symmetry, (n, n, n))
+        job = fc3_job(name, crystal, 2 * np.eye(3, dtype=int), pmat,
+                      cutoff_pair_distance_A=cutoff_A)
+        cells = fc3_module.fc3_cells(crystal, 2 * np.eye(3, dtype=int), pmat)
+        done = fc3_module.done_pairs(cells, pair_dataset(job))
+        assert 0 < done.sum() < n * n
+        np.testing.assert_array_equal(np.broadcast_to(done[:, :, None], (n, n, n)), ref == 1)

@@ -136,3 +136,27 @@ def test_differentiable_in_the_energy_parameters():
         depth = jnp.full((1, 1), 0.2)
         grad = float(jax.grad(norm2)(depth)[0, 0])
         assert grad == pytest.approx(2 * float(norm2(depth)) / 0.2, rel=1e-10)
+
+
+def test_symmetry_reduced_rows_equal_all_rows():
+    """Si (diamond, its 8-atom conventional cell as supercell, ideal geometry): the second
+    primitive atom's FC3 row from the first one by phono3py's distribution equals its own
+    third derivatives."""
+    from ase.build import bulk
+
+    from phonjax.anharmonic.fc3 import fc3_cells
+    from phonjax.anharmonic.hessian3 import (compact_fc3, compact_fc3_by_symmetry,
+                                             independent_atoms)
+    from phonjax.structure.crystal import Crystal
+    from validation.pair_potential import morse_energy
+
+    si = Crystal.from_ase(bulk("Si", "diamond", a=5.43, cubic=True))
+    cells = fc3_cells(si, np.eye(3, dtype=int), [[0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]])
+    sc = cells.supercell
+    energy = morse_energy(sc.numbers, sc.positions, sc.lattice)
+    assert len(independent_atoms(cells)) == 1 < len(cells.primitive.p2s) == 2
+    reduced = compact_fc3_by_symmetry(energy, cells)
+    every = np.asarray(compact_fc3(energy, cells.supercell.positions, cells.supercell.lattice,
+                                   cells.primitive.p2s))
+    assert np.abs(every).max() > 0.1
+    assert np.abs(reduced - every).max() <= 1e-10 * np.abs(every).max()

@@ -24,8 +24,9 @@ def crystals():
             "Si": (Crystal.from_ase(si), np.eye(3, dtype=int))}
 
 
-def phono3py_fc3(crystal: Crystal, smat, pmat, phonon_smat=None):
-    """phono3py 4.10 with the toy forces of each supercell, one at a time."""
+def phono3py_fc3(crystal: Crystal, smat, pmat, phonon_smat=None, cutoff_A=None):
+    """phono3py 4.10 with the toy forces of each supercell, one at a time (zeros for the
+    pairs a cutoff leaves out, as FORCES_FC3 holds them)."""
     from ase import Atoms
     from phono3py import Phono3py
     from phonopy.structure.atoms import PhonopyAtoms
@@ -34,10 +35,12 @@ def phono3py_fc3(crystal: Crystal, smat, pmat, phonon_smat=None):
                         numbers=crystal.numbers, masses=crystal.masses)
     ph3 = Phono3py(unit, supercell_matrix=smat, primitive_matrix=pmat,
                    phonon_supercell_matrix=phonon_smat)
-    ph3.generate_displacements(distance=0.03)
+    ph3.generate_displacements(distance=0.03, cutoff_pair_distance=cutoff_A)
+    n_atoms = len(ph3.supercell)
 
     def forces(cells):
-        return np.array([fakes.morse(Atoms(cell=c.cell, positions=c.positions,
+        return np.array([np.zeros((n_atoms, 3)) if c is None else
+                         fakes.morse(Atoms(cell=c.cell, positions=c.positions,
                                            numbers=c.numbers, pbc=True))[1] for c in cells])
 
     ph3.forces = forces(ph3.supercells_with_displacements)
@@ -78,3 +81,17 @@ def test_fc3_memory_refused_before_any_model_call():
     job = fc3_job("NaCl", *crystals()["NaCl"], FCC_P)
     with pytest.raises(ResourceError, match="FC3 of a 64-atom supercell"):
         model_fc3([job], adapter, plan=Plan(memory_bytes=1e3))
+
+
+def test_fc3_vanishing_by_symmetry_is_one_line_not_an_assertion():
+    """rocksalt's 8-atom cubic cell: every FC3 element vanishes by symmetry, and symfc's
+    projector (the default symmetrization, phono3py.load's) has an empty basis; phonjax says so
+    in one line (phono3py's own symfc call stops at an AssertionError)."""
+    from phonjax.anharmonic.fc3 import FC3Error
+
+    fakes.register()
+    adapter = models.adapter("toy:morse", "cpu", 4096)
+    nacl = Crystal.from_ase(bulk("NaCl", "rocksalt", a=5.64, cubic=True))
+    [result] = model_fc3([fc3_job("NaCl", nacl, np.eye(3, dtype=int), FCC_P)], adapter)
+    assert isinstance(result, FC3Error) and "vanish by symmetry" in str(result)
+    assert len(str(result).splitlines()) == 1
