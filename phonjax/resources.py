@@ -82,6 +82,14 @@ def refuse_if_over(name: str, what: str, need_bytes: float, bound_bytes: float,
 
 
 
+def fc3_solve_bytes(n_supercell: int, n_primitive: int, full: bool) -> float:
+    """Bytes of an FC3 solve: the compact array, n_p·N²·27 doubles; in full form (asked for,
+    or forced by a pair cutoff, whose permutation re-average works on full arrays) the N³·27
+    array with the re-average's work arrays beside it, 3·N³·27 doubles."""
+    n = float(n_supercell)
+    return 3 * n ** 3 * 27 * 8.0 if full else n_primitive * n ** 2 * 27 * 8.0
+
+
 def prepare_bytes(n_supercell: int, n_primitive: int) -> float:
     """Peak bytes of ``prepare``'s work arrays for a supercell of ``n_supercell`` atoms with
     ``n_primitive`` in the primitive cell: the largest of its three heavy steps (the site

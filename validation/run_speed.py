@@ -37,9 +37,7 @@ JOBS = {"NaCl (DFT folder)": [str(NACL)],
 
 
 def _run(tree: Path, args: list[str], out: Path) -> float:
-    env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": os.environ.get(
-        "OMP_NUM_THREADS", "")}
-    env = {k: v for k, v in env.items() if v != ""}
+    env = {**os.environ, "PYTHONPATH": str(tree)}
     cmd = [sys.executable, "-m", "phonjax", "run", *args, "--out", str(out)]
     t0 = time.perf_counter()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tree)

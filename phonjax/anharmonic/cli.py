@@ -191,7 +191,7 @@ def plan_structure_job(item: Crystal3, args, memory_bytes: float) -> None:
     from phonjax.anharmonic.displacements import DEFAULT_DISTANCE_A
     from phonjax.pipeline.cells import cell_choice, supercell_for_length
     from phonjax.pipeline.fc3 import fc3_job
-    from phonjax.resources import refuse_if_over
+    from phonjax.resources import fc3_solve_bytes, refuse_if_over
     from phonjax.structure.symmetry import auto_primitive_matrix
 
     crystal = item.crystal
@@ -213,8 +213,7 @@ def plan_structure_job(item: Crystal3, args, memory_bytes: float) -> None:
     n = choice.n_supercell
     full = args.full or args.cutoff_pair_distance is not None  # a cutoff solves in full form
     refuse_if_over(item.name, f"FC3 of a {n}-atom supercell",
-                   (n if full else choice.n_primitive) * n * n * 27 * 8.0
-                   * (3 if full else 1), memory_bytes,
+                   fc3_solve_bytes(n, choice.n_primitive, full), memory_bytes,
                    "use a smaller --supercell / --min-length or raise the bound (--memory-gb)")
     item.cells = cells_record(choice, fc2_choice)
     item.job = fc3_job(item.name, crystal, choice.supercell_matrix, choice.primitive_matrix,
@@ -247,14 +246,15 @@ def file_cells(ds) -> dict:
 def solve_file(item: Crystal3, args, memory_bytes: float) -> None:
     """FC2 and FC3 of a file input from its own forces (``item.result``)."""
     from phonjax.anharmonic.fc3 import force_constants
-    from phonjax.resources import refuse_if_over
+    from phonjax.resources import fc3_solve_bytes, refuse_if_over
 
     ds = item.dataset
     item.cells = file_cells(ds)
     n, n_p = item.cells["n_supercell"], item.cells["n_primitive"]
+    cutoff = not ds.is_random and ds.fc3_displacements.cutoff_distance is not None
     refuse_if_over(item.name, f"FC3 of a {n}-atom supercell",
-                   (n if args.full else n_p) * n * n * 27 * 8.0 * (2 if args.full else 1),
-                   memory_bytes, "raise the memory bound (--memory-gb)")
+                   fc3_solve_bytes(n, n_p, args.full or cutoff), memory_bytes,
+                   "raise the memory bound (--memory-gb)")
     item.result = force_constants(ds, args.symmetrization, compact=not args.full)
 
 

@@ -143,14 +143,12 @@ def fc3_from_system(energy_fn: EnergyFn, system, *, compact: bool = True,
 
 
 def independent_atoms(cells) -> np.ndarray:
-    """The primitive atoms (supercell indices, in ``p2s`` order) whose FC3 rows must be
-    computed: the first of each orbit under the space group (``anharmonic.fc3.FC3Cells``);
-    phono3py's first displaced atoms are these."""
-    out: list[int] = []
-    for a in np.asarray(cells.primitive.p2s):
-        if not any((cells.permutations[:, a] == d).any() for d in out):
-            out.append(int(a))
-    return np.asarray(out, np.int64)
+    """The primitive atoms (supercell indices, ascending) whose FC3 rows must be computed: those
+    that are the lowest-index atom of their orbit under the space group
+    (``SpaceGroup.equivalent_atoms``, as ``harmonic.displacements`` picks the atoms it
+    displaces; phono3py's first displaced atoms are these)."""
+    p2s = np.asarray(cells.primitive.p2s)
+    return np.sort(p2s[cells.group.equivalent_atoms[p2s] == p2s]).astype(np.int64)
 
 
 def compact_fc3_by_symmetry(energy_fn: EnergyFn, cells, **options) -> np.ndarray:

@@ -139,24 +139,25 @@ def _modes_spectrum(mesh_eigenvalues: np.ndarray, mesh_weights, comm_eigenvalues
     values, weights = np.zeros(flat_length(n_all)), np.zeros(flat_length(n_all))
     values[:n_mesh], values[n_mesh:n_all] = mesh_eigenvalues.ravel(), comm_eigenvalues.ravel()
     weights[:n_mesh] = np.repeat(np.asarray(mesh_weights, float), mesh_eigenvalues.shape[1])
-    per_call = plan.temperature_chunk(len(values))
-    if len(temps) <= per_call:
-        freqs, sums = stages.modes_spectrum_jit(values, weights, temps)
-    else:  # (n_T, n) work arrays over the bound: a few temperatures at a time
-        freqs, sums = _spectrum_by_temperatures(values, weights, np.asarray(temps), per_call)
+    freqs, sums = spectrum_by_temperatures(stages.modes_spectrum_jit, values, weights, temps,
+                                           plan)
     return np.asarray(freqs)[n_mesh:n_all].reshape(comm_eigenvalues.shape), np.asarray(sums)
 
 
-def _spectrum_by_temperatures(values: np.ndarray, weights: np.ndarray, temps: np.ndarray,
-                              per_call: int) -> tuple[np.ndarray, np.ndarray]:
-    """``stages.modes_spectrum`` (frequencies, thermal sums (3, n_T)) with the temperatures
-    split into calls of ``per_call`` (the last one padded with its last temperature: one
-    compiled shape). Each temperature's sums are its own, so the split changes nothing."""
-    sums = []
+def spectrum_by_temperatures(stage, values: np.ndarray, weights: np.ndarray, temps, plan: Plan
+                             ) -> tuple[np.ndarray, np.ndarray]:
+    """``stage(values, weights, temps)`` → (frequencies, thermal sums (3, n_T)) of a flat list
+    of modes, in one call, or, where the (n_T, n) work arrays exceed the plan's bound
+    (``plan.temperature_chunk``), with the temperatures split into calls of that many (the
+    last one padded with its last temperature: one compiled shape). Each temperature's sums
+    are its own, so the split changes nothing."""
+    per_call = plan.temperature_chunk(len(values))
+    if len(temps) <= per_call:
+        return stage(values, weights, temps)
+    temps, sums = np.asarray(temps), []
     for start in range(0, len(temps), per_call):
         part = temps[start:start + per_call]
-        freqs, s = stages.modes_spectrum_jit(values, weights,
-                                             np.pad(part, (0, per_call - len(part)), "edge"))
+        freqs, s = stage(values, weights, np.pad(part, (0, per_call - len(part)), "edge"))
         sums.append(np.asarray(s)[:, :len(part)])
     return freqs, np.concatenate(sums, axis=1)
 

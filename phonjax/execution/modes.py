@@ -26,7 +26,7 @@ import numpy as np
 from phonjax.harmonic.dipole_dipole import Q2_ZERO
 from phonjax.harmonic.dynamical_matrix import eigenvalues_to_thz
 from phonjax.harmonic.mesh import is_gamma
-from phonjax.harmonic.thermal import per_mole, thermal_sums, zero_gamma_acoustic
+from phonjax.harmonic.thermal import per_mole, zero_gamma_acoustic
 from phonjax.execution import host_eigen, stages
 from phonjax.execution.padding import own_sizes
 from phonjax.execution.plan import Plan, default_plan
@@ -187,19 +187,16 @@ def path_modes(tables: MaterialTables, force_constants: np.ndarray, segments,
     return ModeSolver.build(tables, force_constants, plan).along(segments, eigenvectors)
 
 
-_flat_thermal_sums = jax.jit(lambda f, w, t: thermal_sums(f[:, None], w, t))
-
-
 def mesh_thermal(frequencies_THz: np.ndarray, weights, qpoints, temperatures,
                  plan: Plan | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(F kJ/mol, S J/K/mol, Cv J/K/mol), each (n_T,), of a whole mesh whose modes are
     already solved (``frequencies_THz`` (n_q, n_modes) at ``qpoints`` (n_q, 3) with
     ``weights`` (n_q,)): the kernel's sums (``thermal.thermal_sums``, ``per_mole``) under its
     Γ acoustic rule (``thermal.zero_gamma_acoustic``), over the flat list of modes padded to
-    the kernel's lengths (``chunked.flat_length``) and the temperatures split by
-    ``plan.temperature_chunk``, as the chunked runner does. For a caller that solved the mesh
-    with eigenvectors anyway (``phonjax run``'s DOS), so it is solved once."""
-    from phonjax.execution.chunked import flat_length
+    the kernel's lengths (``chunked.flat_length``) and the temperatures split as the chunked
+    runner splits them (``chunked.spectrum_by_temperatures``). For a caller that solved the
+    mesh with eigenvectors anyway (``phonjax run``'s DOS), so it is solved once."""
+    from phonjax.execution.chunked import flat_length, spectrum_by_temperatures
 
     plan = plan or default_plan()
     f = zero_gamma_acoustic(np.asarray(frequencies_THz, float), is_gamma(np.asarray(qpoints)))
@@ -208,13 +205,7 @@ def mesh_thermal(frequencies_THz: np.ndarray, weights, qpoints, temperatures,
     values[:n] = f.ravel()
     flat_weights[:n] = np.repeat(np.asarray(weights, float), f.shape[1])
     temps = np.atleast_1d(np.asarray(temperatures, float))
-    per_call = plan.temperature_chunk(len(values))
-    sums = []
     with jax.enable_x64(True):
-        for start in range(0, len(temps), per_call):
-            part = temps[start:start + per_call]
-            if len(temps) > per_call:  # the last call padded with its last temperature
-                part = np.pad(part, (0, per_call - len(part)), "edge")
-            s = np.asarray(_flat_thermal_sums(values, flat_weights, part))
-            sums.append(s[:, :min(per_call, len(temps) - start)])
-    return per_mole(np.concatenate(sums, axis=1), float(np.sum(weights)))
+        _, sums = spectrum_by_temperatures(stages.frequency_spectrum_jit, values, flat_weights,
+                                           temps, plan)
+    return per_mole(np.asarray(sums), float(np.sum(weights)))

@@ -147,13 +147,12 @@ def plan_from_text(text: str | None, memory_bytes: float | None = None) -> Plan:
     ``q_chunk_bytes=4e6``, …) over ``default_plan()``; "default" or None: that plan. An
     unknown field or a value ``Plan`` refuses raises ``ValueError`` in one line."""
     base = resolved_plan()
+    known = [f.name for f in dataclasses.fields(Plan) if f.name not in ("ladder", "fine_ladder")]
     changes: dict = {}
     for part in (text or "").replace(" ", "").split(","):
         if part in ("", "default"):
             continue
         key, sep, value = part.partition("=")
-        known = {f.name: f for f in dataclasses.fields(Plan) if f.name not in ("ladder",
-                                                                              "fine_ladder")}
         if not sep or key not in known:
             raise ValueError(f"--plan: {part!r} is not FIELD=VALUE with FIELD one of "
                              f"{', '.join(known)}")

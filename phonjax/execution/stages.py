@@ -98,6 +98,13 @@ def modes_spectrum(eigenvalues, weights, temperatures):
     return freqs, thermal_sums(freqs[:, None], weights, temperatures)
 
 
+def frequency_spectrum(frequencies_thz, weights, temperatures):
+    """``modes_spectrum`` of a flat list of modes already in THz (n,) (solved elsewhere, e.g.
+    with eigenvectors): (the frequencies, thermal sums (3, n_T)); the Γ acoustic ones zeroed
+    by the caller."""
+    return frequencies_thz, thermal_sums(frequencies_thz[:, None], weights, temperatures)
+
+
 def chunk_from_qpoints(qpoints, weights, temperatures, blocks, phases: PhaseTables,
                        nac: NACTables | None = None):
     """(frequencies (n_q, 3np) THz, thermal sums (3, n_T)) of a chunk of q-points,
@@ -127,4 +134,5 @@ chunk_matrices_jit = jax.jit(chunk_matrices, static_argnames="n_modes")
 chunk_real_matrices_jit = jax.jit(chunk_real_matrices, static_argnames="n_modes")
 material_blocks_jit = jax.jit(material_blocks)
 modes_spectrum_jit = jax.jit(modes_spectrum)
+frequency_spectrum_jit = jax.jit(frequency_spectrum)
 chunk_from_qpoints_jit = jax.jit(chunk_from_qpoints)

@@ -8,8 +8,7 @@ FORCES_FC3) in one batched adapter call (``pipeline.forces.evaluate_forces``, ``
 model calls side by side), then solves each job as phono3py does from the same forces
 (``anharmonic.fc3.force_constants``: the traditional solve, then the symmetrization asked
 for, by default ``phono3py.load``'s symfc projector). Before any model call the FC3 array of
-every job is checked against the plan's memory bound (compact FC3: n_p·N²·27 doubles; the
-full form, which a pair cutoff solves in as phono3py does, ~3·N³·27).
+every job is checked against the plan's memory bound (``resources.fc3_solve_bytes``).
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from phonjax.anharmonic.displacements import (DEFAULT_DISTANCE_A, Phono3pyDispla
                                               generate_phono3py_displacements)
 from phonjax.io.phono3py_files import FC3Dataset, PairDisplacements, SingleDisplacements
 from phonjax.pipeline.forces import DisplacedCells, evaluate_forces
-from phonjax.resources import refuse_if_over
+from phonjax.resources import fc3_solve_bytes, refuse_if_over
 from phonjax.structure.crystal import Crystal
 from phonjax.structure.symmetry import SYMPREC
 
@@ -42,10 +41,10 @@ class FC3Job:
     def n_primitive(self) -> int:
         return int(round(self.unitcell.n_atoms * abs(np.linalg.det(self.primitive_matrix))))
 
-    def fc3_bytes(self, compact: bool = True) -> float:
-        """Bytes of the FC3 array: n_p (or N)·N²·27 doubles."""
-        n = self.displacements.supercell.n_atoms
-        return (self.n_primitive if compact else n) * n * n * 27 * 8.0
+    def solve_bytes(self, compact: bool = True) -> float:
+        """``resources.fc3_solve_bytes`` of this job (a pair cutoff solves in full form)."""
+        full = not compact or self.displacements.fc3.cutoff_pair_distance_A is not None
+        return fc3_solve_bytes(self.displacements.supercell.n_atoms, self.n_primitive, full)
 
 
 def fc3_job(name: str, unitcell: Crystal, supercell_matrix, primitive_matrix, *,
@@ -117,10 +116,8 @@ def model_fc3(jobs: list[FC3Job], adapter, *, lanes: int = 1, plan=None,
 
     plan = resolved_plan(plan)
     for job in jobs:
-        # with a pair cutoff the solve is in full form, permutation averages beside it
-        full = not compact or job.displacements.fc3.cutoff_pair_distance_A is not None
         refuse_if_over(job.name, f"FC3 of a {job.displacements.supercell.n_atoms}-atom supercell",
-                       job.fc3_bytes(not full) * (1 if not full else 3), plan.memory_bytes,
+                       job.solve_bytes(compact), plan.memory_bytes,
                        "use a smaller supercell or raise the memory bound (--memory-gb)")
     cells = [_cells(job) for job in jobs]
     flat = [c for group in cells for c in group]
