@@ -1,4 +1,4 @@
-"""Command line: ``python -m phonjax {run,phonons,fc3,bench,models,data} ...``."""
+"""Command line: ``python -m phonjax {run,phonons,fc3,kappa,bench,models,data} ...``."""
 
 from __future__ import annotations
 
@@ -230,6 +230,10 @@ def main(argv: list[str] | None = None) -> int:
         from phonjax.anharmonic.cli import main as fc3_main
 
         return fc3_main(argv[1:])
+    if argv and argv[0] == "kappa":
+        from phonjax.anharmonic.kappa_cli import main as kappa_main
+
+        return kappa_main(argv[1:])
     parser = OneLineParser(prog="phonjax", description=__doc__)
     sub = parser.add_subparsers(dest="command")
     _phonons_parser(sub)
@@ -242,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("bench", help="the uMLIP phonon benchmark (see `phonjax bench --help`)")
     sub.add_parser("fc3", help="third-order force constants from phono3py folders or from a "
                    "uMLIP, written as phono3py's fc3.hdf5/fc2.hdf5 (see `phonjax fc3 --help`)")
+    sub.add_parser("kappa", help="lattice thermal conductivity (RTA, Wigner) as phono3py, "
+                   "with kappa-mXYZ.hdf5, CSV and plots (see `phonjax kappa --help`)")
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

@@ -153,8 +153,8 @@ def _distribute_tables(supercell: Crystal, group: SpaceGroup, solved: np.ndarray
                 dist_perm=perms[inverse])
 
 
-def _phase_tables(supercell: Crystal, primitive: Primitive, symprec: float,
-                  inversion: np.ndarray | None) -> PhaseTables:
+def phase_tables(supercell: Crystal, primitive: Primitive, symprec: float,
+                  inversion: np.ndarray | None = None) -> PhaseTables:
     """Supercell atoms k(j, t) of each primitive atom, and the phase tables of D(q);
     ``inversion``: the supercell atom map of an inversion, or None.
 
@@ -307,7 +307,7 @@ def prepare(source: PhononDataset | Crystal, supercell_matrix=None, primitive_ma
         nac_table = nac_tables(nac, primitive, s2u, unitcell.n_atoms,
                                commensurate_qpoints(primitive.supercell_in_primitive), symprec)
     tables = MaterialTables(
-        fc=fc, phases=_phase_tables(supercell, primitive, symprec,
+        fc=fc, phases=phase_tables(supercell, primitive, symprec,
                                     inversion_permutation(group, matcher)),
         mesh=QSet(qmesh.qpoints, qmesh.weights.astype(float)),
         commensurate=QSet(comm, np.ones(len(comm))), nac=nac_table)
