@@ -18,6 +18,9 @@ numpy, pyyaml, spglib, phonors (see ``--help`` for the wheel list). It prints:
 ``--scale N`` adds the 10,000-material run of the GPU issue: the phonondb size
 distribution resampled to N materials with their real forces, host preparation
 and kernel timed apart.
+6. κ of phono3py's Si-PBEsol example (11³ and 19³; needs phono3py and symfc, carried as
+   wheels) on the device against phono3py on the machine's CPUs: agreement, wall times,
+   ratio, triplets per second (``--no-kappa`` skips it).
 
 ``--cpu`` runs the same on the CPU (small sizes) so that the script is tested
 where no GPU is: ``tests/test_gpu_check.py`` runs ``--cpu --quick``.
@@ -231,6 +234,42 @@ def scale_run(rows, n_materials: int, plan) -> dict:
     return {"n": n_materials, "prepare_s": prepare_s, "kernel_s": kernel_s, "F_ok": ok}
 
 
+def kappa_part(meshes, temperatures=(300.0,)) -> list[dict]:
+    """κ of phono3py's Si-PBEsol example on the device against phono3py 4.10 on this machine's
+    CPUs (same FC2/FC3, tetrahedron with degenerate weights averaged): κ agreement, wall
+    times, their ratio and triplets per second (``validation/kappa_phono3py.py``'s code)."""
+    try:
+        import kappa_phono3py as K  # validation/, next to this script
+    except ImportError:
+        sys.path.insert(0, str(ROOT / "validation"))
+        import kappa_phono3py as K
+    try:
+        ph = K.load_example("Si-PBEsol")
+    except Exception as exc:  # phono3py, symfc or the example missing on this machine
+        print(f"\n## 6. κ skipped: {exc}")
+        return []
+    out = []
+    print("\n## 6. κ (Si-PBEsol, RTA, tetrahedron)\nmesh | triplets | κ_xx phono3py | κ rel | "
+          "phono3py s (CPU) | phonjax s (first, warm) | ratio | triplets/s")
+    for mesh in meshes:
+        m = [mesh] * 3
+        ref = K.phono3py_kappa(ph, m, temperatures, {})
+        ours = K.phonjax_kappa(ph, m, temperatures, {}, 2)
+        diff = K.compare(ref, ours)
+        warm = min(ours["seconds"])
+        row = {"mesh": m, "n_triplets": ours["n_triplets"], **diff,
+               "kappa_xx_phono3py": float(ref["kappa"][0, 0]),
+               "phono3py_s": ref["seconds"], "phonjax_s": ours["seconds"],
+               "ratio": ref["seconds"] / warm, "triplets_per_s": ours["n_triplets"] / warm,
+               "stages_s": ours["timings"]}
+        out.append(row)
+        print(f"{mesh}³ | {row['n_triplets']} | {row['kappa_xx_phono3py']:.6f} | "
+              f"{diff['kappa_rel']:.1e} | {ref['seconds']:.2f} | "
+              f"{ours['seconds'][0]:.2f}, {warm:.2f} | {row['ratio']:.2f} | "
+              f"{row['triplets_per_s']:.0f}", flush=True)
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                  epilog="wheels to bring when the machine lacks them: pyyaml, "
@@ -239,6 +278,7 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="fewest materials and sizes (a test)")
     ap.add_argument("--agreement", type=int, default=None, help="materials for part 1")
     ap.add_argument("--scale", type=int, default=0, help="part 5 with N materials (e.g. 10000)")
+    ap.add_argument("--no-kappa", action="store_true", help="skip part 6 (κ against phono3py)")
     ap.add_argument("--json", default=None, help="write every figure to this JSON file")
     args = ap.parse_args(argv)
     if args.cpu:
@@ -266,6 +306,8 @@ def main(argv=None) -> int:
     report["eigh"] = eigh_variants(sizes, eig_batches)
     if args.scale:
         report["scale"] = scale_run(rows, args.scale, plan)
+    if not args.no_kappa:
+        report["kappa"] = kappa_part([5] if quick else ([9] if args.cpu else [11, 19]))
     report["total_s"] = time.perf_counter() - t_start
     print(f"\ntotal {report['total_s']:.0f} s")
     if args.json:

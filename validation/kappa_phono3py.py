@@ -13,8 +13,9 @@ default tetrahedron result depends on the eigensolver's basis inside degenerate 
 
     python validation/kappa_phono3py.py                       # Si-PBEsol 9³: every case
     python validation/kappa_phono3py.py --mesh 11 --cases rta # the README's 11³ number
-    python validation/kappa_phono3py.py --mesh 19 --cases rta --temperatures 300  # speed
+    python validation/kappa_phono3py.py --mesh 19 --cases rta --temperatures 300 --memory-gb 4
     python validation/kappa_phono3py.py --crystal NaCl-rd  # Born charges (Gonze–Lee NAC)
+    python validation/kappa_phono3py.py --crystal OUT/GaN --mesh 8 8 5  # a `phonjax fc3` folder
 """
 
 from __future__ import annotations
@@ -46,9 +47,15 @@ CRYSTALS = ("Si-PBEsol", "NaCl-rd")
 
 def load_example(name: str):
     """phono3py's example: Si-PBEsol (pairs, FORCES_FC3) or NaCl-rd (random displacements,
-    symfc fit, Born charges)."""
+    symfc fit, Born charges); or a folder written by ``phonjax fc3`` (fc3.hdf5, fc2.hdf5,
+    phono3py_disp.yaml: e.g. a wurtzite with a uMLIP's forces)."""
     import phono3py
 
+    folder = Path(name)
+    if (folder / "fc3.hdf5").is_file():
+        return phono3py.load(str(folder / "phono3py_disp.yaml"),
+                             fc3_filename=str(folder / "fc3.hdf5"),
+                             fc2_filename=str(folder / "fc2.hdf5"), log_level=0)
     d = DATA / name
     if name == "NaCl-rd":
         return phono3py.load(str(d / "phono3py_params_NaCl.yaml.xz"), fc_calculator="symfc",
@@ -117,15 +124,16 @@ def kappa_inputs(ph):
                        np.asarray(smat))
 
 
-def phonjax_kappa(ph, mesh, temperatures, fields: dict, repeat: int):
+def phonjax_kappa(ph, mesh, temperatures, fields: dict, repeat: int, memory_gb: float = 2.0):
     from phonjax.anharmonic.kappa import KappaSettings, thermal_conductivity
+    from phonjax.execution.plan import Plan
 
     inputs = kappa_inputs(ph)
     settings = KappaSettings(mesh=tuple(mesh), temperatures_K=tuple(temperatures), **fields)
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
-        r = thermal_conductivity(inputs, settings)
+        r = thermal_conductivity(inputs, settings, plan=Plan(memory_bytes=memory_gb * 1e9))
         times.append(time.perf_counter() - start)
     return {"kappa": r.kappa, "gamma": r.gamma, "kappa_inter": r.kappa_coherence,
             "seconds": times, "n_triplets": r.n_triplets, "timings": r.timings_s}
@@ -145,11 +153,15 @@ def compare(a: dict, b: dict) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--crystal", choices=CRYSTALS, default="Si-PBEsol")
+    p.add_argument("--crystal", default="Si-PBEsol",
+                   help=f"{' or '.join(CRYSTALS)}, or a `phonjax fc3` output folder")
     p.add_argument("--mesh", type=int, nargs="+", default=[9])
     p.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
     p.add_argument("--temperatures", type=float, nargs="+", default=[100, 300, 1000])
     p.add_argument("--repeat", type=int, default=1)
+    p.add_argument("--memory-gb", type=float, default=2.0,
+                   help="phonjax's memory bound (the half transforms of every BZ point are kept "
+                        "when twice their size fits in it)")
     p.add_argument("--same-phonons", action="store_true",
                    help="phono3py runs on phonjax's grid phonons (symmetrized frequencies): "
                         "identical inputs, for the tetrahedron isotope case")
@@ -165,7 +177,7 @@ def main(argv=None) -> int:
         opts, fields = CASES[case]
         ref = phono3py_kappa(ph, mesh, args.temperatures, opts,
                              phonjax_phonons(ph, mesh) if args.same_phonons else None)
-        ours = phonjax_kappa(ph, mesh, args.temperatures, fields, args.repeat)
+        ours = phonjax_kappa(ph, mesh, args.temperatures, fields, args.repeat, args.memory_gb)
         diff = compare(ref, ours)
         t_ours = min(ours["seconds"])
         row = {"case": case, "mesh": mesh, **diff,

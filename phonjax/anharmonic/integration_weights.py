@@ -17,8 +17,9 @@ Tetrahedron method (``tetrahedron_weights``)
     Each δ(f0 − Ω) is integrated over q′ with the 24 tetrahedra around q′
     (``phonjax.anharmonic.tetrahedron``): vertex q′ + r paired with vertex q″ − r, the
     frequencies at the vertices clamped to ≥ 0, Ω at the vertices f1+f2, −f1+f2, f1−f2, and
-    the central vertex's "I" weight (1/6)·Σ I·g. An element is ``g_zero`` when f0 lies
-    outside [min, max] of the 96 vertex values of all three Ω's (a δ outside is set to 0).
+    the central vertex's "I" weight (1/6)·Σ I·g. A δ whose f0 lies outside [min, max] of
+    the 96 vertex values of its Ω is 0; an element is ``g_zero`` when that holds for all
+    three Ω's.
 Gaussian smearing (``gaussian_weights``)
     δ(x) → exp(−x²/2σ²)/(√(2π)·σ), σ in THz, frequencies not clamped. With ``sigma_cutoff``
     an element whose three arguments all have |x| > σ·sigma_cutoff gets g = 0 and g_zero;
@@ -35,12 +36,25 @@ Degenerate averaging (``average_degenerate``, phono3py's ``average_degenerate_we
     alike), so ``gaussian_weights`` ignores the flag: degenerate bands have equal
     Gaussians anyway.
 
-The δ arithmetic is pure ``jax.numpy`` (jit-compiled, float64), vectorized over triplets;
-the vertex BZ indices are host NumPy. Triplet arrays are padded (``padded_length``: a
-power of two ≥ 16 up to 1024, then multiples of 1024) so that calls of similar sizes share
-a compilation; chunk the triplets to bound memory (the tetrahedron kernel holds about
-3·n_t·n_b²·96 vertex values a few times over, and evaluates 3·n_t·n_b0·n_b²·24 tetrahedra
-in one fused pass).
+Evaluation (tetrahedron): per call, with the triplets padded (``padded_length``: a power
+of two ≥ 16 up to 1024, then multiples of 1024, repeating the first triplet) so that calls of
+similar sizes share a compilation,
+
+1. ``tetrahedron_columns`` (jit): the vertex BZ indices from a per-grid lookup table
+   (``vertex_lookup``, the same indices as ``vertex_bz_indices``), the clamped vertex
+   frequencies, and for every (type, t, b1, b2) the min and max of its 96 vertex values;
+   an element (type, t, b0, b1, b2) is live when f0 lies within them (the others are 0).
+2. ``live_elements`` (host NumPy, the one device-to-host copy): the live elements' indices,
+   padded to a bucketed static size (``live_bucket``); typically a small fraction.
+3. ``tetrahedron_live_weights`` (jit): only those elements are gathered, their 24 tetrahedra
+   sorted and evaluated with phono3py's formulas (``phonjax.anharmonic.tetrahedron``) and
+   scattered back into zeros; then g's three combinations and g_zero.
+4. with ``average_degenerate``, the block means (jit; degenerate sets computed on device).
+
+All δ arithmetic is float64 ``jax.numpy`` with static shapes (no loops over elements). The
+results equal the dense evaluation of every element and tetrahedron up to the ~1e-16
+rounding differences of XLA's fusion choices. Memory: about 3·n_t·n_b²·96 vertex values
+(step 1) and 96 values per gathered element; chunk the triplets to bound it.
 """
 
 from __future__ import annotations
@@ -48,16 +62,15 @@ from __future__ import annotations
 import math
 import weakref
 from dataclasses import dataclass
-from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from phonjax.anharmonic.degeneracy import DEGENERACY_TOLERANCE_THZ, degenerate_ids
-from phonjax.anharmonic.grid import BZGrid, Triplets
-from phonjax.anharmonic.tetrahedron import (delta_weights, relative_addresses, sort_vertices,
-                                            vertex_bz_indices)
+from phonjax.anharmonic.degeneracy import DEGENERACY_TOLERANCE_THZ
+from phonjax.anharmonic.grid import BZGrid, Triplets, gr_index
+from phonjax.anharmonic.tetrahedron import (relative_addresses, sort_four,
+                                            sorted_tetrahedron_delta, vertex_bz_indices)
 
 MIN_PADDED_TRIPLETS = 16
 PAD_STEP = 1024
@@ -117,101 +130,131 @@ def _band_indices(band_indices, n_b: int) -> np.ndarray:
     return np.arange(n_b) if band_indices is None else np.asarray(band_indices, np.int64)
 
 
-def _same_set(ids: np.ndarray) -> np.ndarray:
-    """(..., n_b, n_b) float: 1 where two bands are in the same degenerate set."""
-    return (ids[..., :, None] == ids[..., None, :]).astype(np.float64)
+# --------------------------------------------------------------------------- tetrahedron
 
 
-# --------------------------------------------------------------------------- kernels
+def vertex_lookup(grid: BZGrid, rel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Table of the vertex BZ index of every address in a box (host NumPy).
+
+    The box holds the BZ addresses widened by the largest step of ``rel``; returns lookup
+    (n_box,) int32 and box (2, 3) int (lower corner, extent). An entry is the BZ point with
+    exactly that address, else the first image of its GR point, so that
+    ``vertex_bz_indices(grid, p, rel, s)`` = ``lookup[ravel(addresses[p] + s·rel − lower)]``."""
+    reach = int(np.abs(rel).max())
+    lower = grid.addresses.min(axis=0) - reach
+    extent = grid.addresses.max(axis=0) + reach - lower + 1
+    box = np.stack(np.meshgrid(*(np.arange(e) for e in extent), indexing="ij"), axis=-1)
+    lookup = np.asarray(grid.gp_map, np.int64)[gr_index(box.reshape(-1, 3) + lower, grid.mesh)]
+    lookup[np.ravel_multi_index((grid.addresses - lower).T, extent)] = np.arange(
+        len(grid.addresses))
+    return lookup.astype(np.int32), np.stack([lower, extent])
 
 
-def _vertex_indices(addresses, gp_map, mesh, bz_points, rel, sign: int, max_images: int):
-    """``vertex_bz_indices`` in jax.numpy: (n, *rel.shape[:-1]) BZ indices of the vertices
-    ``addresses[bz_points] + sign·rel`` (the image with that exact address, else the first)."""
-    addr = addresses[bz_points][:, None, None, :] + sign * rel[None]
-    a = addr % mesh
-    gr = a[..., 0] + a[..., 1] * mesh[0] + a[..., 2] * (mesh[0] * mesh[1])
-    first = gp_map[gr]
-    count = gp_map[gr + 1] - first
-    out = first
-    for k in range(1, max_images):
-        cand = jnp.minimum(first + k, addresses.shape[0] - 1)
-        hit = (k < count) & jnp.all(addresses[cand] == addr, axis=-1)
-        out = jnp.where(hit, cand, out)
+_GRID_ARRAYS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _grid_arrays(grid: BZGrid):
+    """Device copies (int64) of the grid's BZ addresses, its ``vertex_lookup`` table and box,
+    and its 24 tetrahedra ``relative_addresses``; cached per grid object."""
+    cached = _GRID_ARRAYS.get(grid)
+    if cached is None:
+        rel = relative_addresses(grid)
+        lookup, box = vertex_lookup(grid, rel)
+        cached = (jnp.asarray(grid.addresses, jnp.int64), jnp.asarray(lookup),
+                  jnp.asarray(box, jnp.int64), jnp.asarray(rel, jnp.int64))
+        _GRID_ARRAYS[grid] = cached
+    return cached
+
+
+def _vertex_indices(addresses, lookup, box, bz_points, rel, sign: int):
+    """(n, 24, 4) BZ indices of the vertices ``addresses[bz_points] + sign·rel``."""
+    a = addresses[bz_points][:, None, None, :] + sign * rel[None] - box[0]
+    return lookup[(a[..., 0] * box[1, 1] + a[..., 1]) * box[1, 2] + a[..., 2]]
+
+
+@jax.jit
+def tetrahedron_columns(freqs, addresses, lookup, box, rel, triplets, q_points, bands,
+                        n_valid):
+    """Vertex frequencies of the triplets and which weights can be nonzero.
+
+    freqs (N_bz, n_b) THz; addresses, lookup, box, rel from ``_grid_arrays``; triplets
+    (n, 3), q_points (n,) BZ indices; bands (n_b0,); n_valid: rows ≥ n_valid are padding.
+    Returns f0 (n, n_b0) THz; f1, f2 (n, n_b, 96) THz, the frequencies at q′ + r and q″ − r
+    clamped to ≥ 0 (vertex-major: 4 vertices, central first, × 24 tetrahedra); and live
+    (3, n, n_b0, n_b, n_b) bool: min ≤ f0 ≤ max over the 96 vertex values of that δ type
+    (False on padding). Type 2's values are exactly the negated type 1 values, so its min
+    and max are −max and −min of type 1.
+    """
+    n = triplets.shape[0]
+    v1 = _vertex_indices(addresses, lookup, box, triplets[:, 1], rel, 1)  # (n, 24, 4)
+    v2 = _vertex_indices(addresses, lookup, box, triplets[:, 2], rel, -1)
+    f1 = jnp.maximum(freqs[jnp.swapaxes(v1, 1, 2).reshape(n, 96)], 0.0)  # (n, 96, n_b)
+    f2 = jnp.maximum(freqs[jnp.swapaxes(v2, 1, 2).reshape(n, 96)], 0.0)
+    f0 = freqs[q_points][:, bands]
+    s = f1[:, :, :, None] + f2[:, :, None, :]  # (n, 96, n_b, n_b): type 0, f1 + f2
+    d = -f1[:, :, :, None] + f2[:, :, None, :]  # type 1, −f1 + f2 (type 2 = −d)
+    inf = jnp.asarray(jnp.inf, s.dtype)
+    lo_s, hi_s, lo_d, hi_d = jax.lax.reduce(  # one pass for the four bounds
+        (s, s, d, d), (inf, -inf, inf, -inf),
+        lambda x, y: (jnp.minimum(x[0], y[0]), jnp.maximum(x[1], y[1]),
+                      jnp.minimum(x[2], y[2]), jnp.maximum(x[3], y[3])), (1,))
+    omega = f0[:, :, None, None]  # (n, n_b0, 1, 1)
+    valid = (jnp.arange(n) < n_valid)[:, None, None, None]
+
+    def within(lo, hi):
+        return (omega >= lo[:, None]) & (omega <= hi[:, None]) & valid
+
+    live = jnp.stack([within(lo_s, hi_s), within(lo_d, hi_d), within(-hi_d, -lo_d)])
+    return f0, jnp.swapaxes(f1, 1, 2), jnp.swapaxes(f2, 1, 2), live
+
+
+def live_elements(live) -> np.ndarray:
+    """(6, size) int: flat index into ``live`` and the five indices (δ type, triplet, b0, b1,
+    b2) of its True elements, in row-major order (host NumPy: one device-to-host copy of the
+    mask); the ``size − count`` padding columns have flat index ``live.size`` and zeros."""
+    mask = np.asarray(live)
+    flat = np.flatnonzero(mask)
+    count = len(flat)
+    out = np.zeros((6, live_bucket(count)), np.int32 if mask.size < 2 ** 31 else np.int64)
+    out[0] = mask.size
+    out[0, :count] = flat
+    out[1:, :count] = np.unravel_index(flat, mask.shape)
     return out
 
 
-def _same_set_jnp(f):
-    """(n, n_b, n_b) float: 1 where two bands of ``f`` (n, n_b) are in the same degenerate
-    set (``degenerate_ids`` in jax.numpy)."""
-    n_b = f.shape[-1]
-    first = jnp.concatenate([jnp.ones(f.shape[:-1] + (1,), bool),
-                             f[..., 1:] - f[..., :-1] >= DEGENERACY_TOLERANCE_THZ], axis=-1)
-    ids = jax.lax.cummax(jnp.where(first, jnp.arange(n_b), 0), axis=f.ndim - 1)
-    return (ids[..., :, None] == ids[..., None, :]).astype(f.dtype)
-
-
-@partial(jax.jit, static_argnames="max_images")
-def _tetrahedron_columns(freqs, addresses, gp_map, mesh, rel, triplets, q_points, bands,
-                         n_valid, max_images: int):
-    """Vertex frequencies and the live elements of the triplet tetrahedron weights.
-
-    Returns f0 (n, n_b0); f1, f2 (n, n_b, 96) clamped vertex frequencies at q′ + r and
-    q″ − r (tetrahedron-major, 4 vertices each); live (3, n, n_b0, n_b, n_b) bool: f0 within
-    [min, max] of the 96 vertex values of that δ type (False for rows ≥ n_valid); and the
-    number of live elements."""
-    n = triplets.shape[0]
-    v1 = _vertex_indices(addresses, gp_map, mesh, triplets[:, 1], rel, 1, max_images)
-    v2 = _vertex_indices(addresses, gp_map, mesh, triplets[:, 2], rel, -1, max_images)
-    f1 = jnp.maximum(freqs[v1.reshape(n, 96)], 0.0)  # (n, 96, n_b)
-    f2 = jnp.maximum(freqs[v2.reshape(n, 96)], 0.0)
-    f0 = freqs[q_points][:, bands]
-    s = f1[:, :, :, None] + f2[:, :, None, :]  # (n, 96, n_b, n_b): type 0
-    d = -f1[:, :, :, None] + f2[:, :, None, :]  # type 1; type 2 is −d exactly
-    lo_s, hi_s, lo_d, hi_d = s.min(1), s.max(1), d.min(1), d.max(1)
-    lo = jnp.stack([lo_s, lo_d, -hi_d])[:, :, None]  # (3, n, 1, n_b, n_b)
-    hi = jnp.stack([hi_s, hi_d, -lo_d])[:, :, None]
-    omega = f0[None, :, :, None, None]
-    live = (omega >= lo) & (omega <= hi)
-    live = live & (jnp.arange(n) < n_valid)[None, :, None, None, None]
-    return (f0, jnp.swapaxes(f1, 1, 2), jnp.swapaxes(f2, 1, 2), live,
-            jnp.sum(live, dtype=jnp.int32))
-
-
-@partial(jax.jit, static_argnames=("size", "average"))
-def _tetrahedron_evaluate(freqs, triplets, f0, f1, f2, live, size: int, average: bool):
-    """g and g_zero from ``_tetrahedron_columns``: the ``size`` first live elements (at least
-    all of them) gathered, their 24 tetrahedra evaluated, scattered back into zeros."""
-    shape = live.shape
-    flat = live.reshape(-1)
-    (idx,) = jnp.nonzero(flat, size=size, fill_value=flat.size)
-    kind, t, b0, b1, b2 = jnp.unravel_index(jnp.minimum(idx, flat.size - 1), shape)
-    a = f1[t, b1]  # (size, 96)
-    b = f2[t, b2]
-    kind = kind[:, None]
-    values = jnp.where(kind == 0, a + b, jnp.where(kind == 1, -a + b, a - b))
-    v, rank = sort_vertices(values.reshape(size, 24, 4))
-    w = delta_weights(f0[t, b0], v, rank)
-    w = jnp.zeros(flat.size, w.dtype).at[idx].set(w, mode="drop").reshape(shape)
-    g = jnp.stack([w[0], w[1] - w[2], w[1] + w[2] + w[0]])
-    g_zero = ~jnp.any(live, axis=0)
-    if average:
-        g, g_zero = average_degenerate_blocks(g, g_zero, _same_set_jnp(freqs[triplets[:, 1]]),
-                                              _same_set_jnp(freqs[triplets[:, 2]]))
-    return g, g_zero
-
-
 def live_bucket(count: int) -> int:
-    """Static number of gathered live elements for ``count`` of them: 1024, or the next of
-    2^k, 1.25·2^k, 1.5·2^k, 1.75·2^k (at most 25 % waste, four compilations per octave)."""
+    """Static number of gathered elements for ``count`` live ones: 1024, else the next of
+    2^k and 1.5·2^k (at most a third wasted, two compiled sizes per octave)."""
     count = int(count)
     if count <= 1024:
         return 1024
     top = 1 << (count - 1).bit_length()  # 2^k ≥ count
-    for size in (top // 2 + top // 8, top // 2 + top // 4, top // 2 + 3 * top // 8):
-        if size >= count:
-            return size
-    return top
+    return top // 2 + top // 4 if count <= top // 2 + top // 4 else top
+
+
+@jax.jit
+def tetrahedron_live_weights(f0, f1, f2, live, elements):
+    """g and g_zero from ``tetrahedron_columns`` and ``live_elements``.
+
+    Gathers the live elements' ω = f0 and their 96 vertex values (f1 + f2, −f1 + f2 or
+    f1 − f2 by type), sorts each tetrahedron's four values (``sort_four``), sums the 24
+    tetrahedra's δ weights (``sorted_tetrahedron_delta``)/6 as ``delta_weights`` does, and
+    scatters them into zeros (padding columns are dropped): w (3, n, n_b0, n_b, n_b).
+    Returns g = [w0, w1 − w2, w1 + w2 + w0] and g_zero = no type live."""
+    flat, kind, t, b0, b1, b2 = elements
+    a = f1[t, b1]  # (size, 96)
+    b = f2[t, b2]
+    kind = kind[:, None]
+    values = jnp.where(kind == 0, a + b, jnp.where(kind == 1, -a + b, a - b))
+    values = values.reshape(-1, 4, 24)  # (size, vertex, tetrahedron)
+    v, rank = sort_four(*(values[:, i] for i in range(4)))
+    w = jnp.sum(sorted_tetrahedron_delta(f0[t, b0][:, None], *v, rank), axis=-1) / 6.0
+    w = jnp.zeros(live.size, w.dtype).at[flat].set(w, mode="drop").reshape(live.shape)
+    g = jnp.stack([w[0], w[1] - w[2], w[1] + w[2] + w[0]])
+    return g, ~jnp.any(live, axis=0)
+
+
+# --------------------------------------------------------------------------- Gaussian, averaging
 
 
 @jax.jit
@@ -234,13 +277,37 @@ def average_degenerate_blocks(g, g_zero, same1, same2):
     """Mean of g over each degenerate block (q′ set × q″ set) and AND of g_zero over it.
 
     g (3, n_t, n_b0, n_b, n_b); g_zero (n_t, n_b0, n_b, n_b) bool; same1, same2
-    (n_t, n_b, n_b) float 0/1 indicators of equal degenerate sets at q′ and q″."""
+    (n_t, n_b, n_b) float 0/1 indicators of equal degenerate sets at q′ and q″. The sums over
+    a set are written out band by band (n_b terms of elementwise products), which XLA fuses
+    into one loop, where a batched matrix product of such small matrices is slow."""
+    n_b = same1.shape[-1]
     n1 = jnp.sum(same1, axis=-1)  # (n_t, n_b) set sizes
     n2 = jnp.sum(same2, axis=-1)
-    g = jnp.einsum("xtijk,tjl->xtilk", g, same1) / n1[None, :, None, :, None]
-    g = jnp.einsum("xtijk,tkl->xtijl", g, same2) / n2[None, :, None, None, :]
-    live = jnp.einsum("tijk,tjl,tkm->tilm", (~g_zero).astype(g.dtype), same1, same2)
+    g = sum(g[:, :, :, j:j + 1, :] * same1[None, :, None, j, :, None]
+            for j in range(n_b)) / n1[None, :, None, :, None]
+    g = sum(g[:, :, :, :, k:k + 1] * same2[None, :, None, None, k, :]
+            for k in range(n_b)) / n2[None, :, None, None, :]
+    live = (~g_zero).astype(g.dtype)
+    live = sum(live[:, :, j:j + 1, :] * same1[:, None, j, :, None] for j in range(n_b))
+    live = sum(live[:, :, :, k:k + 1] * same2[:, None, None, k, :] for k in range(n_b))
     return g, live == 0
+
+
+def _same_set(f):
+    """(..., n_b, n_b) float: 1 where two bands of ``f`` (..., n_b) THz are in the same
+    degenerate set (``degenerate_ids`` in jax.numpy: a new set at a gap ≥ 1e-4 THz)."""
+    first = jnp.concatenate([jnp.ones(f.shape[:-1] + (1,), bool),
+                             f[..., 1:] - f[..., :-1] >= DEGENERACY_TOLERANCE_THZ], axis=-1)
+    ids = jax.lax.cummax(jnp.where(first, jnp.arange(f.shape[-1]), 0), axis=f.ndim - 1)
+    return (ids[..., :, None] == ids[..., None, :]).astype(f.dtype)
+
+
+@jax.jit
+def _average(g, g_zero, freqs, triplets):
+    """``average_degenerate_blocks`` with the sets of ``freqs`` (N_bz, n_b) at the triplets'
+    q′ and q″."""
+    return average_degenerate_blocks(g, g_zero, _same_set(freqs[triplets[:, 1]]),
+                                     _same_set(freqs[triplets[:, 2]]))
 
 
 # --------------------------------------------------------------------------- public
@@ -259,33 +326,23 @@ def tetrahedron_weights(grid: BZGrid, triplets, frequencies, band_indices=None,
     n_t = len(tp)
     freqs = np.asarray(frequencies, dtype=np.float64)
     bands = _band_indices(band_indices, freqs.shape[1])
-    n = padded_length(n_t)
     with jax.enable_x64(True):
+        if n_t == 0:
+            shape = (0, len(bands), freqs.shape[1], freqs.shape[1])
+            return IntegrationWeights(jnp.zeros((3,) + shape), jnp.ones(shape, bool))
+        n = padded_length(n_t)
         fj = jnp.asarray(freqs)
         tpj = jnp.asarray(_pad(tp, n))
-        addresses, gp_map, mesh, rel, max_images = _grid_arrays(grid)
-        f0, f1, f2, live, count = _tetrahedron_columns(
-            fj, addresses, gp_map, mesh, rel, tpj, jnp.asarray(_pad(_q_points(triplets, q_points), n)),
-            jnp.asarray(bands), n_t, max_images=max_images)
-        g, g_zero = _tetrahedron_evaluate(fj, tpj, f0, f1, f2, live, size=live_bucket(count),
-                                          average=bool(average_degenerate))
-        return IntegrationWeights(g[:, :n_t], g_zero[:n_t])
-
-
-_GRID_ARRAYS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _grid_arrays(grid: BZGrid):
-    """Device copies of the grid's BZ addresses, ``gp_map``, mesh and tetrahedra (cached per
-    grid object), and the largest number of BZ images of a GR point."""
-    cached = _GRID_ARRAYS.get(grid)
-    if cached is None:
-        gp_map = np.asarray(grid.gp_map, np.int64)
-        cached = (jnp.asarray(grid.addresses, jnp.int64), jnp.asarray(gp_map),
-                  jnp.asarray(grid.mesh, jnp.int64), jnp.asarray(relative_addresses(grid)),
-                  int((gp_map[1:] - gp_map[:-1]).max()))
-        _GRID_ARRAYS[grid] = cached
-    return cached
+        f0, f1, f2, live = tetrahedron_columns(
+            fj, *_grid_arrays(grid), tpj, jnp.asarray(_pad(_q_points(triplets, q_points), n)),
+            jnp.asarray(bands), n_t)
+        g, g_zero = tetrahedron_live_weights(f0, f1, f2, live,
+                                             jnp.asarray(live_elements(live)))
+        if average_degenerate:
+            g, g_zero = _average(g, g_zero, fj, tpj)
+        if n > n_t:
+            g, g_zero = g[:, :n_t], g_zero[:n_t]
+        return IntegrationWeights(g, g_zero)
 
 
 def gaussian_weights(grid: BZGrid | None, triplets, frequencies, sigma_THz: float,
@@ -309,9 +366,3 @@ def gaussian_weights(grid: BZGrid | None, triplets, frequencies, sigma_THz: floa
         g, g_zero = triplet_gaussian_kernel(jnp.asarray(f0), fj[tpp[:, 1]], fj[tpp[:, 2]],
                                             jnp.float64(sigma_THz), jnp.float64(cutoff))
         return IntegrationWeights(g[:, :n_t], g_zero[:n_t])
-
-
-def _average(g, g_zero, tp: np.ndarray, freqs: np.ndarray):
-    ids = degenerate_ids(freqs)
-    return average_degenerate_blocks(g, g_zero, jnp.asarray(_same_set(ids[tp[:, 1]])),
-                                     jnp.asarray(_same_set(ids[tp[:, 2]])))

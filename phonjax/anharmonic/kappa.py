@@ -20,6 +20,7 @@ the eigensolver's basis inside degenerate subspaces (~5e-4 in κ), phonjax's mus
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from phonjax.structure.crystal import Crystal
 from phonjax.anharmonic.phonons import GridPhonons, HarmonicModel, grid_phonons, harmonic_model
 from phonjax.anharmonic.self_energy import (average_by_degeneracy, gamma_of_triplets,
                                             temperatures_thz)
+from phonjax.execution.plan import Plan, default_plan
 from phonjax.resources import DEFAULT_MEMORY_BYTES, ResourceError
 
 METHODS = ("rta", "wigner")
@@ -67,7 +69,6 @@ class KappaSettings:
     boundary_mfp_um: float | None = None
     r0_average: bool = True
     cutoff_frequency_THz: float = 1e-4
-    memory_bytes: float = DEFAULT_MEMORY_BYTES
 
     def __post_init__(self):
         mesh = tuple(int(m) for m in np.broadcast_to(np.asarray(self.mesh), (3,)))
@@ -169,7 +170,8 @@ def _chunk_size(tables, n_b: int, memory_bytes: float, n_temps: int, indexed: bo
 @dataclass(frozen=True, eq=False)
 class Interaction:
     """|Φ|² of chunks of triplets (BZ indices): ``indexed`` when the half transforms of every
-    BZ point fit in half the memory bound (computed once, gathered per triplet), else the
+    BZ point fit in half the memory bound (computed once in parts and joined: twice the table
+    at the peak; gathered per triplet), else the
     direct transform per triplet (``phonjax.anharmonic.interaction``)."""
 
     tables: I.InteractionTables
@@ -185,6 +187,11 @@ class Interaction:
     def indexed(self) -> bool:
         return self.halves is not None
 
+    @property
+    def table_bytes(self) -> int:
+        """Bytes the half transforms hold (0 for the direct path)."""
+        return 0 if self.halves is None else len(self.qpoints) * I.bytes_per_qpoint(self.tables)
+
     def __call__(self, triplets: np.ndarray) -> jnp.ndarray:
         t = jnp.asarray(triplets)
         e, f = self.eigenvectors[t], self.frequencies[t]
@@ -197,12 +204,13 @@ class Interaction:
 
 
 def interaction(tables, fc3: np.ndarray, grid: G.BZGrid, phonons: GridPhonons,
-                settings: KappaSettings, q_chunk: int = 256) -> Interaction:
+                settings: KappaSettings, memory_bytes: float = DEFAULT_MEMORY_BYTES,
+                q_chunk: int = 256) -> Interaction:
     """The ``Interaction`` of a crystal on a grid (half transforms built in chunks of q)."""
     n_bz = len(grid.addresses)
     fc3_j = jnp.asarray(fc3)
     halves = None
-    if n_bz * I.bytes_per_qpoint(tables) <= 0.5 * settings.memory_bytes:
+    if 2 * n_bz * I.bytes_per_qpoint(tables) <= memory_bytes:  # built in parts, then joined
         parts = [I.half_transforms(tables, fc3_j, jnp.asarray(grid.qpoints[a:a + q_chunk]))
                  for a in range(0, n_bz, q_chunk)]
         halves = I.HalfTransforms(jnp.concatenate([p.qpoints for p in parts]),
@@ -223,9 +231,20 @@ def _weights(grid, triplets, frequencies, q_bz_index: int, settings: KappaSettin
                               sigma_cutoff=settings.sigma_cutoff)
 
 
+@functools.lru_cache(maxsize=8)
+def _interaction_tables(cells: FC3Cells, r0_average: bool) -> I.InteractionTables:
+    """One ``InteractionTables`` per FC3 cell (the interaction's compiled functions are keyed
+    on it: a second κ of the same crystal compiles nothing)."""
+    return I.interaction_tables(cells, r0_average=r0_average)
+
+
 def _bucket(n: int, chunk: int) -> int:
-    """Padded size of n triplets: a power of two ≥ 16, at most ``chunk`` (few compilations)."""
-    return min(chunk, max(16, 1 << (n - 1).bit_length()))
+    """Padded size of n triplets: 2^k or 1.5·2^k, ≥ 16, at most ``chunk`` (few compiled
+    shapes, at most a third of the work padding)."""
+    size = max(16, 1 << (n - 1).bit_length())
+    if size >= 32 and 3 * size // 4 >= n:
+        size = 3 * size // 4
+    return min(chunk, size)
 
 
 def _triplet_chunks(n: int, size: int):
@@ -280,9 +299,12 @@ def velocities(grid: G.BZGrid, bz_points: np.ndarray, model: HarmonicModel,
 
 
 def thermal_conductivity(inputs: KappaInputs, settings: KappaSettings,
-                         progress: Callable[[int, int], None] | None = None) -> KappaResult:
+                         progress: Callable[[int, int], None] | None = None,
+                         plan: Plan | None = None) -> KappaResult:
     """κ of one crystal (see the module docstring). ``progress(done, total)`` is called
-    after each irreducible q-point."""
+    after each irreducible q-point. ``plan``: the harmonic kernel's execution plan (its
+    eigensolver for the grid phonons, its memory bound for the chunks of triplets)."""
+    plan = plan or default_plan()
     timings = {}
     clock = time.perf_counter()
     primitive = inputs.cells.primitive.crystal
@@ -290,17 +312,17 @@ def thermal_conductivity(inputs: KappaInputs, settings: KappaSettings,
         grid = G.bz_grid(primitive, settings.mesh)
         model = harmonic_model(inputs.fc2, inputs.fc2_cells, inputs.nac, inputs.unitcell,
                                inputs.fc2_supercell_matrix)
-        phonons = grid_phonons(model, grid, settings.cutoff_frequency_THz)
+        phonons = grid_phonons(model, grid, settings.cutoff_frequency_THz, plan=plan)
         ir = G.ir_grid_points(grid)
         timings["phonons"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
-        tables = I.interaction_tables(inputs.cells, r0_average=settings.r0_average)
-        pp = interaction(tables, inputs.fc3, grid, phonons, settings)
+        tables = _interaction_tables(inputs.cells, settings.r0_average)
+        pp = interaction(tables, inputs.fc3, grid, phonons, settings, plan.memory_bytes)
         timings["interaction_tables"] = time.perf_counter() - clock
         n_b = phonons.frequencies.shape[1]
-        chunk = _chunk_size(tables, n_b, settings.memory_bytes, len(settings.temperatures_K),
-                            pp.indexed)
+        chunk = _chunk_size(tables, n_b, plan.memory_bytes - pp.table_bytes,
+                            len(settings.temperatures_K), pp.indexed)
         gammas, n_triplets = [], 0
         for i, bz in enumerate(ir.bz_points):
             g, n = phph_gamma(grid, phonons, pp, int(bz), settings, chunk)

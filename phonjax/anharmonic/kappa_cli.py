@@ -1,8 +1,10 @@
 """``phonjax kappa INPUT... [options]``: lattice thermal conductivity, phono3py's numbers.
 
-Each INPUT is what ``phonjax fc3`` takes (``anharmonic.cli``): a phono3py folder or yaml
-with its own forces (FC2/FC3 as ``phono3py.load`` makes them), or a structure file with
-``--model``; FC2 and FC3 come from the same code as ``phonjax fc3``. Then κ on the
+Each INPUT is a folder with phono3py's fc3.hdf5 and fc2.hdf5 next to its yaml (phono3py's
+or ``phonjax fc3``'s output: used as they are), or what ``phonjax fc3`` takes
+(``anharmonic.cli``): a phono3py folder or yaml with its own forces (FC2/FC3 as
+``phono3py.load`` makes them), or a structure file with ``--model``; FC2 and FC3 then come
+from the same code as ``phonjax fc3``. Then κ on the
 Γ-centred ``--mesh`` (``anharmonic.kappa``): the relaxation-time approximation (``--method
 rta``) or Wigner transport (``wigner``: phono3py's ``SMM19``, particle + coherence), the
 δ functions by the tetrahedron method with degenerate weights averaged (phono3py's
@@ -103,7 +105,7 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def settings_of(args, memory_bytes: float):
+def settings_of(args):
     from phonjax.anharmonic.kappa import KappaSettings
 
     if args.method == "lbte":
@@ -114,8 +116,66 @@ def settings_of(args, memory_bytes: float):
                          method=args.method, sigma_THz=args.sigma,
                          sigma_cutoff=args.sigma_cutoff,
                          average_degenerate=not args.no_degenerate_average,
-                         isotope=args.isotope, boundary_mfp_um=args.boundary_mfp,
-                         memory_bytes=memory_bytes)
+                         isotope=args.isotope, boundary_mfp_um=args.boundary_mfp)
+
+
+def has_force_constants(path: Path) -> bool:
+    """A folder with phono3py's fc3.hdf5 and fc2.hdf5 next to its yaml (phono3py's or
+    ``phonjax fc3``'s output)."""
+    return path.is_dir() and (path / "fc3.hdf5").is_file() and (path / "fc2.hdf5").is_file()
+
+
+def read_force_constants(item, symprec: float | None = None) -> None:
+    """FC2 and FC3 of a folder's fc3.hdf5 / fc2.hdf5 (phono3py's reader; compact or full) on
+    the cells of its yaml (``item.result``)."""
+    from phono3py.file_IO import read_fc2_from_hdf5, read_fc3_from_hdf5
+
+    from phonjax.anharmonic.fc3 import ForceConstants3, fc3_cells
+
+    ds = item.dataset
+    folder = Path(item.source)
+    cells = fc3_cells(ds.unitcell, ds.supercell_matrix, ds.primitive_matrix)
+    fc2_cells = cells if ds.phonon_supercell_matrix is None else fc3_cells(
+        ds.unitcell, ds.phonon_supercell_matrix, ds.primitive_matrix)
+    fc3 = np.asarray(read_fc3_from_hdf5(folder / "fc3.hdf5"))
+    fc2 = np.asarray(read_fc2_from_hdf5(folder / "fc2.hdf5"))
+    n, n_p = cells.n_atoms, len(cells.primitive.p2s)
+    if fc3.shape == (n, n, n, 3, 3, 3):
+        fc3 = np.ascontiguousarray(fc3[cells.primitive.p2s])  # rows of the primitive atoms
+    elif fc3.shape != (n_p, n, n, 3, 3, 3):
+        raise ValueError(f"{folder / 'fc3.hdf5'}: shape {fc3.shape} does not fit the "
+                         f"{n}-atom supercell of the yaml")
+    n2 = fc2_cells.n_atoms
+    if fc2.shape[1:] != (n2, 3, 3) or fc2.shape[0] not in (n2, len(fc2_cells.primitive.p2s)):
+        raise ValueError(f"{folder / 'fc2.hdf5'}: shape {fc2.shape} does not fit the "
+                         f"{n2}-atom FC2 supercell of the yaml")
+    item.result = ForceConstants3(fc2, fc3, cells, fc2_cells, True, "from fc3.hdf5")
+
+
+def read_items(args, err):
+    """The crystals of every input: folders with fc3.hdf5 + fc2.hdf5 read as they are, the
+    others as ``phonjax fc3`` reads them."""
+    from phonjax.io.phono3py_files import read_phono3py_folder
+
+    direct, rest = [], []
+    for text in args.inputs:
+        (direct if has_force_constants(Path(text)) else rest).append(text)
+    items, bad = [], 0
+    for text in direct:
+        try:
+            ds = read_phono3py_folder(text)
+            items.append(fc3_cli.Crystal3(Path(text).resolve().name, text, "fc3.hdf5",
+                                          dataset=ds))
+        except Exception as exc:
+            bad += 1
+            err.print(f"[red]error[/red] {fc3_cli.one_line(exc)}", highlight=False,
+                      soft_wrap=True)
+    if rest:
+        more, more_bad = fc3_cli.read_crystals(argparse.Namespace(**{**vars(args),
+                                                                     "inputs": rest}), err)
+        items += more
+        bad += more_bad
+    return items, bad
 
 
 def inputs_of(item):
@@ -134,7 +194,8 @@ def inputs_of(item):
 def record(item, result) -> dict:
     s = result.settings
     out = {"name": item.name, "input": item.source,
-           "forces": "from the file" if item.forces == "file" else item.forces,
+           "forces": {"file": "from the file", "fc3.hdf5": "fc3.hdf5 + fc2.hdf5"}.get(
+               item.forces, item.forces),
            "mesh": list(s.mesh), "method": s.method, "integration": s.integration,
            "isotope": s.isotope, "boundary_mfp_um": s.boundary_mfp_um,
            "temperatures_K": [float(t) for t in result.temperatures_K],
@@ -227,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     err = stderr_console()
     try:
         plan = plan_of(args)
-        settings = settings_of(args, plan.memory_bytes)
+        settings = settings_of(args)
         fc3_cli.matrix_of(args.supercell, "--supercell")
         fc3_cli.matrix_of(args.fc2_supercell, "--fc2-supercell")
         fc3_cli.primitive_of(args.primitive)
@@ -242,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     args.full = False
     args.cutoff_pair_distance = None
     t0 = time.perf_counter()
-    items, bad = fc3_cli.read_crystals(args, err)
+    items, bad = read_items(args, err)
     if not items:
         return 2
     try:
@@ -256,7 +317,9 @@ def main(argv: list[str] | None = None) -> int:
     for it in items:  # force constants: the same code as phonjax fc3
         start = time.perf_counter()
         try:
-            if it.forces == "file":
+            if it.forces == "fc3.hdf5":
+                read_force_constants(it)
+            elif it.forces == "file":
                 fc3_cli.solve_file(it, args, plan.memory_bytes)
             else:
                 fc3_cli.plan_structure_job(it, args, plan.memory_bytes)
@@ -297,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not args.json and (done == total or done % max(1, total // 10) == 0):
                     err.print(f"{name}: {done}/{total} irreducible q-points", highlight=False)
 
-            r = thermal_conductivity(inputs_of(it), settings, progress)
+            r = thermal_conductivity(inputs_of(it), settings, progress, plan)
             it.seconds += time.perf_counter() - start
             rec = record(it, r)
             write_crystal(out, it, r, rec, not args.no_plot)

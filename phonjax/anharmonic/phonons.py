@@ -2,9 +2,9 @@
 
 phono3py solves D(q) once at every BZ-grid point (``BZGrid.addresses / mesh``, surface
 images included) and indexes frequencies and eigenvectors by BZ index; so does this
-module, with the harmonic kernel's D(q) (``phonjax.harmonic.dynamical_matrix``: phonopy's
-phase convention, atomic-position gauge, Hermitized; with Born charges the Gonze–Lee
-correction, analytic-only at Γ as phono3py) and XLA's eigensolver.
+module, with the harmonic kernel's D(q) and solver (``execution.modes.ModeSolver``:
+phonopy's phase convention, atomic-position gauge, Hermitized; with Born charges the
+Gonze–Lee correction, analytic-only at Γ as phono3py; the plan's eigensolver).
 
 ``GridPhonons``
     frequencies (N_bz, n_b) THz (imaginary modes negative), eigenvectors (N_bz, n_b, n_b)
@@ -39,12 +39,13 @@ import numpy as np
 
 from phonjax.anharmonic.fc3 import FC3Cells, fc2_compact_to_full
 from phonjax.anharmonic.grid import BZGrid, orbit_map
-from phonjax.harmonic.dynamical_matrix import (dynamical_matrices, eigenvalues_to_thz,
-                                               mass_weighted_blocks, short_range_blocks)
+from phonjax.execution.modes import ModeSolver
+from phonjax.execution.plan import Plan
+from phonjax.execution.stages import material_blocks
 from phonjax.harmonic.mesh import commensurate_qpoints
 from phonjax.harmonic.nac import NACParams, nac_tables
 from phonjax.harmonic.system import phase_tables
-from phonjax.harmonic.tables import NACTables, PhaseTables
+from phonjax.harmonic.tables import ModeTables, NACTables, PhaseTables
 from phonjax.structure.crystal import Crystal
 from phonjax.structure.supercell import build_supercell
 
@@ -56,16 +57,23 @@ EXACT_DEGENERACY_THZ = 1e-11  # closer than this: equal up to rounding (~1e-14 T
 
 @dataclass(frozen=True, eq=False)
 class HarmonicModel:
-    """FC2 ready for D(q): mass-weighted blocks and the phase tables of its supercell."""
+    """FC2 ready for D(q): mass-weighted blocks (short-ranged with Gonze–Lee NAC) and the
+    phase and NAC tables of its supercell, unpadded (what velocities differentiate), and
+    the force constants in full form (what ``execution.modes.ModeSolver`` solves)."""
 
     blocks: jnp.ndarray  # (n_p, n_p, n_t, 3, 3) eV/Å²/AMU
     phases: PhaseTables
     lattice: np.ndarray  # (3, 3) primitive lattice, rows, Å
-    nac: NACTables | None = None
+    nac: NACTables | None
+    force_constants: np.ndarray  # (N, N, 3, 3) eV/Å²
 
     @property
     def n_bands(self) -> int:
         return 3 * self.blocks.shape[0]
+
+    @property
+    def tables(self) -> ModeTables:
+        return ModeTables(phases=self.phases, nac=self.nac)
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,10 +101,9 @@ def harmonic_model(fc2: np.ndarray, cells: FC3Cells, nac: NACParams | None = Non
     tables = phase_tables(cells.supercell, cells.primitive, cells.symprec)
     nac_table = None if nac is None else _nac_tables(nac, cells, unitcell, supercell_matrix)
     with jax.enable_x64(True):
-        blocks = mass_weighted_blocks(jnp.asarray(fc2, jnp.float64), tables)
-        if nac_table is not None and nac_table.method == "gonze":
-            blocks = short_range_blocks(blocks, tables, nac_table)
-    return HarmonicModel(blocks, tables, np.asarray(cells.primitive.crystal.lattice), nac_table)
+        blocks = material_blocks(jnp.asarray(fc2, jnp.float64), tables, nac_table)
+    return HarmonicModel(blocks, tables, np.asarray(cells.primitive.crystal.lattice), nac_table,
+                         fc2)
 
 
 def _nac_tables(nac: NACParams, cells: FC3Cells, unitcell: Crystal | None,
@@ -115,28 +122,13 @@ def _nac_tables(nac: NACParams, cells: FC3Cells, unitcell: Crystal | None,
                       commensurate_qpoints(primitive.supercell_in_primitive), cells.symprec)
 
 
-def _solve(model: HarmonicModel, qpoints: np.ndarray):
-    d = dynamical_matrices(jnp.asarray(qpoints), model.blocks, model.phases, nac=model.nac)
-    w, v = jnp.linalg.eigh(d)
-    return eigenvalues_to_thz(w), v
-
-
-_solve_jit = jax.jit(_solve)
-
-
-def phonons_at(model: HarmonicModel, qpoints: np.ndarray, chunk: int = 2048
+def phonons_at(model: HarmonicModel, qpoints: np.ndarray, plan: Plan | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
-    """Frequencies (n_q, n_b) THz and eigenvectors (n_q, n_b, n_b) at reduced ``qpoints``."""
-    qpoints = np.asarray(qpoints, float).reshape(-1, 3)
-    freqs, vecs = [], []
-    with jax.enable_x64(True):
-        for start in range(0, len(qpoints), chunk):
-            q = qpoints[start:start + chunk]
-            pad = chunk - len(q) if len(qpoints) > chunk else 0  # one compiled shape
-            f, v = _solve_jit(model, np.concatenate([q, np.zeros((pad, 3))]))
-            freqs.append(np.asarray(f)[:len(q)])
-            vecs.append(np.asarray(v)[:len(q)])
-    return np.concatenate(freqs), np.concatenate(vecs)
+    """Frequencies (n_q, n_b) THz and eigenvectors (n_q, n_b, n_b) at reduced ``qpoints``, by
+    the harmonic kernel's ``ModeSolver`` under ``plan`` (its eigensolver: phonors, LAPACK or
+    XLA). At Γ with Born charges D is analytic-only, as phono3py's grid phonons."""
+    f, v = ModeSolver.build(model.tables, model.force_constants, plan).at(qpoints, True)
+    return f, v
 
 
 def gamma_acoustic_rule(frequencies: np.ndarray, grid: BZGrid,
@@ -172,18 +164,12 @@ def symmetrized_frequencies(frequencies: np.ndarray, grid: BZGrid,
     return np.take_along_axis(total / np.where(n > 0, n, 1.0), sets, axis=1)
 
 
-def grid_phonons(model: HarmonicModel, grid: BZGrid,
-                 cutoff: float = CUTOFF_FREQUENCY_THZ, symmetrize: bool = True) -> GridPhonons:
+def grid_phonons(model: HarmonicModel, grid: BZGrid, cutoff: float = CUTOFF_FREQUENCY_THZ,
+                 symmetrize: bool = True, plan: Plan | None = None) -> GridPhonons:
     """Phonons at every BZ point of ``grid`` (phono3py's ``run_phonon_solver``); with
     ``symmetrize``, frequencies as ``symmetrized_frequencies`` (see the module docstring)."""
-    freqs, vecs = phonons_at(model, grid.qpoints)
+    freqs, vecs = phonons_at(model, grid.qpoints, plan)
     if symmetrize:
         freqs = symmetrized_frequencies(freqs, grid)
     forced = gamma_acoustic_rule(freqs, grid, cutoff)
     return GridPhonons(freqs, vecs, forced)
-
-
-jax.tree_util.register_pytree_node(
-    HarmonicModel,
-    lambda m: ((m.blocks, m.phases, m.nac), (m.lattice.tobytes(), m.lattice.shape)),
-    lambda aux, ch: HarmonicModel(ch[0], ch[1], np.frombuffer(aux[0]).reshape(aux[1]), ch[2]))

@@ -21,7 +21,9 @@ temperatures at once; then it is averaged over each degenerate set of bands at q
 from __future__ import annotations
 
 import math
+from functools import partial
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -48,6 +50,7 @@ def occupations(frequencies_THz, temperatures_THz, cutoff: float = CUTOFF_FREQUE
     return jnp.where(live, 1.0 / jnp.expm1(x), 0.0)
 
 
+@partial(jax.jit, static_argnames="cutoff")
 def gamma_of_triplets(pp, g0, g1, weights, f1, f2, temperatures_THz,
                       cutoff: float = CUTOFF_FREQUENCY_THZ):
     """Γ (n_T, n_b0) THz from one chunk of triplets.

@@ -43,7 +43,9 @@ Vertices on the BZ grid
 
 All δ-weight functions are pure ``jax.numpy``, elementwise over any leading axes, and meant
 for float64 (call them under ``jax.enable_x64(True)``); the vertex bookkeeping is host
-NumPy on integers.
+NumPy on integers. ``sort_four`` and ``sorted_tetrahedron_delta`` take the four vertex
+values as separate arrays (``sort_vertices`` and ``tetrahedron_delta`` are the same on a
+last axis of 4): kernels built on them fuse into one elementwise loop.
 """
 
 from __future__ import annotations
@@ -140,28 +142,32 @@ def vertex_bz_indices(grid: BZGrid, bz_points, rel: np.ndarray, sign: int = 1) -
 # --------------------------------------------------------------------------- δ weights
 
 
-def sort_vertices(values):
-    """Sorted vertex values and the rank of the central vertex.
-
-    values (..., 4), central vertex first → (v (..., 4) ascending, c (...) int in 0..3: the
-    central vertex's position, first among equal values)."""
-    a, b, c, d = (values[..., i] for i in range(4))
-    # Sorting network for four values (min/max only: fuses into elementwise kernels).
+def sort_four(a, b, c, d):
+    """Sorting network for four arrays of values (min/max only: fuses into elementwise
+    kernels). a, b, c, d broadcast together, ``a`` the central vertex → ((v0, v1, v2, v3)
+    ascending, rank: ``a``'s position, first among equal values)."""
+    rank = (b < a).astype(jnp.int32) + (c < a) + (d < a)
     a, b = jnp.minimum(a, b), jnp.maximum(a, b)
     c, d = jnp.minimum(c, d), jnp.maximum(c, d)
     a, c = jnp.minimum(a, c), jnp.maximum(a, c)
     b, d = jnp.minimum(b, d), jnp.maximum(b, d)
     b, c = jnp.minimum(b, c), jnp.maximum(b, c)
-    rank = jnp.sum(values[..., 1:] < values[..., :1], axis=-1)
-    return jnp.stack([a, b, c, d], axis=-1), rank
+    return (a, b, c, d), rank
 
 
-def tetrahedron_delta(omega, v, rank):
-    """I_c(ω)·g(ω) of single tetrahedra (see the module docstring).
+def sort_vertices(values):
+    """Sorted vertex values and the rank of the central vertex.
 
-    omega (...), v (..., 4) sorted vertex values, rank (...) the central vertex's position;
-    all broadcast together. Returns (...) in 1/(unit of ω) (before the 1/6)."""
-    v0, v1, v2, v3 = (v[..., i] for i in range(4))
+    values (..., 4), central vertex first → (v (..., 4) ascending, c (...) int in 0..3: the
+    central vertex's position, first among equal values)."""
+    v, rank = sort_four(*(values[..., i] for i in range(4)))
+    return jnp.stack(v, axis=-1), rank
+
+
+def sorted_tetrahedron_delta(omega, v0, v1, v2, v3, rank):
+    """I_c(ω)·g(ω) of single tetrahedra (see the module docstring) from the sorted vertex
+    values as four arrays (``sort_four``); omega, v0..v3, rank broadcast together.
+    Returns (...) in 1/(unit of ω) (before the 1/6)."""
     vs = (v0, v1, v2, v3)
 
     def f(n, m):
@@ -198,6 +204,14 @@ def tetrahedron_delta(omega, v, rank):
                      jnp.where(branch == 2, i2 * g2, jnp.where(branch == 3, i3 * g3, 0.0)))
 
 
+def tetrahedron_delta(omega, v, rank):
+    """I_c(ω)·g(ω) of single tetrahedra (see the module docstring).
+
+    omega (...), v (..., 4) sorted vertex values, rank (...) the central vertex's position;
+    all broadcast together. Returns (...) in 1/(unit of ω) (before the 1/6)."""
+    return sorted_tetrahedron_delta(omega, *(v[..., i] for i in range(4)), rank)
+
+
 def delta_weights(omega, v, rank):
     """w(ω) of a grid point: (1/6)·Σ over the tetrahedron axis.
 
@@ -220,10 +234,13 @@ def in_range(omega, values):
 def grid_point_delta_kernel(frequency_points, vertex_frequencies):
     """Ordinary δ weights from vertex values: frequency_points (n_p, n_b0) ω;
     vertex_frequencies (n_q, 24, 4, n_b) band values at the vertices around each q′.
-    Returns (n_p, n_q, n_b0, n_b); works on n_p·n_b0·n_q·n_b·24 values at once."""
-    v, rank = sort_vertices(jnp.moveaxis(vertex_frequencies, -1, 1))  # (n_q, n_b, 24, 4)
-    return delta_weights(frequency_points[:, None, :, None], v[None, :, None],
-                         rank[None, :, None])
+    Returns (n_p, n_q, n_b0, n_b); works on n_p·n_b0·n_q·n_b·24 values at once (the same
+    numbers as ``delta_weights`` of ``sort_vertices``; the sorted values are kept as four
+    arrays, which XLA fuses better than slices of a stacked axis)."""
+    values = jnp.moveaxis(vertex_frequencies, -1, 1)[None, :, None]  # (1, n_q, 1, n_b, 24, 4)
+    v, rank = sort_four(*(values[..., i] for i in range(4)))
+    omega = frequency_points[:, None, :, None, None]
+    return jnp.sum(sorted_tetrahedron_delta(omega, *v, rank), axis=-1) / 6.0
 
 
 def grid_point_weights(grid: BZGrid, frequency_points, frequencies, bz_points=None,

@@ -30,7 +30,7 @@ from phonjax.harmonic.thermal import per_mole, zero_gamma_acoustic
 from phonjax.execution import host_eigen, stages
 from phonjax.execution.padding import own_sizes
 from phonjax.execution.plan import Plan, default_plan
-from phonjax.harmonic.tables import MaterialTables, QSet, pad, sizes_of
+from phonjax.harmonic.tables import MaterialTables, ModeTables, QSet, pad, sizes_of
 
 
 @partial(jax.jit, static_argnames="vectors")
@@ -57,7 +57,7 @@ class ModeSolver:
     ``along(segments)`` then solve any number of q-points without redoing any of it (a band
     structure, a mesh with eigenvectors and a mode analysis share one solver)."""
 
-    tables: MaterialTables
+    tables: MaterialTables | ModeTables
     plan: Plan
     blocks: object  # (np, np, nt, 3, 3) on the device
     phases: object
@@ -66,10 +66,10 @@ class ModeSolver:
     q_chunk: int
 
     @classmethod
-    def build(cls, tables: MaterialTables, force_constants: np.ndarray,
+    def build(cls, tables: MaterialTables | ModeTables, force_constants: np.ndarray,
               plan: Plan | None = None, q_chunk: int | None = None) -> ModeSolver:
-        """``tables``: the material's unpadded ``HarmonicSystem.tables``; ``force_constants``
-        (N, N, 3, 3) eV/Å²."""
+        """``tables``: the material's unpadded ``HarmonicSystem.tables`` (or just its
+        ``ModeTables``); ``force_constants`` (N, N, 3, 3) eV/Å²."""
         plan = plan or default_plan()
         own = own_sizes(tables, plan)
         with jax.enable_x64(True):

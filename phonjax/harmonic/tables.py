@@ -258,6 +258,16 @@ class NACTables:
 
 
 @table
+class ModeTables:
+    """What D(q) of one material needs besides its force constants: the phase tables and,
+    for a polar material, the non-analytical correction (``execution.modes.ModeSolver``
+    takes these or a whole ``MaterialTables``)."""
+
+    phases: PhaseTables = nested()
+    nac: NACTables | None = nested(optional=True)  # None: no NAC
+
+
+@table
 class MaterialTables:
     """Every kernel table of one material: its force constants, D(q), two q-sets and,
     for a polar material with Born charges, its non-analytical correction."""

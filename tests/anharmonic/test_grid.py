@@ -22,7 +22,8 @@ from phonopy.structure.atoms import PhonopyAtoms  # noqa: E402
 from phonopy.structure.symmetry import Symmetry  # noqa: E402
 
 
-SI_PBESOL = Path("/work/shared/data/phono3py-examples/Si-PBEsol")
+SI_PBESOL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "phono3py-examples" / \
+    "Si-PBEsol"
 
 
 def _atoms(name):

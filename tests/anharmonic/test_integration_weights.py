@@ -41,7 +41,8 @@ from phonopy.phonon.tetrahedron_method import (TetrahedronMethod,  # noqa: E402
                                                get_tetrahedra_relative_gr_grid_address)
 from phonopy.structure.atoms import PhonopyAtoms  # noqa: E402
 
-SI_PBESOL = Path("/work/shared/data/phono3py-examples/Si-PBEsol")
+SI_PBESOL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "phono3py-examples" / \
+    "Si-PBEsol"
 REL_TOL = 1e-13  # of max |g|; measured ≤ 8e-16
 
 

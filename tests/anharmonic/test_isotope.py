@@ -32,7 +32,8 @@ from phonopy.structure.atoms import PhonopyAtoms  # noqa: E402
 
 from tests.anharmonic.test_integration_weights import spring_fc2  # noqa: E402
 
-SI_PBESOL = Path("/work/shared/data/phono3py-examples/Si-PBEsol")
+SI_PBESOL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "phono3py-examples" / \
+    "Si-PBEsol"
 RTOL = 1e-12
 
 

@@ -134,3 +134,31 @@ def test_isotope_tetrahedron_on_the_same_phonons(si_phono3py, inputs):
     # measured 5e-15
     assert np.abs(r.gamma_isotope - tc.gamma_isotope[0]).max() <= 1e-12 * tc.gamma_isotope.max()
     assert np.abs(r.kappa - tc.kappa[0]).max() <= 1e-12 * np.abs(tc.kappa[0]).max()
+
+
+def test_plans_agree(inputs):
+    """The grid phonons by every eigensolver of the harmonic kernel's plans give the same κ
+    (σ: eigensolver rounding only; the tetrahedron amplifies it, measured 3e-10 vs phono3py's
+    own eigensolver)."""
+    from phonjax.execution.plan import Plan
+
+    results = {}
+    for solver in ("phonors", "lapack", "xla"):
+        for sigma in (0.1, None):
+            r = KA.thermal_conductivity(
+                inputs, KA.KappaSettings(mesh=(5, 5, 5), temperatures_K=(300.0,),
+                                         sigma_THz=sigma), plan=Plan(eigensolver=solver))
+            results[solver, sigma] = r.kappa
+    for sigma, tol in ((0.1, 1e-12), (None, 1e-8)):
+        ref = results["phonors", sigma]
+        for solver in ("lapack", "xla"):
+            assert np.abs(results[solver, sigma] - ref).max() <= tol * np.abs(ref).max()
+
+
+def test_memory_bound_refused_before_the_triplets(inputs):
+    from phonjax.execution.plan import Plan
+    from phonjax.resources import ResourceError
+
+    with pytest.raises(ResourceError, match="memory bound"):
+        KA.thermal_conductivity(inputs, KA.KappaSettings(mesh=(5, 5, 5)),
+                                plan=Plan(memory_bytes=1e5))

@@ -75,3 +75,31 @@ def test_bad_options_one_line(tmp_path, capsys, args, message):
     assert code == 2
     assert message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.skipif(not SI_FOLDER.is_dir(), reason="phono3py examples not in shared/data")
+def test_memory_bound_refuses_in_one_line(tmp_path, capsys):
+    code, out, err = run([SI_FOLDER, "--mesh", "5", "--memory-gb", "0.00001", "--json",
+                          "--out", tmp_path], capsys)
+    assert code == 1
+    line = [x for x in err.splitlines() if "error" in x]
+    assert len(line) == 1 and "GB" in line[0] and "--memory-gb" in line[0]
+    assert not (tmp_path / "Si-PBEsol").exists()
+
+
+@pytest.mark.skipif(not SI_FOLDER.is_dir(), reason="phono3py examples not in shared/data")
+def test_folder_with_fc3_hdf5(tmp_path, capsys, si_phono3py):
+    """A folder with fc3.hdf5 + fc2.hdf5 (here `phonjax fc3`'s output) is read as it is."""
+    from phonjax.anharmonic.cli import main as fc3_main
+
+    assert fc3_main([str(SI_FOLDER), "--out", str(tmp_path / "fc")]) == 0
+    capsys.readouterr()
+    code, out, err = run([tmp_path / "fc" / "Si-PBEsol", "--mesh", "5", "--json", "--no-plot",
+                          "--out", tmp_path / "k"], capsys)
+    assert code == 0, err
+    rec = json.loads(out.strip().splitlines()[-1])
+    assert rec["forces"] == "fc3.hdf5 + fc2.hdf5"
+    ph = si_phono3py((5, 5, 5), None, True)
+    ph.run_thermal_conductivity(temperatures=[300], write_kappa=False)
+    ref = ph.thermal_conductivity.kappa[0]
+    assert np.abs(np.array(rec["kappa_WmK"]) - ref).max() <= 1e-6 * np.abs(ref).max()
