@@ -270,7 +270,13 @@ def bz_triplets(q_bz_index: int, grid: BZGrid, map_triplets: np.ndarray) -> np.n
     lqd_inv = grid.reduced_basis @ grid.reduced_tmat_inv / d[None, :]
     gm = grid.gp_map
     out = np.empty((len(ir_q1), 3), dtype=np.int64)
-    for k, (g1, g2) in enumerate(zip(ir_q1.tolist(), gp2.tolist())):
+    # one image of each point (no BZ-surface point): the only combination, no search
+    single = ((gm[gp0 + 1] - gm[gp0] == 1) & (gm[ir_q1 + 1] - gm[ir_q1] == 1)
+              & (gm[gp2 + 1] - gm[gp2] == 1))
+    out[single] = np.stack([np.full(single.sum(), gm[gp0]), gm[ir_q1[single]],
+                            gm[gp2[single]]], axis=-1)
+    rest = np.flatnonzero(~single)
+    for k, g1, g2 in zip(rest.tolist(), ir_q1[rest].tolist(), gp2[rest].tolist()):
         # all image combinations in C loop order (q slowest, q″ fastest)
         i0, i1, i2 = np.meshgrid(np.arange(gm[gp0], gm[gp0 + 1]), np.arange(gm[g1], gm[g1 + 1]),
                                  np.arange(gm[g2], gm[g2 + 1]), indexing="ij")
