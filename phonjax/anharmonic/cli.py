@@ -323,6 +323,22 @@ def check_targets(out: Path, names) -> None:
     outputs.check_targets(out, names, replace_refusal, "phonjax fc3")
 
 
+def write_item_disp_yaml(path: Path, item: Crystal3) -> Path:
+    """phono3py_disp.yaml of a crystal: its cells and displacements (a model job's, or the
+    phono3py input's own, with its Born charges)."""
+    from phonjax.anharmonic import files
+
+    if item.job is not None:
+        j = item.job
+        return files.write_disp_yaml(path, j.unitcell, j.supercell_matrix, j.primitive_matrix,
+                                     j.displacements.fc3, j.phonon_supercell_matrix,
+                                     j.displacements.fc2)
+    ds = item.dataset
+    return files.write_disp_yaml(path, ds.unitcell, ds.supercell_matrix, ds.primitive_matrix,
+                                 ds.fc3_displacements, ds.phonon_supercell_matrix,
+                                 ds.fc2_displacements, ds.nac)
+
+
 def write_crystal(out: Path, item: Crystal3, record: dict) -> Path:
     """OUT/NAME with fc3.hdf5, fc2.hdf5, phono3py_disp.yaml and summary.json, whole."""
     from phonjax.anharmonic import files
@@ -335,16 +351,7 @@ def write_crystal(out: Path, item: Crystal3, record: dict) -> Path:
     with replacing_folder(target) as tmp:
         files.write_fc3_hdf5(tmp / files.FC3_FILE, r)
         files.write_fc2_hdf5(tmp / files.FC2_FILE, r)
-        if item.job is not None:
-            j = item.job
-            files.write_disp_yaml(tmp / files.DISP_YAML_FILE, j.unitcell, j.supercell_matrix,
-                                  j.primitive_matrix, j.displacements.fc3,
-                                  j.phonon_supercell_matrix, j.displacements.fc2)
-        else:
-            ds = item.dataset
-            files.write_disp_yaml(tmp / files.DISP_YAML_FILE, ds.unitcell, ds.supercell_matrix,
-                                  ds.primitive_matrix, ds.fc3_displacements,
-                                  ds.phonon_supercell_matrix, ds.fc2_displacements, ds.nac)
+        write_item_disp_yaml(tmp / files.DISP_YAML_FILE, item)
         write_text(tmp / "summary.json", json.dumps(record, indent=2, allow_nan=False) + "\n")
     remove_leftovers(out, item.name)
     return target
@@ -389,6 +396,49 @@ def print_table(items, console) -> None:
     console.print(table)
 
 
+def solve_force_constants(items, args, plan) -> tuple[float | None, int]:
+    """FC2 and FC3 (``item.result``) of every crystal not yet solved or failed: phono3py
+    inputs from their own forces, structure inputs in one batched model call; a crystal that
+    fails gets its one-line ``error`` and the others go on. Returns the model batch's seconds
+    (None without one) and its number of crystals."""
+    for it in items:
+        if it.result is not None or it.error is not None:
+            continue
+        start = time.perf_counter()
+        try:
+            if it.forces == "file":
+                solve_file(it, args, plan.memory_bytes)
+            else:
+                plan_structure_job(it, args, plan.memory_bytes)
+        except Exception as exc:  # one bad crystal must not stop the others
+            it.error = one_line(exc)
+        it.seconds += time.perf_counter() - start
+    model_items = [it for it in items if it.job is not None and it.error is None]
+    if not model_items:
+        return None, 0
+    from phonjax.pipeline import models
+    from phonjax.pipeline.fc3 import model_fc3
+    from phonjax.pipeline.forces import default_lanes
+
+    max_atoms = args.max_atoms or (256 if args.device == "cpu" else 2048)
+    start = time.perf_counter()
+    try:
+        adapter = models.adapter(args.model, args.device, max_atoms)
+        results = model_fc3([it.job for it in model_items], adapter,
+                            lanes=default_lanes(args.device), plan=plan,
+                            symmetrization=args.symmetrization, compact=not args.full)
+    except Exception as exc:
+        results = [exc] * len(model_items)
+    batch_seconds = time.perf_counter() - start
+    for it, r in zip(model_items, results):
+        if isinstance(r, BaseException):
+            it.error = one_line(r)
+        else:
+            it.result = r
+        it.seconds += batch_seconds
+    return batch_seconds, len(model_items)
+
+
 def main(argv: list[str] | None = None) -> int:
     from phonjax.single.outputs import OutputError, check_out
     from phonjax.terminal import quiet_third_party_warnings, stderr_console, stdout_console
@@ -431,44 +481,12 @@ def main(argv: list[str] | None = None) -> int:
     from phonjax.compile_cache import enable_compilation_cache
 
     enable_compilation_cache()
-    for it in items:
-        start = time.perf_counter()
-        try:
-            if it.forces == "file":
-                solve_file(it, args, plan.memory_bytes)
-            else:
-                plan_structure_job(it, args, plan.memory_bytes)
-        except Exception as exc:  # one bad crystal must not stop the others
-            it.error = one_line(exc)
-        it.seconds = time.perf_counter() - start
-    model_items = [it for it in items if it.job is not None and it.error is None]
-    batch_seconds = None
-    if model_items:
-        from phonjax.pipeline import models
-        from phonjax.pipeline.fc3 import model_fc3
-        from phonjax.pipeline.forces import default_lanes
-
-        max_atoms = args.max_atoms or (256 if args.device == "cpu" else 2048)
-        start = time.perf_counter()
-        try:
-            adapter = models.adapter(args.model, args.device, max_atoms)
-            results = model_fc3([it.job for it in model_items], adapter,
-                                lanes=default_lanes(args.device), plan=plan,
-                                symmetrization=args.symmetrization, compact=not args.full)
-        except Exception as exc:
-            results = [exc] * len(model_items)
-        batch_seconds = time.perf_counter() - start
-        for it, r in zip(model_items, results):
-            if isinstance(r, BaseException):
-                it.error = one_line(r)
-            else:
-                it.result = r
-            it.seconds += batch_seconds
+    batch_seconds, n_batch = solve_force_constants(items, args, plan)
     for it in items:
         if it.error is None:
             try:
                 record = summary(it, args, batch_seconds if it.job is not None else None,
-                                 len(model_items))
+                                 n_batch)
                 write_crystal(out, it, record)
             except Exception as exc:
                 kept = "; the previous files are kept" if (out / it.name).exists() else ""

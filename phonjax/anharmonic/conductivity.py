@@ -34,9 +34,9 @@ import math
 
 import numpy as np
 
+from phonjax.anharmonic.degeneracy import CUTOFF_FREQUENCY_THZ
 from phonjax.units import ANGSTROM_M, EV_J, KB_EV, THZ_TO_EV
 
-CUTOFF_FREQUENCY_THZ = 1e-4
 THZ = 1e12
 KAPPA_UNIT = (THZ * ANGSTROM_M) ** 2 / ANGSTROM_M ** 3 * EV_J / THZ / (2 * math.pi)  # W/m·K
 VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))

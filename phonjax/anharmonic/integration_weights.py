@@ -30,7 +30,7 @@ Degenerate averaging (``average_degenerate``, phono3py's ``average_degenerate_we
     inside a degenerate subspace. Averaging replaces each block (degenerate set at q′) ×
     (degenerate set at q″) of g by its mean (first over q′ then q″) and ANDs g_zero over the
     block. Degenerate sets: bands in ascending order, a new set where the gap to the band
-    below is ≥ 1e-4 THz (``phonjax.anharmonic.degeneracy.degenerate_ids``, phonopy's
+    below is ≥ 1e-4 THz (``phonjax.anharmonic.degeneracy.degenerate_labels``, phonopy's
     ``get_degenerate_ids``), from the same ``frequencies``. phono3py applies it to the
     tetrahedron weights only (``get_triplets_integration_weights`` and the Rust RTA path
     alike), so ``gaussian_weights`` ignores the flag: degenerate bands have equal
@@ -67,7 +67,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from phonjax.anharmonic.degeneracy import DEGENERACY_TOLERANCE_THZ
+from phonjax.anharmonic.degeneracy import degenerate_labels, same_set
 from phonjax.anharmonic.grid import BZGrid, Triplets, gr_index
 from phonjax.anharmonic.tetrahedron import (relative_addresses, sort_four,
                                             sorted_tetrahedron_delta, vertex_bz_indices)
@@ -295,11 +295,8 @@ def average_degenerate_blocks(g, g_zero, same1, same2):
 
 def _same_set(f):
     """(..., n_b, n_b) float: 1 where two bands of ``f`` (..., n_b) THz are in the same
-    degenerate set (``degenerate_ids`` in jax.numpy: a new set at a gap ≥ 1e-4 THz)."""
-    first = jnp.concatenate([jnp.ones(f.shape[:-1] + (1,), bool),
-                             f[..., 1:] - f[..., :-1] >= DEGENERACY_TOLERANCE_THZ], axis=-1)
-    ids = jax.lax.cummax(jnp.where(first, jnp.arange(f.shape[-1]), 0), axis=f.ndim - 1)
-    return (ids[..., :, None] == ids[..., None, :]).astype(f.dtype)
+    degenerate set (``degeneracy.degenerate_labels``, on the device)."""
+    return same_set(degenerate_labels(f)).astype(f.dtype)
 
 
 @jax.jit

@@ -67,11 +67,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from phonjax import units
+from phonjax.anharmonic.degeneracy import CUTOFF_FREQUENCY_THZ  # |Φ|² = 0 unless every f > it
 from phonjax.anharmonic.fc3 import FC3Cells
 from phonjax.structure.crystal import CrystalError
 from phonjax.structure.shortest_vectors import shortest_vectors
 
-DEFAULT_CUTOFF_FREQUENCY = 1e-4  # THz, phono3py's default; |Φ|² = 0 unless every f > it
 CPU_BLOCK_BYTES = 1.6e7  # half-transform bytes per inner block of the direct path on CPU
 
 
@@ -370,7 +370,7 @@ def _static_bands(band_indices):
 
 
 def interaction_strength(tables: InteractionTables, fc3, qpoints, eigenvectors, frequencies,
-                         band_indices=None, cutoff_frequency: float = DEFAULT_CUTOFF_FREQUENCY,
+                         band_indices=None, cutoff_frequency: float = CUTOFF_FREQUENCY_THZ,
                          *, n_grid: int) -> jnp.ndarray:
     """|Φ(q0 j0, q1 j1, q2 j2)|² (n_t, n_b0, n_b, n_b) in eV² for triplets of q-points.
 
@@ -455,7 +455,7 @@ def _half_transforms(tables, fc3, qpoints):
 
 def interaction_strength_indexed(tables: InteractionTables, halves: HalfTransforms, triplets,
                                  eigenvectors, frequencies, band_indices=None,
-                                 cutoff_frequency: float = DEFAULT_CUTOFF_FREQUENCY,
+                                 cutoff_frequency: float = CUTOFF_FREQUENCY_THZ,
                                  *, n_grid: int) -> jnp.ndarray:
     """|Φ|² (n_t, n_b0, n_b, n_b) eV² like ``interaction_strength``, for ``triplets``
     (n_t, 3) int: rows of ``halves`` (e.g. BZ-grid indices) of (q0, q1, q2)."""

@@ -22,7 +22,7 @@ modes λ with f0 < cutoff, are left out (Γ = 0). The δ is
 With ``average_degenerate`` (phono3py's ``average_degenerate_weights``; tetrahedron only)
 the tetrahedron weights are averaged over the degenerate sets of bands at q (band i) and
 at each q′ (band b), and Γ_iso is then averaged over the degenerate sets at q (sets:
-``phonjax.anharmonic.degeneracy.degenerate_ids``, 1e-4 THz).
+``phonjax.anharmonic.degeneracy.degenerate_labels``, 1e-4 THz).
 
 The sums are pure ``jax.numpy`` (float64), over chunks of the requested points.
 """
@@ -37,12 +37,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from phonjax.anharmonic.degeneracy import degenerate_ids
+from phonjax.anharmonic.degeneracy import CUTOFF_FREQUENCY_THZ, degenerate_labels, same_set
 from phonjax.anharmonic.grid import BZGrid
 from phonjax.anharmonic.tetrahedron import (grid_point_delta_kernel, relative_addresses,
                                             vertex_bz_indices)
 
-CUTOFF_FREQUENCY_THZ = 1e-4  # phono3py's default cutoff_frequency
 
 
 # --------------------------------------------------------------------------- mass variances
@@ -156,8 +155,7 @@ def isotope_gamma(grid: BZGrid, bz_points, frequencies, eigenvectors, mass_varia
     q1 = np.asarray(grid.grg2bzg)
     tetrahedron = sigma_THz is None
     averaging = bool(average_degenerate) and tetrahedron
-    ids = degenerate_ids(freqs)
-    same = (ids[:, :, None] == ids[:, None, :]).astype(np.float64)  # (N_bz, n_b, n_b)
+    same = same_set(degenerate_labels(freqs)).astype(np.float64)  # (N_bz, n_b, n_b)
     out = []
     with jax.enable_x64(True):
         fj = jnp.asarray(freqs)

@@ -36,6 +36,7 @@ from phonjax.anharmonic import integration_weights as W
 from phonjax.anharmonic import interaction as I
 from phonjax.anharmonic import isotope as ISO
 from phonjax.anharmonic import velocity as V
+from phonjax.anharmonic.degeneracy import CUTOFF_FREQUENCY_THZ
 from phonjax.anharmonic.fc3 import FC3Cells, ForceConstants3
 from phonjax.harmonic.nac import NACParams
 from phonjax.structure.crystal import Crystal
@@ -68,7 +69,7 @@ class KappaSettings:
     mass_variances: tuple[float, ...] | None = None
     boundary_mfp_um: float | None = None
     r0_average: bool = True
-    cutoff_frequency_THz: float = 1e-4
+    cutoff_frequency_THz: float = CUTOFF_FREQUENCY_THZ
 
     def __post_init__(self):
         mesh = tuple(int(m) for m in np.broadcast_to(np.asarray(self.mesh), (3,)))
@@ -170,9 +171,9 @@ def _chunk_size(tables, n_b: int, memory_bytes: float, n_temps: int, indexed: bo
 @dataclass(frozen=True, eq=False)
 class Interaction:
     """|Φ|² of chunks of triplets (BZ indices): ``indexed`` when the half transforms of every
-    BZ point fit in half the memory bound (computed once in parts and joined: twice the table
-    at the peak; gathered per triplet), else the
-    direct transform per triplet (``phonjax.anharmonic.interaction``)."""
+    BZ point fit in half the memory bound (computed once in parts and joined, twice the table
+    at the peak; then gathered per triplet), else the direct transform per triplet
+    (``phonjax.anharmonic.interaction``)."""
 
     tables: I.InteractionTables
     fc3: jnp.ndarray

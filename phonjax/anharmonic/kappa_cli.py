@@ -235,16 +235,7 @@ def write_crystal(out: Path, item, result, rec: dict, plot: bool) -> Path:
         kappa_files.write_kappa_hdf5(tmp / kappa_files.hdf5_name(result.mesh,
                                                                  result.settings.sigma_THz),
                                      result)
-        if item.job is not None:
-            j = item.job
-            files.write_disp_yaml(tmp / files.DISP_YAML_FILE, j.unitcell, j.supercell_matrix,
-                                  j.primitive_matrix, j.displacements.fc3,
-                                  j.phonon_supercell_matrix, j.displacements.fc2)
-        else:
-            ds = item.dataset
-            files.write_disp_yaml(tmp / files.DISP_YAML_FILE, ds.unitcell, ds.supercell_matrix,
-                                  ds.primitive_matrix, ds.fc3_displacements,
-                                  ds.phonon_supercell_matrix, ds.fc2_displacements, ds.nac)
+        fc3_cli.write_item_disp_yaml(tmp / files.DISP_YAML_FILE, item)
         write_text(tmp / "kappa.csv", kappa_files.kappa_csv(result))
         write_text(tmp / "kappa.json", kappa_files.summary_json(result, rec))
         if plot:
@@ -314,39 +305,15 @@ def main(argv: list[str] | None = None) -> int:
     from phonjax.compile_cache import enable_compilation_cache
 
     enable_compilation_cache()
-    for it in items:  # force constants: the same code as phonjax fc3
-        start = time.perf_counter()
-        try:
-            if it.forces == "fc3.hdf5":
+    for it in items:  # fc3.hdf5 folders as they are; the rest as phonjax fc3 solves them
+        if it.forces == "fc3.hdf5":
+            start = time.perf_counter()
+            try:
                 read_force_constants(it)
-            elif it.forces == "file":
-                fc3_cli.solve_file(it, args, plan.memory_bytes)
-            else:
-                fc3_cli.plan_structure_job(it, args, plan.memory_bytes)
-        except Exception as exc:
-            it.error = fc3_cli.one_line(exc)
-        it.seconds = time.perf_counter() - start
-    model_items = [it for it in items if it.job is not None and it.error is None]
-    if model_items:
-        from phonjax.pipeline import models
-        from phonjax.pipeline.fc3 import model_fc3
-        from phonjax.pipeline.forces import default_lanes
-
-        start = time.perf_counter()
-        try:
-            adapter = models.adapter(args.model, args.device,
-                                     args.max_atoms or (256 if args.device == "cpu" else 2048))
-            fcs = model_fc3([it.job for it in model_items], adapter,
-                            lanes=default_lanes(args.device), plan=plan,
-                            symmetrization=args.symmetrization, compact=True)
-        except Exception as exc:
-            fcs = [exc] * len(model_items)
-        for it, r in zip(model_items, fcs):
-            if isinstance(r, BaseException):
-                it.error = fc3_cli.one_line(r)
-            else:
-                it.result = r
-            it.seconds += time.perf_counter() - start
+            except Exception as exc:
+                it.error = fc3_cli.one_line(exc)
+            it.seconds = time.perf_counter() - start
+    fc3_cli.solve_force_constants(items, args, plan)
     from phonjax.anharmonic.kappa import thermal_conductivity
 
     results = {}

@@ -37,6 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from phonjax.anharmonic.degeneracy import CUTOFF_FREQUENCY_THZ
 from phonjax.anharmonic.fc3 import FC3Cells, fc2_compact_to_full
 from phonjax.anharmonic.grid import BZGrid, orbit_map
 from phonjax.execution.modes import ModeSolver
@@ -49,7 +50,6 @@ from phonjax.harmonic.tables import ModeTables, NACTables, PhaseTables
 from phonjax.structure.crystal import Crystal
 from phonjax.structure.supercell import build_supercell
 
-CUTOFF_FREQUENCY_THZ = 1e-4  # phono3py's default cutoff_frequency
 EXACT_DEGENERACY_THZ = 1e-11  # closer than this: equal up to rounding (~1e-14 THz); real
 # symmetry breaking is larger (NaCl-rd's symfc FC2 with Born charges: 6e-9 splittings, 3e-7
 # star spreads)

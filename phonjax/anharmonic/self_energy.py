@@ -27,12 +27,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from phonjax.anharmonic.degeneracy import average_over_sets, degenerate_ids
+from phonjax.anharmonic.degeneracy import (CUTOFF_FREQUENCY_THZ, average_over_sets,
+                                           degenerate_labels)
 from phonjax.units import KB_EV, PLANCK_EV_S, THZ_TO_EV
 
 HBAR_EV_S = PLANCK_EV_S / (2 * math.pi)
 SELF_ENERGY_FACTOR = 18 * math.pi / (HBAR_EV_S * 2 * math.pi * 1e12) ** 2  # V, eV⁻²·THz
-CUTOFF_FREQUENCY_THZ = 1e-4
 
 
 def temperatures_thz(temperatures_K) -> np.ndarray:
@@ -67,4 +67,4 @@ def gamma_of_triplets(pp, g0, g1, weights, f1, f2, temperatures_THz,
 
 def average_by_degeneracy(gamma: np.ndarray, frequencies_q: np.ndarray) -> np.ndarray:
     """Γ (..., n_b) averaged over the degenerate sets of the frequencies (n_b,) at q."""
-    return average_over_sets(gamma, degenerate_ids(frequencies_q), axis=-1)
+    return average_over_sets(gamma, degenerate_labels(np.asarray(frequencies_q)), axis=-1)

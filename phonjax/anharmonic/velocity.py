@@ -77,13 +77,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from phonjax.anharmonic.degeneracy import (CUTOFF_FREQUENCY_THZ, DEGENERACY_TOLERANCE_THZ,
+                                           degenerate_labels, same_set)
 from phonjax.anharmonic.grid import BZGrid, little_group
 from phonjax.harmonic.dynamical_matrix import dynamical_matrices, eigenvalues_to_thz
 from phonjax.harmonic.tables import NACTables, PhaseTables
 from phonjax.units import FORCE_CONSTANT_TO_THZ
 
-DEGENERACY_TOLERANCE_THZ = 1e-4  # phonopy's degenerate_sets cutoff
-CUTOFF_FREQUENCY_THZ = 1e-4  # GroupVelocity / VelocityMatrix cutoff_frequency
 LITTLE_GROUP_TOLERANCE = 1e-5  # symprec: |q − R q| in reduced coordinates
 PERTURBATION_DIRECTION = np.array([1.0, 2.0, 3.0]) / np.sqrt(14.0)  # Cartesian n̂
 VOIGT_PAIRS = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
@@ -115,14 +115,6 @@ def dynamical_matrix_derivatives(qpoints, blocks, phases: PhaseTables, lattice,
 # --------------------------------------------------------------------------- modes
 
 
-def degenerate_labels(frequencies, tol: float = DEGENERACY_TOLERANCE_THZ):
-    """(..., n_b) int: index of each band's degenerate set (0, 1, …), frequencies ascending;
-    a set starts where f_b − f_{b−1} ≥ tol (phonopy's chained ``degenerate_sets``)."""
-    starts = jnp.diff(frequencies, axis=-1) >= tol
-    zero = jnp.zeros(frequencies.shape[:-1] + (1,), jnp.int32)
-    return jnp.concatenate([zero, jnp.cumsum(starts, axis=-1, dtype=jnp.int32)], axis=-1)
-
-
 def _hermitian(m):
     return 0.5 * (m + jnp.conj(jnp.swapaxes(m, -1, -2)))
 
@@ -135,7 +127,7 @@ def rotated_modes(d, dd, tol: float = DEGENERACY_TOLERANCE_THZ,
     w, e = jnp.linalg.eigh(d)
     f = eigenvalues_to_thz(w, factor)
     label = degenerate_labels(f, tol)
-    same = label[:, :, None] == label[:, None, :]
+    same = same_set(label)
     dn = jnp.einsum("a,qaij->qij", jnp.asarray(PERTURBATION_DIRECTION), dd)
     m = _hermitian(jnp.where(same, jnp.conj(jnp.swapaxes(e, 1, 2)) @ dn @ e, 0.0))
     # The sets' spectra lie inside ±‖m‖_F: shifting set k by k·s with s > 2‖m‖_F keeps
@@ -234,6 +226,26 @@ def _projectors(qpoints: np.ndarray, reciprocal_rotations, lattice) -> np.ndarra
     return little_group_projectors(qpoints, reciprocal_rotations, lattice)
 
 
+def _in_chunks(kernel, shape, qpoints, blocks, phases, lattice, reciprocal_rotations, nac,
+               degeneracy_tolerance, cutoff_frequency, chunk, dtype=float) -> np.ndarray:
+    """``kernel`` (``_velocity_kernel`` or ``_velocity_matrix_kernel``) over ``qpoints`` in
+    chunks of one padded size; (n_q, *shape) on the host."""
+    q = np.asarray(qpoints, float).reshape(-1, 3)
+    if len(q) == 0:
+        return np.zeros((0,) + shape, dtype)
+    proj = _projectors(q, reciprocal_rotations, lattice)
+    out = []
+    with jax.enable_x64(True):
+        size = max(1, min(chunk, len(q)))
+        for a, b in _chunks(len(q), size):
+            x = kernel(jnp.asarray(_padded(q[a:b], size)), blocks, phases,
+                       jnp.asarray(lattice, jnp.float64), nac,
+                       jnp.asarray(_padded(proj[a:b], size)),
+                       float(degeneracy_tolerance), float(cutoff_frequency))
+            out.append(np.asarray(x)[:b - a])
+    return np.concatenate(out)
+
+
 def group_velocities(qpoints, blocks, phases: PhaseTables, lattice, reciprocal_rotations=None,
                      nac: NACTables | None = None,
                      degeneracy_tolerance: float = DEGENERACY_TOLERANCE_THZ,
@@ -245,18 +257,9 @@ def group_velocities(qpoints, blocks, phases: PhaseTables, lattice, reciprocal_r
     time reversal included) for the little-group average, or None (no average).
     ``lattice``: primitive lattice vectors in rows, Å. See the module docstring.
     """
-    q = np.asarray(qpoints, float).reshape(-1, 3)
-    proj = _projectors(q, reciprocal_rotations, lattice)
-    out = []
-    with jax.enable_x64(True):
-        size = max(1, min(chunk, len(q)))
-        for a, b in _chunks(len(q), size):
-            v = _velocity_kernel(jnp.asarray(_padded(q[a:b], size)), blocks, phases,
-                                 jnp.asarray(lattice, jnp.float64), nac,
-                                 jnp.asarray(_padded(proj[a:b], size)),
-                                 float(degeneracy_tolerance), float(cutoff_frequency))
-            out.append(np.asarray(v)[:b - a])
-    return np.concatenate(out) if out else np.zeros((0, 3 * blocks.shape[0], 3))
+    n_b = 3 * blocks.shape[0]
+    return _in_chunks(_velocity_kernel, (n_b, 3), qpoints, blocks, phases, lattice,
+                      reciprocal_rotations, nac, degeneracy_tolerance, cutoff_frequency, chunk)
 
 
 def velocity_matrices(qpoints, blocks, phases: PhaseTables, lattice, reciprocal_rotations=None,
@@ -271,19 +274,10 @@ def velocity_matrices(qpoints, blocks, phases: PhaseTables, lattice, reciprocal_
     little-group-averaged group velocity P·Re diag V (phono3py writes it there through
     a NumPy view), the off-diagonal elements are not symmetrized; None: the plain V.
     """
-    q = np.asarray(qpoints, float).reshape(-1, 3)
-    proj = _projectors(q, reciprocal_rotations, lattice)
-    out = []
-    with jax.enable_x64(True):
-        size = max(1, min(chunk, len(q)))
-        for a, b in _chunks(len(q), size):
-            vm = _velocity_matrix_kernel(jnp.asarray(_padded(q[a:b], size)), blocks, phases,
-                                         jnp.asarray(lattice, jnp.float64), nac,
-                                         jnp.asarray(_padded(proj[a:b], size)),
-                                         float(degeneracy_tolerance), float(cutoff_frequency))
-            out.append(np.asarray(vm)[:b - a])
     n_b = 3 * blocks.shape[0]
-    return np.concatenate(out) if out else np.zeros((0, 3, n_b, n_b), complex)
+    return _in_chunks(_velocity_matrix_kernel, (3, n_b, n_b), qpoints, blocks, phases, lattice,
+                      reciprocal_rotations, nac, degeneracy_tolerance, cutoff_frequency, chunk,
+                      complex)
 
 
 def star_tensor(rotations_cartesian) -> np.ndarray:

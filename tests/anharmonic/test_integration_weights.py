@@ -18,8 +18,6 @@ g_zero identical. The tolerance below is 1e-13 of max |g|.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -28,71 +26,30 @@ import pytest
 from phonjax.anharmonic import grid as G
 from phonjax.anharmonic import integration_weights as IW
 from phonjax.anharmonic import tetrahedron as T
-from phonjax.structure.crystal import Crystal
 
 pytest.importorskip("phono3py")
-ase_build = pytest.importorskip("ase.build")
-import phono3py  # noqa: E402
-from phono3py import Phono3py  # noqa: E402
+pytest.importorskip("ase.build")
 from phono3py.phonon3.triplets import get_triplets_integration_weights  # noqa: E402
 from phonopy.phonon.grid import get_ir_grid_points, get_neighboring_grid_points  # noqa: E402
 from phonopy.phonon.tetrahedron_method import (TetrahedronMethod,  # noqa: E402
                                                get_integration_weights,
                                                get_tetrahedra_relative_gr_grid_address)
-from phonopy.structure.atoms import PhonopyAtoms  # noqa: E402
 
-SI_PBESOL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "phono3py-examples" / \
-    "Si-PBEsol"
+from tests.anharmonic.systems import SI_PBESOL, si_pbesol, wurtzite_gan  # noqa: E402
+
 REL_TOL = 1e-13  # of max |g|; measured ≤ 8e-16
-
-
-def spring_fc2(supercell, k_near=10.0, k_far=2.0, r_near=2.2, r_far=3.3):
-    """Made-up central-spring force constants (N, N, 3, 3) eV/Å² of a supercell."""
-    frac = supercell.scaled_positions
-    lattice = supercell.cell
-    n = len(frac)
-    fc2 = np.zeros((n, n, 3, 3))
-    for i in range(n):
-        d = frac - frac[i]
-        d -= np.rint(d)
-        r = d @ lattice
-        dist = np.linalg.norm(r, axis=1)
-        for j in np.nonzero((dist > 0.1) & (dist < r_far))[0]:
-            u = r[j] / dist[j]
-            fc2[i, j] -= (k_near if dist[j] < r_near else k_far) * np.outer(u, u)
-    for i in range(n):
-        fc2[i, i] = -fc2[i].sum(axis=0)
-    return fc2
-
-
-def _system(ph, mesh):
-    ph.mesh_numbers = list(mesh)
-    ph.init_phph_interaction()
-    ph.run_phonon_solver()
-    prim = ph.primitive
-    grid = G.bz_grid(Crystal(prim.cell, prim.scaled_positions, prim.numbers, prim.masses), mesh)
-    assert np.array_equal(grid.addresses, ph.grid.addresses)
-    return ph, grid
 
 
 @pytest.fixture(scope="module")
 def si():
     if not SI_PBESOL.is_dir():
         pytest.skip("Si-PBEsol example data not available")
-    ph = phono3py.load(str(SI_PBESOL / "phono3py_disp.yaml"),
-                       forces_fc3_filename=str(SI_PBESOL / "FORCES_FC3"))
-    return _system(ph, (7, 7, 7))
+    return si_pbesol((7, 7, 7))
 
 
 @pytest.fixture(scope="module")
 def gan():
-    atoms = ase_build.bulk("GaN", "wurtzite", a=3.19, c=5.19)
-    unit = PhonopyAtoms(cell=atoms.cell[:], scaled_positions=atoms.get_scaled_positions(),
-                        numbers=atoms.numbers)
-    ph = Phono3py(unit, supercell_matrix=[3, 3, 2], primitive_matrix="P")
-    ph.fc2 = spring_fc2(ph.supercell)
-    ph.fc3 = np.zeros((len(ph.primitive), len(ph.supercell), len(ph.supercell), 3, 3, 3))
-    return _system(ph, (4, 4, 3))
+    return wurtzite_gan((4, 4, 3))
 
 
 def _close(mine: IW.IntegrationWeights, ref, ref_zero):

@@ -13,58 +13,31 @@ acoustic modes is 0 in both. Tolerance: 1e-12 relative plus 1e-14 of max Γ.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from phonjax.anharmonic import grid as G
 from phonjax.anharmonic import isotope as I
-from phonjax.structure.crystal import Crystal
 
 pytest.importorskip("phono3py")
-ase_build = pytest.importorskip("ase.build")
-import phono3py  # noqa: E402
-from phono3py import Phono3py  # noqa: E402
+pytest.importorskip("ase.build")
 from phono3py.other.isotope import Isotope, get_mass_variances  # noqa: E402
 from phonopy.phonon.grid import get_ir_grid_points  # noqa: E402
-from phonopy.structure.atoms import PhonopyAtoms  # noqa: E402
 
-from tests.anharmonic.test_integration_weights import spring_fc2  # noqa: E402
+from tests.anharmonic.systems import SI_PBESOL, si_pbesol, wurtzite_gan  # noqa: E402
 
-SI_PBESOL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "phono3py-examples" / \
-    "Si-PBEsol"
 RTOL = 1e-12
-
-
-def _system(ph, mesh):
-    ph.mesh_numbers = list(mesh)
-    ph.init_phph_interaction()
-    ph.run_phonon_solver()
-    prim = ph.primitive
-    grid = G.bz_grid(Crystal(prim.cell, prim.scaled_positions, prim.numbers, prim.masses), mesh)
-    assert np.array_equal(grid.addresses, ph.grid.addresses)
-    return ph, grid
 
 
 @pytest.fixture(scope="module")
 def si():
     if not SI_PBESOL.is_dir():
         pytest.skip("Si-PBEsol example data not available")
-    ph = phono3py.load(str(SI_PBESOL / "phono3py_disp.yaml"),
-                       forces_fc3_filename=str(SI_PBESOL / "FORCES_FC3"))
-    return _system(ph, (9, 9, 9))
+    return si_pbesol((9, 9, 9))
 
 
 @pytest.fixture(scope="module")
 def gan():
-    atoms = ase_build.bulk("GaN", "wurtzite", a=3.19, c=5.19)
-    unit = PhonopyAtoms(cell=atoms.cell[:], scaled_positions=atoms.get_scaled_positions(),
-                        numbers=atoms.numbers)
-    ph = Phono3py(unit, supercell_matrix=[3, 3, 2], primitive_matrix="P")
-    ph.fc2 = spring_fc2(ph.supercell)
-    ph.fc3 = np.zeros((len(ph.primitive), len(ph.supercell), len(ph.supercell), 3, 3, 3))
-    return _system(ph, (4, 4, 3))
+    return wurtzite_gan((4, 4, 3))
 
 
 def _close(mine, ref):

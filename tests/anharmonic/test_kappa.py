@@ -67,7 +67,7 @@ def test_gamma_independent_of_degenerate_basis(inputs):
     leaves Γ unchanged (phono3py's default tetrahedron result changes by up to 4% per mode)."""
     from phonjax.anharmonic import grid as G
     from phonjax.anharmonic import interaction as I
-    from phonjax.anharmonic.degeneracy import degenerate_ids
+    from phonjax.anharmonic.degeneracy import degenerate_labels
     from phonjax.anharmonic.phonons import GridPhonons, grid_phonons, harmonic_model
 
     settings = KA.KappaSettings(mesh=(5, 5, 5), temperatures_K=(300.0,))
@@ -76,7 +76,7 @@ def test_gamma_independent_of_degenerate_basis(inputs):
     rng = np.random.default_rng(7)
     e = phonons.eigenvectors.copy()
     rotated = 0
-    for b, ids in enumerate(degenerate_ids(phonons.frequencies)):
+    for b, ids in enumerate(degenerate_labels(phonons.frequencies)):
         for first in np.unique(ids):
             cols = np.flatnonzero(ids == first)
             if len(cols) > 1:
