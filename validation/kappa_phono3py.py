@@ -15,6 +15,7 @@ default tetrahedron result depends on the eigensolver's basis inside degenerate 
     python validation/kappa_phono3py.py --mesh 11 --cases rta # the README's 11³ number
     python validation/kappa_phono3py.py --mesh 19 --cases rta --temperatures 300 --memory-gb 4
     python validation/kappa_phono3py.py --crystal NaCl-rd  # Born charges (Gonze–Lee NAC)
+    python validation/kappa_phono3py.py --mesh 9 --isotope-noise  # phono3py's rounding-decided Γ_iso
     python validation/kappa_phono3py.py --crystal OUT/GaN --mesh 8 8 5  # a `phonjax fc3` folder
 """
 
@@ -139,6 +140,31 @@ def phonjax_kappa(ph, mesh, temperatures, fields: dict, repeat: int, memory_gb: 
             "seconds": times, "n_triplets": r.n_triplets, "timings": r.timings_s}
 
 
+def isotope_noise(ph, mesh, noise_THz: float = 1e-14, repeats: int = 3) -> list[float]:
+    """How much the tetrahedron isotope Γ moves (max |ΔΓ| / max Γ over the irreducible q)
+    when phono3py's own frequencies get random noise of ``noise_THz``: Γ by
+    ``anharmonic.isotope.isotope_gamma`` (phono3py's ``Isotope`` to ≤1e-15 on the same
+    phonons, tests/anharmonic/test_isotope.py), with degenerate weights averaged."""
+    from phonjax.anharmonic import grid as G
+    from phonjax.anharmonic.isotope import isotope_gamma, mass_variances
+
+    ph.mesh_numbers = list(mesh)
+    ph.init_phph_interaction(average_degenerate_weights=True)
+    ph.run_phonon_solver()
+    f, e, _ = ph.get_phonon_data()
+    grid = G.bz_grid(kappa_inputs(ph).cells.primitive.crystal, mesh)
+    points = G.ir_grid_points(grid).bz_points
+    variances = mass_variances(ph.primitive.numbers)
+    ref = isotope_gamma(grid, points, f, e, variances, average_degenerate=True)
+    rng = np.random.default_rng(0)
+    out = []
+    for _ in range(repeats):
+        noisy = f + noise_THz * rng.normal(size=f.shape)
+        g = isotope_gamma(grid, points, noisy, e, variances, average_degenerate=True)
+        out.append(float(np.abs(g - ref).max() / np.abs(ref).max()))
+    return out
+
+
 def compare(a: dict, b: dict) -> dict:
     kk = np.abs(a["kappa"] - b["kappa"]).max() / np.abs(a["kappa"]).max()
     gmax = np.abs(a["gamma"]).max(axis=(1, 2), keepdims=True)
@@ -165,10 +191,19 @@ def main(argv=None) -> int:
     p.add_argument("--same-phonons", action="store_true",
                    help="phono3py runs on phonjax's grid phonons (symmetrized frequencies): "
                         "identical inputs, for the tetrahedron isotope case")
+    p.add_argument("--isotope-noise", action="store_true",
+                   help="only: how much 1e-14 THz of noise on phono3py's frequencies moves its "
+                        "tetrahedron isotope Γ")
     p.add_argument("--json", default=None, help="write the numbers here")
     args = p.parse_args(argv)
     mesh = args.mesh * 3 if len(args.mesh) == 1 else args.mesh
     ph = load_example(args.crystal)
+    if args.isotope_noise:
+        changes = isotope_noise(ph, mesh)
+        print(f"{args.crystal} mesh {mesh}: tetrahedron isotope Γ under 1e-14 THz noise on "
+              f"phono3py's frequencies moves by {', '.join(f'{c:.2e}' for c in changes)} "
+              "of max Γ")
+        return 0
     print(f"{args.crystal} mesh {mesh}, T = {args.temperatures} K, threads: "
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, "
           f"cpus {os.cpu_count()}")

@@ -22,9 +22,8 @@ Symmetrized frequencies (``symmetrized_frequencies``, on by default): frequencie
 symmetry makes equal (star members, BZ images, degenerate bands) but an eigensolver returns
 ~1e-14 THz apart are made bitwise equal. The tetrahedron method is discontinuous where ω
 equals several equal vertex values, which happens exactly there (isotope scattering's
-δ(ω′ − ω) at q′ in the star of q): phono3py's tetrahedron Γ_iso changes by 4–14 % per mode
-under 1e-14 THz of noise on its own frequencies, and its κ with isotopes by 2e-4 between two
-machines. With exact equalities phonjax's result is the one exact arithmetic gives (under
+δ(ω′ − ω) at q′ in the star of q): phono3py's tetrahedron Γ_iso moves by percents under
+1e-14 THz of noise on its own frequencies (BENCHMARKS §15). With exact equalities phonjax's result is the one exact arithmetic gives (under
 phono3py 4.10's tie rule), on every machine. Differences larger than rounding (a slightly
 asymmetric FC2) are kept.
 """
