@@ -63,6 +63,20 @@ def positive(name: str, value) -> float:
     return x
 
 
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def boolean(name: str, value) -> bool:
+    """True or False (also numpy's, or the command line's words); a number is not a boolean."""
+    import numpy as np
+
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, str) and value.lower() in _TRUE + _FALSE:
+        return value.lower() in _TRUE
+    raise SettingError(f"{name} must be true or false, got {value!r}")
+
+
 def positive_int(name: str, value) -> int:
     """An integer ≥ 1 (mesh numbers, step counts): an integral number or its text; a
     boolean or a non-integral number (2.5) is refused, never truncated."""

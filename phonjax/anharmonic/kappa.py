@@ -106,6 +106,9 @@ class KappaResult:
     kappa: np.ndarray  # (n_T, 6) W/m·K, xx yy zz yz xz xy (Wigner: particle + coherence)
     mode_kappa: np.ndarray  # (n_T, n_q, n_b, 6) W/m·K (RTA part; sum/N = kappa_P)
     kappa_coherence: np.ndarray | None  # (n_T, 6) Wigner's inter-band part, else None
+    # (n_T, n_q, n_b, n_b, 6) W/m·K, Wigner's band-pair κ_ss′ (phono3py 4.10's
+    # mode_kappa_matrix: the diagonal is the particle part, the rest the coherence), else None
+    mode_kappa_matrix: np.ndarray | None
     gamma: np.ndarray  # (n_T, n_q, n_b) THz, phonon-phonon
     gamma_isotope: np.ndarray | None  # (n_q, n_b) THz
     gamma_boundary: np.ndarray | None  # (n_q, n_b) THz
@@ -356,7 +359,7 @@ def thermal_conductivity(inputs: KappaInputs, settings: KappaSettings,
     n_mesh = int(np.prod(settings.mesh))
     mode = K.rta_mode_kappa(freqs, vel.gv_by_gv, cv, gamma_eff, volume,
                             settings.cutoff_frequency_THz)
-    kappa, coherence = K.total(mode, n_mesh), None
+    kappa, coherence, pairs = K.total(mode, n_mesh), None, None
     if settings.method == "wigner":
         cw = K.wigner_heat_capacities(freqs, cv, settings.cutoff_frequency_THz)
         pairs = K.wigner_mode_kappa(freqs, vel.vm_by_vm, cw, gamma_eff, volume)
@@ -365,7 +368,7 @@ def thermal_conductivity(inputs: KappaInputs, settings: KappaSettings,
         coherence = kappa - K.total(diag, n_mesh)
     return KappaResult(
         settings=settings, temperatures_K=np.asarray(settings.temperatures_K), kappa=kappa,
-        mode_kappa=mode, kappa_coherence=coherence, gamma=gamma, gamma_isotope=gamma_iso,
+        mode_kappa=mode, kappa_coherence=coherence, mode_kappa_matrix=pairs, gamma=gamma, gamma_isotope=gamma_iso,
         gamma_boundary=gamma_b, frequency=freqs, group_velocity=vel.group_velocities,
         gv_by_gv=vel.gv_by_gv, heat_capacity=cv, qpoint=grid.qpoints[ir.bz_points],
         weight=ir.weights, grid_point=ir.bz_points, mesh=np.asarray(settings.mesh),

@@ -39,7 +39,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def run_parser() -> argparse.ArgumentParser:
-    from phonjax.bench.protocols import DEFAULT_PROTOCOL, PRESETS
+    from phonjax.bench.kappa_task import KAPPA_PRESETS
+    from phonjax.bench.protocols import PRESETS
 
     p = OneLineParser(prog="phonjax bench", description=__doc__,
                       formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -56,7 +57,14 @@ def run_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference-only", action="store_true",
                    help="compute only the dataset's DFT reference (no model), e.g. for "
                         "--compare-to between two references")
-    p.add_argument("--protocol", default=DEFAULT_PROTOCOL, choices=sorted(PRESETS))
+    p.add_argument("--task", choices=("phonons", "kappa"), default=None,
+                   help="phonons (default: the harmonic benchmark of Loew et al. 2024) or kappa "
+                        "(the κ_SRME benchmark of Póta et al. 2024 on its 103 PhononDB-PBE "
+                        "crystals; implied by a κ protocol)")
+    p.add_argument("--protocol", default=None, choices=sorted(PRESETS) + sorted(KAPPA_PRESETS),
+                   help="default loew2024 (task phonons), kappa-srme (task kappa)")
+    p.add_argument("--material", action="append", default=[], metavar="ID",
+                   help="only these material ids (repeatable; task kappa: mp ids)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a protocol setting, e.g. --set mesh=8x8x8 --set "
                         "gamma_acoustic_tolerance_K=35 (see --list-protocols)")
@@ -120,6 +128,7 @@ def _plugins(names: list[str]) -> None:
 
 
 def _report(store, out: Path, datasets_protocols, compare_to, figures, console) -> list:
+    from phonjax.bench import kappa_report
     from phonjax.bench.report import build
 
     built = []
@@ -127,6 +136,10 @@ def _report(store, out: Path, datasets_protocols, compare_to, figures, console) 
         cross = [(dataset, other) for other in compare_to if other != dataset]
         console.print(f"\n[bold]dataset {dataset} · protocol {protocol}[/bold]")
         try:
+            if protocol.startswith("kappa-"):
+                built.append(kappa_report.build(store, dataset, protocol, out,
+                                                figures=figures, console=console))
+                continue
             built.append(build(store, dataset, protocol, out, cross=cross, figures=figures,
                                console=console))
         except OSError as exc:
@@ -233,8 +246,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def main_run(argv: list[str]) -> int:
+    from phonjax.bench.kappa_task import DEFAULT_KAPPA_PROTOCOL, KAPPA_PRESETS
+    from phonjax.bench.protocols import DEFAULT_PROTOCOL
+
     args = run_parser().parse_args(argv)
     quiet_third_party_warnings(args.verbose)
+    kappa = args.task == "kappa" or (args.task is None and args.protocol in KAPPA_PRESETS)
+    if kappa and args.protocol not in (None, *KAPPA_PRESETS):
+        run_parser().error(f"--task kappa takes a κ protocol ({', '.join(KAPPA_PRESETS)}), "
+                           f"not {args.protocol}")
+    if not kappa and args.protocol in KAPPA_PRESETS:
+        run_parser().error(f"--protocol {args.protocol} is a κ protocol: it needs --task kappa")
+    args.protocol = args.protocol or (DEFAULT_KAPPA_PROTOCOL if kappa else DEFAULT_PROTOCOL)
     if args.offline:
         from phonjax.download import set_offline
 
@@ -249,7 +272,7 @@ def main_run(argv: list[str]) -> int:
 
     console, err = stdout_console(), stderr_console()
     if args.list_protocols:
-        for name, p in protocols.PRESETS.items():
+        for name, p in {**protocols.PRESETS, **KAPPA_PRESETS}.items():
             console.print(f"[bold]{name}[/bold] ({p.key}): {p.to_json()}")
         return 0
     try:
@@ -263,8 +286,16 @@ def main_run(argv: list[str]) -> int:
     t0 = time.perf_counter()
     try:
         _plugins(args.plugin)
-        protocol = protocols.resolve(args.protocol, _overrides(args.set))
-        warn_distance_once(protocol.distance_A, err)
+        if kappa:
+            from phonjax.bench import kappa_task
+
+            protocol = kappa_task.resolve_kappa(args.protocol, _overrides(args.set))
+            if args.reference_only:
+                raise ValueError("task kappa has no reference to compute: the DFT κ is read "
+                                 "from the dataset")
+        else:
+            protocol = protocols.resolve(args.protocol, _overrides(args.set))
+            warn_distance_once(protocol.distance_A, err)
         if args.reference_only and args.model:
             raise ValueError("--reference-only takes no --model")
         models = ([] if args.reference_only else
@@ -276,8 +307,20 @@ def main_run(argv: list[str]) -> int:
         if args.chunk_size < 1 or args.max_atoms < 1 or (args.lanes is not None
                                                          and args.lanes < 1):
             raise ValueError("--chunk-size, --max-atoms and --lanes must be ≥ 1")
-        label, materials, problems = list_materials(args.dataset, args.dataset_label)
+        if kappa:
+            label, materials, problems = kappa_task.list_kappa_materials(args.dataset,
+                                                                        args.dataset_label)
+        else:
+            label, materials, problems = list_materials(args.dataset, args.dataset_label)
+        if args.material:
+            known = {m.material_id for m in materials}
+            missing = [i for i in args.material if i not in known]
+            if missing:
+                raise ValueError(f"--material {', '.join(missing)}: not in dataset {label}")
+            materials = [m for m in materials if m.material_id in set(args.material)]
         materials = shard(sorted(materials, key=lambda m: m.material_id), args.shard)
+        if kappa:  # the cheapest first, so that --limit N takes the N cheapest
+            materials = sorted(materials, key=kappa_task.cost)
         if args.limit:
             materials = materials[: args.limit]
         executor = make_executor(args.executor, args.scheduler)
@@ -297,7 +340,9 @@ def main_run(argv: list[str]) -> int:
         raise
     with store:
         try:
-            tallies = run(materials, models, protocol, store, executor,
+            extra = ({"compute": kappa_task.compute_kappa_chunk, "reference": False}
+                     if kappa else {})
+            tallies = run(materials, models, protocol, store, executor, **extra,
                           chunk_size=args.chunk_size, device=args.device,
                           max_atoms=args.max_atoms, lanes=args.lanes,
                           plan=plan,

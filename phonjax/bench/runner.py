@@ -118,9 +118,13 @@ def to_compute(materials: list[Material], model: str, protocol: Protocol, store:
 def run(materials: list[Material], models: list[str], protocol: Protocol, store: Store,
         executor, *, chunk_size: int = 8, device: str = "cpu", max_atoms: int = 4096,
         lanes: int | None = None, retry_failed: bool = False, recompute_unverified: bool = False,
-        progress=None, plan: Plan | None = None) -> dict[str, Tally]:
+        progress=None, plan: Plan | None = None, compute=compute_chunk,
+        reference: bool = True) -> dict[str, Tally]:
     """Compute every missing or outdated row; ``progress.advance(model, row)`` is called per
-    finished material. ``lanes``: concurrent model calls per chunk (None: one per core of
+    finished material. ``compute``: the task's rows of a chunk (``compute_chunk``, the
+    phonon benchmark's; ``bench.kappa_task.compute_kappa_chunk``, the κ benchmark's), called
+    as ``compute(materials, model, protocol, device, max_atoms, lanes, plan)``;
+    ``reference``: compute the dataset's own reference rows first (model ``dft``). ``lanes``: concurrent model calls per chunk (None: one per core of
     the worker, ≤ 4). ``plan``: how the kernel runs, sent with each chunk (None:
     ``default_plan()`` of the worker; its ``memory_bytes`` bounds prepare and the kernel);
     how, not what: rows and the protocol key are the same under every plan."""
@@ -128,7 +132,7 @@ def run(materials: list[Material], models: list[str], protocol: Protocol, store:
     work = []
     materials = hashed(materials)  # each input hashed once; the hash travels with the chunks
     hashes = {m.material_id: m.input_sha256 for m in materials}
-    for model in [REFERENCE_MODEL] + [m for m in models if m != REFERENCE_MODEL]:
+    for model in [REFERENCE_MODEL] * reference + [m for m in models if m != REFERENCE_MODEL]:
         if retry_failed:
             for ds in {m.dataset for m in materials}:
                 store.delete_failed(ds, model, protocol.key)
@@ -151,7 +155,7 @@ def run(materials: list[Material], models: list[str], protocol: Protocol, store:
             tasks = _claimed_tasks(chunks(pending, size), model, identity, hashes, protocol,
                                    store, tally, (device, max_atoms, lanes, plan),
                                    progress)
-            for rows in executor.map(compute_chunk, tasks):
+            for rows in executor.map(compute, tasks):
                 for row in rows:
                     if row["status"] == "model_error":
                         raise BenchError(f"model {model} cannot run: {row['error']}")

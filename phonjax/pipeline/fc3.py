@@ -107,10 +107,13 @@ def dataset_with_forces(job: FC3Job, fc3_forces: np.ndarray,
 
 
 def model_fc3(jobs: list[FC3Job], adapter, *, lanes: int = 1, plan=None,
-              symmetrization: str = "symfc-projector", compact: bool = True) -> list:
+              symmetrization: str = "symfc-projector", compact: bool = True,
+              with_datasets: bool = False) -> list:
     """``anharmonic.fc3.ForceConstants3`` per job (or the exception that job raised), the
     forces of every job from one batched model call. ``plan``: its ``memory_bytes`` bounds
-    each job's FC3 (``ResourceError`` before any model call)."""
+    each job's FC3 (``ResourceError`` before any model call). ``with_datasets``: each
+    success as (ForceConstants3, the ``FC3Dataset`` with the model's forces it was solved
+    from), e.g. to give another code the same forces."""
     from phonjax.anharmonic.fc3 import force_constants
     from phonjax.execution.plan import resolved_plan
 
@@ -132,7 +135,8 @@ def model_fc3(jobs: list[FC3Job], adapter, *, lanes: int = 1, plan=None,
             continue
         try:
             ds = dataset_with_forces(job, mine[0], mine[1] if len(mine) > 1 else None)
-            out.append(force_constants(ds, symmetrization, compact))
+            fc = force_constants(ds, symmetrization, compact)
+            out.append((fc, ds) if with_datasets else fc)
         except Exception as exc:
             out.append(exc)
     return out

@@ -7,6 +7,11 @@ exploding forces (> max_force_eV_A), NaN and model exceptions become a ``RelaxRe
 ``ok=False`` and a reason, never an exception. The benchmark passes its protocol's
 ``relax_settings``, the workflow its settings' ``relax_settings``.
 
+``TwoStageRelaxSettings`` (the κ benchmark's) selects the two-stage scheme instead
+(``relax_two_stage``): stage 1 with FixSymmetry, stage 2 without, the stage-1 structure kept
+when stage 2 changes the space group; ``RelaxResult.details`` records the space groups, the
+steps and whether either stage ran out of steps.
+
 ``relax_many`` relaxes many crystals together with unchanged ASE optimizers:
 each runs in its own thread, and their calculators meet at a barrier so that
 every energy/force/stress request of one step goes to the model as one batch
@@ -19,11 +24,13 @@ from __future__ import annotations
 
 import functools
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from phonjax.pipeline.settings import RelaxSettings
+from phonjax.pipeline.settings import RelaxSettings, TwoStageRelaxSettings
+
+NO_TILT_MASK = (True, True, True, False, False, False)  # FrechetCellFilter: no shear strain
 
 
 class RelaxationFailed(RuntimeError):
@@ -40,6 +47,7 @@ class RelaxResult:
     steps: int
     seconds: float
     reason: str = ""
+    details: dict = field(default_factory=dict)  # the two-stage scheme's record
 
 
 def _fmax(forces: np.ndarray) -> float:
@@ -59,11 +67,16 @@ def _one_blas_thread():
     return threadpool_limits(1, user_api="blas")
 
 
-def _checked(settings) -> RelaxSettings:
-    if not isinstance(settings, RelaxSettings):
+def _checked(settings) -> RelaxSettings | TwoStageRelaxSettings:
+    if not isinstance(settings, (RelaxSettings, TwoStageRelaxSettings)):
         raise TypeError(f"relaxation takes RelaxSettings (a protocol's or workflow settings' "
-                        f"relax_settings), got {type(settings).__name__}")
+                        f"relax_settings) or TwoStageRelaxSettings, got {type(settings).__name__}")
     return settings
+
+
+def _scheme(settings):
+    """The per-crystal relaxation of these settings."""
+    return _relax_two_stage if isinstance(settings, TwoStageRelaxSettings) else _relax
 
 
 def relax(atoms, calculator, settings: RelaxSettings, cell_filter=None) -> RelaxResult:
@@ -74,10 +87,10 @@ def relax(atoms, calculator, settings: RelaxSettings, cell_filter=None) -> Relax
     """
     settings = _checked(settings)
     with _one_blas_thread():
-        return _relax(atoms, calculator, settings, cell_filter or _cell_filter)
+        return _scheme(settings)(atoms, calculator, settings, cell_filter or _cell_filter)
 
 
-def relax_many(atoms_list, adapter, settings: RelaxSettings,
+def relax_many(atoms_list, adapter, settings: RelaxSettings | TwoStageRelaxSettings,
                lanes: int = 1) -> list[RelaxResult]:
     """``relax`` for every structure, with the model called once per lock-step for all
     (the results of ``relax_each`` in input order)."""
@@ -85,7 +98,8 @@ def relax_many(atoms_list, adapter, settings: RelaxSettings,
     return [done[i] for i in range(len(atoms_list))]
 
 
-def relax_each(atoms_list, adapter, settings: RelaxSettings, lanes: int = 1):
+def relax_each(atoms_list, adapter, settings: RelaxSettings | TwoStageRelaxSettings,
+               lanes: int = 1):
     """Yield ``(index, RelaxResult)`` for every structure as soon as its relaxation ends,
     while the others go on (so that the caller can finish and store each material at
     once); the model is called once per lock-step for all structures still relaxing.
@@ -125,7 +139,8 @@ def _relax_each(atoms_list, adapter, settings: RelaxSettings, lanes: int):
     def run(i):
         barrier = barriers[lane_of[i]]
         try:
-            return _relax(atoms_list[i], _LockstepCalculator(barrier, i), settings, _cell_filter)
+            return _scheme(settings)(atoms_list[i], _LockstepCalculator(barrier, i), settings,
+                                     _cell_filter)
         finally:
             barrier.leave(i)
 
@@ -241,7 +256,7 @@ def _LockstepCalculator(barrier: _Barrier, index: int):
     return _lockstep_calculator_class()(barrier, index)
 
 
-def _cell_filter(atoms):
+def _cell_filter(atoms, mask=None):
     """FrechetCellFilter whose get_forces is computed once per atomic configuration.
 
     ASE's optimizer loop asks the filter for its forces four times per FIRE step
@@ -251,7 +266,7 @@ def _cell_filter(atoms):
     of positions and cell only (the calculator caches its results on the same
     state), so the last result is returned again while neither has changed.
     """
-    return _state_cached_filter_class()(atoms)
+    return _state_cached_filter_class()(atoms, mask=mask)
 
 
 @functools.cache
@@ -327,3 +342,82 @@ def _relax(atoms, calculator, settings: RelaxSettings, cell_filter) -> RelaxResu
     out.calc = None
     return RelaxResult(True, out, energy / n, volume / n, fmax, steps,
                        time.perf_counter() - t0)
+
+
+def space_group_number(atoms, symprec: float) -> int | None:
+    """spglib's space-group number of ``atoms`` at ``symprec`` (None when spglib finds none)."""
+    import spglib
+
+    cell = (np.asarray(atoms.cell), atoms.get_scaled_positions(), atoms.numbers)
+    dataset = spglib.get_symmetry_dataset(cell, symprec=symprec)
+    return None if dataset is None else int(dataset.number)
+
+
+def _relax_two_stage(atoms, calculator, settings: TwoStageRelaxSettings,
+                     cell_filter) -> RelaxResult:
+    """k_SRME's ``two_stage_relax`` (see the module docstring): one filter for both stages
+    (its reference cell is the input's), a fresh FIRE per stage, ASE's FixSymmetry (its own
+    symprec, 0.01) in stage 1; space groups by spglib at ``settings.symprec``."""
+    from ase.constraints import FixSymmetry
+    from ase.optimize import FIRE
+
+    t0 = time.perf_counter()
+    atoms = atoms.copy()
+    atoms.calc = calculator
+    details = {"initial_space_group": space_group_number(atoms, settings.symprec)}
+    steps, fmax = 0, float("nan")
+
+    def guard(filtered):
+        f = filtered.get_forces()
+        if not np.isfinite(f).all():
+            raise RelaxationFailed("NaN or infinite forces/stress")
+        if _fmax(f) > settings.max_force_eV_A:
+            raise RelaxationFailed(f"forces exploded (> {settings.max_force_eV_A:g} eV/Å)")
+
+    def stage(filtered) -> int:
+        opt = FIRE(filtered, logfile=None)
+        opt.insert_observer(guard, filtered=filtered)
+        opt.run(fmax=settings.fmax_eV_A, steps=settings.steps)
+        return opt.nsteps
+
+    try:
+        atoms.set_constraint(FixSymmetry(atoms))
+        filtered = cell_filter(atoms, mask=None if settings.allow_tilt else list(NO_TILT_MASK))
+        n1 = stage(filtered)
+        details["stage1_space_group"] = space_group_number(atoms, settings.symprec)
+        stage1 = atoms.copy()
+        stage1.set_constraint()
+        atoms.set_constraint()
+        filtered._state = None  # the cached forces were symmetrized by the constraint
+        n2 = stage(filtered)
+        steps = n1 + n2
+        details["stage2_space_group"] = space_group_number(atoms, settings.symprec)
+        details["reached_max_steps"] = bool(n1 >= settings.steps or n2 >= settings.steps)
+        details["steps"] = [n1, n2]
+        final = atoms
+        details["redirected_to_stage1"] = (details["stage1_space_group"]
+                                           != details["stage2_space_group"])
+        if details["redirected_to_stage1"]:
+            final = stage1
+            final.calc = calculator
+        fmax = _fmax(cell_filter(final, mask=None if settings.allow_tilt
+                                 else list(NO_TILT_MASK)).get_forces())
+        energy = float(final.get_potential_energy())
+        if not (np.isfinite(fmax) and np.isfinite(energy)):
+            raise RelaxationFailed("NaN forces or energy")
+    except RelaxationFailed as exc:
+        return RelaxResult(False, None, None, None, None if np.isnan(fmax) else fmax, steps,
+                           time.perf_counter() - t0, str(exc), details)
+    except Exception as exc:  # a model error is a recorded failure of this material
+        return RelaxResult(False, None, None, None, None, steps, time.perf_counter() - t0,
+                           f"{type(exc).__name__}: {exc}", details)
+    details["final_space_group"] = (details["stage1_space_group"]
+                                    if details["redirected_to_stage1"]
+                                    else details["stage2_space_group"])
+    details["broken_symmetry"] = details["final_space_group"] != details["initial_space_group"]
+    n = len(final)
+    out = final.copy()
+    out.set_constraint()
+    out.calc = None
+    return RelaxResult(True, out, energy / n, float(final.get_volume()) / n, fmax, steps,
+                       time.perf_counter() - t0, details=details)

@@ -10,6 +10,7 @@ receives the value alone (a command-line string).
 How the settings compose (each field declared where it is defined, checked by its owner):
 
 - ``RelaxSettings`` (here): the relaxation.
+- ``TwoStageRelaxSettings`` (here): the κ benchmark's relaxation (k_SRME's ``two_stage_relax``).
 - ``phonjax.PhononSettings`` (``phonjax.harmonic.properties``): the phonon physics
   (temperatures, drift removal, the Γ acoustic rule, THz→K). ``subtract_drift`` defaults to
   False there and in the workflow's settings (phonopy's default) and to True in the benchmark
@@ -32,21 +33,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-import numpy as np
 
 from phonjax import options
-
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
-
-
-def _boolean(name: str, value) -> bool:
-    """True or False (also numpy's, or the command line's words); a number is not a boolean."""
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, str) and value.lower() in _TRUE + _FALSE:
-        return value.lower() in _TRUE
-    raise options.SettingError(f"{name} must be true or false, got {value!r}")
-
 
 @dataclass(frozen=True)
 class RelaxSettings:
@@ -74,6 +62,27 @@ class RelaxSettings:
 
 # the one check of each relaxation setting (RelaxSettings' fields, in their order)
 CHECKS = {"fmax_eV_A": options.positive, "relax_rounds": options.positive_int,
-          "relax_steps": options.positive_int, "fix_symmetry": _boolean,
+          "relax_steps": options.positive_int, "fix_symmetry": options.boolean,
           "max_force_eV_A": options.positive}
 RELAX_FIELDS = tuple(CHECKS)
+
+
+@dataclass(frozen=True)
+class TwoStageRelaxSettings:
+    """The κ benchmark's relaxation (Póta et al. 2024; k_SRME's ``two_stage_relax``, which
+    matbench-discovery's κ task runs): FIRE on a FrechetCellFilter (cell angles frozen unless
+    ``allow_tilt``), stage 1 with FixSymmetry, stage 2 without, each up to ``steps`` steps
+    aiming at ``fmax_eV_A``; if stage 2 changes the space group (spglib at ``symprec``) the
+    stage-1 structure is kept. Not reaching fmax is recorded, not a failure (as there)."""
+
+    fmax_eV_A: float = 1e-4
+    steps: int = 300
+    symprec: float = 1e-5
+    allow_tilt: bool = False
+    max_force_eV_A: float = 1e4  # larger forces during relaxation count as an explosion
+
+    def __post_init__(self):
+        for name, check in (("fmax_eV_A", options.positive), ("steps", options.positive_int),
+                            ("symprec", options.positive), ("allow_tilt", options.boolean),
+                            ("max_force_eV_A", options.positive)):
+            object.__setattr__(self, name, check(name, getattr(self, name)))
