@@ -38,7 +38,7 @@ REFERENCE_COLUMNS = ("mp_id", "name", "symm.no", "q_mesh", "qpoints", "weights",
                      "frequencies", "heat_capacity", "temperatures", "kappa_TOT_ave",
                      "mode_kappa_TOT_ave")
 # <checkout>/phonjax/bench/ -> <checkout>/../shared/data/kappa-phonondb-pbe
-_BESIDE_CHECKOUT = Path(__file__).resolve().parents[3] / "shared" / "data" / "kappa-phonondb-pbe"
+SHARED_FOLDER = Path(__file__).resolve().parents[3] / "shared" / "data" / "kappa-phonondb-pbe"
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,20 +85,35 @@ class KappaReference:
 
 
 def default_folder() -> Path:
-    """``$PHONJAX_KAPPA_DATA`` if set, else ``<checkout>/../shared/data/kappa-phonondb-pbe``;
-    ``ValueError`` (one line) if that folder does not exist."""
+    """``$PHONJAX_KAPPA_DATA`` if set, else ``<checkout>/../shared/data/kappa-phonondb-pbe``,
+    else what ``phonjax data fetch kappa-phonondb-pbe`` fetched (``$PHONJAX_DATA``);
+    ``ValueError`` (one line) if there is none."""
+    from phonjax.data.sources import local_dir
+
     env = os.environ.get(DATA_ENV)
-    folder = Path(env).expanduser() if env else _BESIDE_CHECKOUT
-    if not folder.is_dir():
-        origin = f"${DATA_ENV}" if env else f"the default (set ${DATA_ENV} to override)"
-        raise ValueError(f"kappa benchmark data folder {folder} from {origin} does not exist")
-    return folder
+    if env:
+        folder = Path(env).expanduser()
+        if not folder.is_dir():
+            raise ValueError(f"kappa benchmark data folder {folder} from ${DATA_ENV} does not "
+                             "exist")
+        return folder
+    for folder in (SHARED_FOLDER, local_dir("kappa-phonondb-pbe")):
+        if (folder / STRUCTURES_FILE).is_file():
+            return folder
+    raise ValueError(f"the kappa benchmark data are not on this machine (looked in "
+                     f"{SHARED_FOLDER} and {local_dir('kappa-phonondb-pbe')}): fetch them "
+                     f"with `phonjax data fetch kappa-phonondb-pbe`, or set ${DATA_ENV} to a "
+                     "folder holding them")
 
 
 def _folder(folder) -> Path:
     if folder is None:
         return default_folder()
     path = Path(folder).expanduser()
+    if str(folder) == "kappa-phonondb-pbe" and not path.exists():  # the dataset's name
+        from phonjax.data.sources import local_dir
+
+        path = local_dir("kappa-phonondb-pbe")
     if not path.is_dir():
         raise ValueError(f"kappa benchmark data folder {path} does not exist")
     return path

@@ -245,19 +245,22 @@ def compute_kappa_chunk(materials, model: str, protocol: KappaProtocol, device: 
         return
     lanes = default_lanes(device) if lanes is None else max(1, int(lanes))
     crystals = [crystal_of(m.entry, protocol) for m in materials]
+    done = 0
+    t_last = t0
     try:
         with lane_threads(lanes):
-            outcomes = list(kappa_of_crystals(crystals, adapter, protocol.recipe, lanes=lanes,
-                                              plan=plan))
+            for m, o in zip(materials, kappa_of_crystals(crystals, adapter, protocol.recipe,
+                                                         lanes=lanes, plan=plan)):
+                now = time.perf_counter()
+                # the batched stages shared by all, the κ stage of this one alone
+                wall = (now - t_last) if done else (now - t0)
+                t_last, done = now, done + 1
+                yield {**outcome_row(m, model, protocol, o), "wall_seconds": wall}
     except Exception as exc:  # the model failed for all: not the materials' fault
-        for m in materials:
+        for m in materials[done:]:
             yield {**_row_base(m, model, protocol), "status": "model_error", "stage": "model",
                    "error": f"{type(exc).__name__}: {exc}",
                    "traceback": traceback.format_exc(limit=5)}
-        return
-    share = (time.perf_counter() - t0) / max(1, len(materials))
-    for m, o in zip(materials, outcomes):
-        yield {**outcome_row(m, model, protocol, o), "wall_seconds": share}
 
 
 def list_kappa_materials(datasets: list[str] | None, label: str | None = None

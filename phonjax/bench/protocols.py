@@ -26,6 +26,7 @@ import numpy as np
 
 from phonjax import options
 from phonjax.pipeline.settings import RELAX_FIELDS, RelaxSettings
+from phonjax.harmonic.mesh import mesh_from_length
 from phonjax.units import THZ_TO_K
 
 
@@ -185,37 +186,6 @@ def resolve(name: str = DEFAULT_PROTOCOL, overrides: dict | None = None) -> Prot
     for f in fields(Protocol):  # every field, so a preset cannot hold nonsense either
         _coerce(f.name, getattr(p, f.name))
     return p
-
-
-def _lattice_vector_equivalence(rotations: np.ndarray) -> list[bool]:
-    """[b≡c, c≡a, a≡b]: basis vectors that a point operation maps onto each other
-    (the test phonopy's length2mesh applies to the transposed rotations)."""
-    eq = [False, False, False]
-    for r in rotations:
-        r = np.abs(np.asarray(r).T)
-        c0, c1, c2 = r[:, 0], r[:, 1], r[:, 2]
-        eq[2] |= (c0 == [0, 1, 0]).all() or (c1 == [1, 0, 0]).all()
-        eq[1] |= (c0 == [0, 0, 1]).all() or (c2 == [1, 0, 0]).all()
-        eq[0] |= (c1 == [0, 0, 1]).all() or (c2 == [0, 1, 0]).all()
-    return eq
-
-
-def mesh_from_length(length_A: float, primitive_lattice: np.ndarray,
-                     rotations: np.ndarray | None = None) -> tuple[int, int, int]:
-    """phonopy's length2mesh ("nearest" rounding): N_i = max(1, rint(l·|b_i|)),
-    |b_i| the reciprocal lengths (no 2π) of the primitive cell, then equal
-    numbers along symmetry-equivalent axes (the larger one). phonopy ≥ 2.x may
-    switch to a generalized regular grid when this breaks the point group; the
-    kernel samples regular meshes only."""
-    rec = np.linalg.inv(np.asarray(primitive_lattice, float))  # columns: reciprocal vectors
-    m = np.rint(np.linalg.norm(rec, axis=0) * length_A).astype(int)
-    if rotations is not None:
-        eq = _lattice_vector_equivalence(rotations)
-        for i, pair in enumerate(([1, 2], [2, 0], [0, 1])):
-            if eq[i] and m[pair[0]] != m[pair[1]]:
-                m[pair] = max(m[pair])
-    m = np.maximum(m, 1)
-    return (int(m[0]), int(m[1]), int(m[2]))
 
 
 def mesh_for(protocol: Protocol, unitcell, primitive_matrix) -> tuple[int, int, int]:

@@ -10,7 +10,8 @@ from pathlib import Path
 def add_parser(sub) -> None:
     from phonjax.data.sources import SOURCES
 
-    p = sub.add_parser("data", help="fetch the public reference datasets (Alexandria benchmark)",
+    p = sub.add_parser("data", help="fetch the public reference datasets (Alexandria benchmark, "
+                       "the κ benchmark's data)",
                        description="Fetch public phonon reference datasets into "
                        "$PHONJAX_DATA (default ~/.local/share/phonjax) or --to DIR.")
     verbs = p.add_subparsers(dest="verb")
@@ -138,7 +139,8 @@ def run_list(args) -> int:
     for name, src in SOURCES.items():
         folder = local_dir(name)
         n = len(read_manifest(folder)) if folder.exists() else 0
-        table.add_row(name, f"{n} (of ~{src.approx_files:,})", src.index_url, src.licence)
+        of = f"{len(src.files)}" if src.files else f"~{src.approx_files:,}"
+        table.add_row(name, f"{n} (of {of})", src.index_url, src.licence)
     Console().print(table)
     return 0
 

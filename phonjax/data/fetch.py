@@ -145,6 +145,8 @@ def fetch(src: Source, folder: str | os.PathLike, *, limit: int | None = None,
         base += "/"
     folder = Path(folder).expanduser()
     refuse_if_offline(f"{src.name} from {base}", f"copy its files into {folder}")
+    if src.files:
+        return _fetch_pinned(src, folder, base, timeout_s, retries, on_file, on_listed)
     names, checksum_urls = index_files(fetch_text(base, timeout_s), base, src.pattern)
     if not names:
         raise DownloadError(f"no files matching {src.pattern} listed at {base}")
@@ -220,4 +222,44 @@ def fetch(src: Source, folder: str | os.PathLike, *, limit: int | None = None,
     finally:  # on Ctrl-C: transfers under way finish (or stay resumable .part files)
         pool.shutdown(wait=True, cancel_futures=True)
         write_manifest(folder, manifest)
+    return report
+
+
+def _fetch_pinned(src: Source, folder: Path, base: str, timeout_s: float, retries: int,
+                  on_file, on_listed) -> FetchReport:
+    """A source of pinned files: each fetched unless present with its SHA-256, checked."""
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = read_manifest(folder)
+    report = FetchReport(folder, listed=len(src.files), published_hashes=len(src.files))
+    todo = []
+    for name, _, sha in src.files:
+        path = folder / name
+        if path.exists() and file_sha256(path) == sha:
+            report.present += 1
+            manifest[name] = {"file": name, "size_bytes": path.stat().st_size, "sha256": sha,
+                              "url": base + dict((n, u) for n, u, _ in src.files)[name]}
+            if on_file:
+                on_file(name, "present", path.stat().st_size)
+        else:
+            todo.append((name, sha))
+    if on_listed:
+        on_listed(len(todo), len(src.files))
+    paths = {n: u for n, u, _ in src.files}
+    for name, sha in todo:
+        try:
+            got = download(base + paths[name], folder / name, timeout_s=timeout_s,
+                           retries=retries, expected_sha256=sha)
+        except (DownloadError, OSError, ValueError) as exc:
+            report.failures.append(f"{name}: {exc}")
+            if on_file:
+                on_file(name, "failed", 0)
+            continue
+        manifest[name] = {"file": name, "size_bytes": got.size_bytes, "sha256": got.sha256,
+                          "url": base + paths[name]}
+        report.fetched += 1
+        report.bytes_fetched += got.size_bytes
+        if on_file:
+            on_file(name, "fetched", got.size_bytes)
+    (folder / LICENCE_FILE).write_text(licence_text(src))
+    write_manifest(folder, manifest)
     return report

@@ -12,6 +12,11 @@ Mater. 2025) publishes one ``mp-<id>.yaml.bz2`` per material under
 ``https://alexandria.icams.rub.de/data/phonon_benchmark/``: ``pbe/`` (the
 benchmark's PBE reference, ~10,000 materials) and ``pbesol/`` (the PBEsol
 phonondb/MDR reference it recomputed), both CC BY 4.0.
+
+A source with ``files`` is a fixed set of files at pinned URLs instead, each checked against
+its SHA-256: ``kappa-phonondb-pbe``, the κ benchmark's structures and DFT κ (Póta et al.
+2024) from the k_SRME repository at one commit, GPL-3.0 (``phonjax bench --task kappa``
+reads it; it is never shipped with phonjax).
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ class Source:
     licence: str
     licence_url: str
     citations: tuple[str, ...]
+    # pinned files instead of an index page: (file name, path under index_url, sha256)
+    files: tuple[tuple[str, str, str], ...] = ()
 
     def url(self, file_name: str, index_url: str | None = None) -> str:
         return (index_url or self.index_url).rstrip("/") + "/" + file_name
@@ -57,11 +64,32 @@ def _alexandria(functional: str, title: str, citations: tuple[str, ...]) -> Sour
                   citations=citations)
 
 
+KSRME_COMMIT = "0269a946a1e4c53552b060a92b98df94e039fd80"
+_POTA2024 = ("B. Póta, P. Ahlawat, G. Csányi, M. Simoncelli, \"Thermal conductivity predictions "
+             "with foundation atomistic models\", arXiv:2408.00755 (2024); data: "
+             "https://github.com/MPA2suite/k_SRME")
+_KAPPA = Source(
+    name="kappa-phonondb-pbe",
+    title="κ_SRME benchmark: 103 PhononDB-PBE crystals and their DFT κ (Póta et al. 2024)",
+    index_url=f"https://raw.githubusercontent.com/MPA2suite/k_SRME/{KSRME_COMMIT}/",
+    pattern="", required_keys=(), approx_files=4, licence="GPL-3.0",
+    licence_url="https://www.gnu.org/licenses/gpl-3.0.html",
+    citations=(_POTA2024, "the Kyoto phonon database phonondb (A. Togo), PBE"),
+    files=(("phononDB-PBE-structures.extxyz", "data/phononDB-PBE-structures.extxyz",
+            "63e012fdafc61702ab22cdbda7e9c0603f57f54c2e464666585a9159e0ce5b38"),
+           ("kappas_phononDB_PBE_noNAC.json.gz", "data/kappas_phononDB_PBE_noNAC.json.gz",
+            "442f651d3272e8a104baab3e53241220bf66afc90559f593fb3d7697874506ea"),
+           ("mp_id-phonondb_id.txt", "data/mp_id-phonondb_id.txt",
+            "f4a5a4e464d557760bb37eaea9bd8a687acc12bfd44bd375410cd7a4600515bb"),
+           ("LICENSE", "LICENSE",
+            "3972dc9744f6499f0f9b2dbf76696f2ae7ad8af9b23dde66d6af86c9dfb36986")))
+
 SOURCES = {s.name: s for s in (
     _alexandria("pbe", "Alexandria phonon benchmark, PBE (Loew et al. 2025)",
                 (_LOEW2025, _ALEXANDRIA)),
     _alexandria("pbesol", "Alexandria phonon benchmark, PBEsol (the phonondb/MDR reference, "
                 "Loew et al. 2025)", (_LOEW2025, _ALEXANDRIA, _PHONONDB)),
+    _KAPPA,
 )}
 
 
@@ -92,6 +120,11 @@ def local_dir(name: str) -> Path:
 def licence_text(src: Source) -> str:
     """The LICENSE.md written next to fetched data."""
     cites = "\n".join(f"- {c}" for c in src.citations)
+    if src.licence.startswith("GPL"):
+        return (f"# {src.title}\n\nDownloaded by `phonjax data fetch {src.name}` from\n"
+                f"{src.index_url}\n\nLicence: {src.licence}, {src.licence_url} (the full text "
+                "is in LICENSE). phonjax reads these files as data; it does not copy or "
+                f"distribute them.\n\nPlease cite:\n{cites}\n")
     return (f"# {src.title}\n\nDownloaded by `phonjax data fetch {src.name}` from\n"
             f"{src.index_url}\n\nLicence: {_LICENCE_NAMES.get(src.licence, src.licence)} "
             f"({src.licence}), {src.licence_url}.\n"

@@ -5,6 +5,8 @@ crystal): a ``KappaRecipe`` says how (the κ benchmark's preset is one recipe), 
 ``KappaCrystal`` what (the unit cell, the FC3 and FC2 supercells, the primitive matrix and the
 q-mesh), and ``kappa_of_crystals`` runs many crystals with one model, batched per stage:
 
+0. masses: phonopy's table (``masses="phonopy"``, what phono3py uses for a cell without
+   masses, as the published pipeline builds it) or the crystal's own (``"input"``);
 1. **relax** all crystals together (``pipeline.relax.relax_each``; the recipe's
    ``TwoStageRelaxSettings``: k_SRME's two stages), or take them as given (``relax=None``);
 2. **force constants**: phono3py's displacements of every relaxed crystal (FC3 supercell and
@@ -54,6 +56,9 @@ class KappaRecipe:
     average_degenerate: bool = True
     gamma_acoustic_threshold_THz: float = -0.01
     kappa_if_symmetry_broken: bool = False
+    # "phonopy": phonopy's standard masses (the published pipeline builds PhonopyAtoms
+    # without masses); "input": the masses the crystal's Atoms carry
+    masses: str = "phonopy"
 
     def kappa_settings(self, mesh):
         from phonjax.anharmonic.kappa import KappaSettings
@@ -146,14 +151,15 @@ def kappa_of_crystals(crystals: list[KappaCrystal], adapter, recipe: KappaRecipe
                       *, lanes: int = 1, plan=None,
                       progress: Callable[[str, str], None] | None = None
                       ) -> Iterator[KappaOutcome]:
-    """``KappaOutcome`` of every crystal (in input order), the model called once per relaxation
-    lock-step and once for all displaced supercells. ``progress(name, stage)`` is called as
-    each crystal enters a stage."""
-    from phonjax.anharmonic.kappa import KappaInputs, thermal_conductivity
+    """``KappaOutcome`` of every crystal, in input order, each yielded as soon as its κ is
+    done (a generator); the model called once per relaxation lock-step and once for all
+    displaced supercells. ``progress(name, stage)`` is called as each crystal enters a
+    stage."""
     from phonjax.execution.plan import resolved_plan
     from phonjax.pipeline.fc3 import fc3_job, model_fc3
     from phonjax.pipeline.relax import RelaxResult, relax_each
     from phonjax.structure.crystal import Crystal
+    from phonjax.structure.elements import phonopy_masses
 
     plan = resolved_plan(plan)
     say = progress or (lambda name, stage: None)
@@ -180,7 +186,9 @@ def kappa_of_crystals(crystals: list[KappaCrystal], adapter, recipe: KappaRecipe
             continue
         say(c.name, "force_constants")
         try:
-            unit = Crystal.from_ase(relaxed[i].atoms)
+            atoms = relaxed[i].atoms
+            unit = Crystal.from_ase(atoms, masses=phonopy_masses(atoms.numbers)
+                                    if recipe.masses == "phonopy" else None)
             jobs.append(fc3_job(c.name, unit, c.fc3_supercell, c.primitive_matrix,
                                 phonon_supercell_matrix=c.fc2_supercell,
                                 distance_A=recipe.distance_A, symprec=recipe.symprec))
@@ -196,47 +204,50 @@ def kappa_of_crystals(crystals: list[KappaCrystal], adapter, recipe: KappaRecipe
                for i, j in zip(owners, jobs)}
     total_cells = max(1, sum(n_cells.values()))
 
-    for i, fc in zip(owners, solved):
-        c, r = crystals[i], relaxed[i]
-        timings = {"relax": r.seconds,
-                   "force_constants": fc_s * n_cells[i] / total_cells,
-                   "relax_batch": relax_s, "force_constants_batch": fc_s}
-        common = dict(relaxation=r, n_supercells=n_cells[i], timings_s=timings)
-        if isinstance(fc, Exception):
-            outcomes[i] = _failed(c, "force_constants", fc, **common)
-            continue
-        fc, common["dataset"] = fc
-        say(c.name, "gate")
-        try:
-            t2 = time.perf_counter()
-            inputs = KappaInputs.from_force_constants(fc)
-            freqs, gamma_row = mesh_frequencies(inputs, c.mesh, plan)
-            imag, ac_min, other_min = imaginary_gate(freqs, gamma_row,
-                                                     recipe.gamma_acoustic_threshold_THz)
-            broken = bool(r.details.get("broken_symmetry", False))
-            gate = Gate(imag, ac_min, other_min, broken)
-            timings["gate"] = time.perf_counter() - t2
-        except Exception as exc:
-            outcomes[i] = _failed(c, "gate", exc, **common)
-            continue
-        if imag or (broken and not recipe.kappa_if_symmetry_broken):
-            why = ([f"imaginary modes (Γ acoustic min {ac_min:.4g} THz, elsewhere min "
-                    f"{other_min:.4g} THz)"] if imag else []) + (
-                [f"symmetry broken by the relaxation (space group "
-                 f"{r.details.get('initial_space_group')} → "
-                 f"{r.details.get('final_space_group')})"] if broken else [])
-            outcomes[i] = KappaOutcome(c.name, "censored", "gate", "; ".join(why),
-                                       gate=gate, **common)
-            continue
-        say(c.name, "kappa")
-        try:
-            t3 = time.perf_counter()
-            result = thermal_conductivity(inputs, recipe.kappa_settings(c.mesh), plan=plan)
-            timings["kappa"] = time.perf_counter() - t3
-        except Exception as exc:
-            outcomes[i] = _failed(c, "kappa", exc, gate=gate, **common)
-            continue
-        outcomes[i] = KappaOutcome(c.name, "ok", "done", "", gate=gate, result=result,
-                                   **common)
-    for o in outcomes:
-        yield o
+    results = dict(zip(owners, solved))
+    for i, c in enumerate(crystals):  # input order, each yielded as soon as it is done
+        if outcomes[i] is None:
+            share = fc_s * n_cells[i] / total_cells
+            timings = {"relax": relaxed[i].seconds, "force_constants": share,
+                       "relax_batch": relax_s, "force_constants_batch": fc_s}
+            outcomes[i] = _finish(c, relaxed[i], results[i], n_cells[i], timings, recipe,
+                                  plan, say)
+        yield outcomes[i]
+
+
+def _finish(c: KappaCrystal, r, solved, n_supercells: int, timings: dict,
+            recipe: KappaRecipe, plan, say) -> KappaOutcome:
+    """Gate and κ of one crystal whose force constants were solved (or failed)."""
+    from phonjax.anharmonic.kappa import KappaInputs, thermal_conductivity
+
+    common = dict(relaxation=r, n_supercells=n_supercells, timings_s=timings)
+    if isinstance(solved, Exception):
+        return _failed(c, "force_constants", solved, **common)
+    fc, common["dataset"] = solved
+    say(c.name, "gate")
+    try:
+        t2 = time.perf_counter()
+        inputs = KappaInputs.from_force_constants(fc)
+        freqs, gamma_row = mesh_frequencies(inputs, c.mesh, plan)
+        imag, ac_min, other_min = imaginary_gate(freqs, gamma_row,
+                                                 recipe.gamma_acoustic_threshold_THz)
+        broken = bool(r.details.get("broken_symmetry", False))
+        gate = Gate(imag, ac_min, other_min, broken)
+        timings["gate"] = time.perf_counter() - t2
+    except Exception as exc:
+        return _failed(c, "gate", exc, **common)
+    if imag or (broken and not recipe.kappa_if_symmetry_broken):
+        why = ([f"imaginary modes (Γ acoustic min {ac_min:.4g} THz, elsewhere min "
+                f"{other_min:.4g} THz)"] if imag else []) + (
+            [f"symmetry broken by the relaxation (space group "
+             f"{r.details.get('initial_space_group')} → "
+             f"{r.details.get('final_space_group')})"] if broken else [])
+        return KappaOutcome(c.name, "censored", "gate", "; ".join(why), gate=gate, **common)
+    say(c.name, "kappa")
+    try:
+        t3 = time.perf_counter()
+        result = thermal_conductivity(inputs, recipe.kappa_settings(c.mesh), plan=plan)
+        timings["kappa"] = time.perf_counter() - t3
+    except Exception as exc:
+        return _failed(c, "kappa", exc, gate=gate, **common)
+    return KappaOutcome(c.name, "ok", "done", "", gate=gate, result=result, **common)

@@ -77,6 +77,21 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--distance", type=float, default=0.01, metavar="Å",
                    help="displacement length (default 0.01, phonopy's; at most 0.2, with a "
                         "warning above 0.05)")
+    k = p.add_argument_group("thermal conductivity (--kappa)")
+    k.add_argument("--kappa", action="store_true",
+                   help="also κ(T): FC3 and FC2 from the model on the relaxed cell (0.03 Å, "
+                        "phono3py's displacements), Wigner transport with isotope scattering, "
+                        "the κ benchmark's recipe (see phonjax.single.kappa_step)")
+    k.add_argument("--kappa-mesh", nargs="+", type=int, default=None, metavar="N",
+                   help="κ q-mesh: N or N1 N2 N3 (default: phonopy's length rule at 60 Å, "
+                        "19×19×19 for Si)")
+    k.add_argument("--kappa-method", choices=("wigner", "rta"), default="wigner")
+    k.add_argument("--kappa-temperatures", default="100:1000:50", metavar="T|A:B:STEP",
+                   help="κ temperatures in K: numbers or START:STOP:STEP (default 100:1000:50)")
+    k.add_argument("--fc3-supercell", nargs="+", type=int, default=None, metavar="N",
+                   help="FC3 supercell relative to the input cell, 3 or 9 integers (default: "
+                        "conventional multiples ≥ 10 Å)")
+    k.add_argument("--no-isotope", action="store_true", help="κ without isotope scattering")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"results folder (default ./{DEFAULT_OUT})")
     add_model_options(p)
     p.add_argument("--no-plots", action="store_true", help="files only")
@@ -115,6 +130,31 @@ def settings_from(args):
         band_points=args.band_points, dos_method=args.dos, dos_sigma_THz=args.sigma,
         imaginary_tolerance_THz=args.imaginary_tolerance,
         nac=False if args.no_nac else args.born)
+
+
+def kappa_settings_from(args):
+    """``single.kappa_step.KappaRunSettings`` from the κ options (ValueError on nonsense)."""
+    from phonjax.anharmonic.kappa_cli import temperatures_of
+    from phonjax.options import mesh_numbers
+    from phonjax.single.kappa_step import KappaRunSettings
+
+    mesh = None
+    if args.kappa_mesh is not None:
+        m = args.kappa_mesh * 3 if len(args.kappa_mesh) == 1 else args.kappa_mesh
+        mesh = mesh_numbers("--kappa-mesh", m)
+    if args.fc3_supercell is not None and len(args.fc3_supercell) not in (3, 9):
+        raise ValueError(f"--fc3-supercell takes 3 or 9 integers, got {len(args.fc3_supercell)}")
+    if args.fc3_supercell is not None:
+        import numpy as np
+
+        s = np.asarray(args.fc3_supercell)
+        s = np.diag(s) if s.size == 3 else s.reshape(3, 3)
+        if abs(round(np.linalg.det(s))) < 1:
+            raise ValueError("--fc3-supercell must have a nonzero determinant")
+    return KappaRunSettings(method=args.kappa_method, isotope=not args.no_isotope,
+                            temperatures_K=temperatures_of(args.kappa_temperatures.split()),
+                            mesh=mesh, fc3_supercell=None if args.fc3_supercell is None
+                            else tuple(args.fc3_supercell))
 
 
 def _items(args, settings, err):
@@ -241,9 +281,28 @@ def describe(p) -> list[str]:
                      "(phonopy's exclude_gamma_acoustic=True)")
     if p.instability is not None:
         lines.append(verdict_line(p.instability))
+    if p.kappa is not None:
+        lines.append(kappa_line(p.kappa))
     if p.error is not None:
         lines.append(f"[red]{p.error[0]} failed[/red]: {p.error[1]}")
     return [lines[0]] + ["  " + x for x in lines[1:]]
+
+
+def kappa_line(o) -> str:
+    """What the κ step did: cells, displacements, mesh and method, or why there is no κ."""
+    import numpy as np
+
+    if o.dataset is None:
+        return f"κ: [red]{o.status}[/red] at {o.stage}: {o.reason}"
+    n3 = o.dataset.unitcell.n_atoms * round(abs(np.linalg.det(o.dataset.supercell_matrix)))
+    line = (f"κ: FC3 supercell {_matrix(o.dataset.supercell_matrix)} ({n3} atoms), FC2 "
+            f"{_matrix(o.dataset.phonon_supercell_matrix)}, 0.03 Å displacements, "
+            f"{o.n_supercells} supercells from the model, traditional symmetrization")
+    if o.result is None:
+        return line + f"; [red]{o.status}[/red] at {o.stage}: {o.reason}"
+    s = o.result.settings
+    return (line + f"; {s.method} on {'×'.join(map(str, s.mesh))} ({o.result.n_triplets:,} "
+            f"triplets), {s.integration}" + (", isotope scattering" if s.isotope else ""))
 
 
 def verdict_line(rep) -> str:
@@ -294,6 +353,30 @@ def print_thermal_table(items, console) -> None:
         console.print(f"[yellow]{line}[/yellow]", highlight=False, soft_wrap=True)
 
 
+def print_kappa_table(items, console) -> None:
+    """κ̄ at 300 K (or the temperature nearest it) of each pair, or why there is none."""
+    from rich.table import Table
+
+    table = Table(title="thermal conductivity κ̄ = (κxx+κyy+κzz)/3")
+    for col in ("crystal", "model", "mesh", "T K", "κ̄ W/m·K", "coherence", "note"):
+        table.add_column(col, overflow="fold")
+    for p in items:
+        o = p.kappa
+        if o is None:
+            continue
+        r = o.result
+        if r is None:
+            table.add_row(p.name, p.model, "", "", "", "", f"[red]{o.status}[/red]: {o.reason}")
+            continue
+        i = int(abs(r.temperatures_K - 300.0).argmin())
+        coh = "" if r.kappa_coherence is None else f"{r.kappa_coherence[i, :3].mean():.4g}"
+        table.add_row(p.name, p.model, "×".join(map(str, r.settings.mesh)),
+                      f"{r.temperatures_K[i]:g}", f"{r.kappa[i, :3].mean():.4g}", coh,
+                      f"{r.settings.method}, {r.settings.integration}"
+                      + (", isotopes" if r.settings.isotope else ""))
+    console.print(table)
+
+
 def _number(value: float) -> str:
     """A table cell: 4 decimals, or "n/a" for an undefined (non-finite) value."""
     return f"{value:.4f}" if math.isfinite(value) else "[yellow]n/a[/yellow]"
@@ -322,6 +405,7 @@ def main(argv: list[str] | None = None) -> int:
     err = Console(stderr=True)
     try:
         settings = settings_from(args)
+        kappa = kappa_settings_from(args) if args.kappa else None
         plan_of(args)  # a plan it refuses: one line, before any work
         out = check_out(args.out)  # before any input, model or relaxation work
     except (SettingsError, ValueError) as exc:
@@ -350,6 +434,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with status:
             Phonons.run_all(items, report)
+            if kappa is not None:
+                from phonjax.single import kappa_step
+
+                kappa_step.run(items, kappa, report)
             report("writing files and plots")
             _outputs(items, out, not args.no_plots, err)
             report("done")
@@ -362,6 +450,8 @@ def main(argv: list[str] | None = None) -> int:
         for line in describe(p):
             console.print(line, highlight=False, soft_wrap=True)
     print_thermal_table(items, console)
+    if kappa is not None:
+        print_kappa_table(items, console)
     failed = sum(p.error is not None for p in items)
     err.print(f"{len(items) - failed} done, {failed + bad} failed in "
               f"{time.perf_counter() - t0:.1f} s · files in {out}/", highlight=False)

@@ -73,6 +73,7 @@ class Phonons:
     dos: DensityOfStates | None = None
     thermal: ThermalTable | None = None
     instability: InstabilityReport | None = None
+    kappa: object | None = None  # pipeline.kappa.KappaOutcome (``run_kappa``, run --kappa)
     timings: dict = field(default_factory=dict)
 
     # --- the pair and its records, by name ------------------------------------------------
@@ -299,6 +300,22 @@ class Phonons:
         self.run_thermal_properties()
         self.find_imaginary_modes()
         return self
+
+    def run_kappa(self, settings=None, **changes):
+        """κ(T) of this pair (``single.kappa_step``: FC3 and FC2 from the model on the relaxed
+        cell, the κ benchmark's recipe; ``settings`` a ``KappaRunSettings`` or its fields as
+        keywords, e.g. ``mesh=(11, 11, 11)``, ``method="rta"``); returns the
+        ``anharmonic.kappa.KappaResult`` (``PhononsError`` when censored or failed)."""
+        from phonjax.single import kappa_step
+
+        if self.cells is None:
+            self.prepare()  # relaxed cell, primitive and harmonic supercell: what κ starts from
+        self._check()
+        kappa_step.run([self], settings or kappa_step.with_defaults(**changes))
+        if self.kappa.result is None:
+            raise PhononsError(f"{self.name} · {self.model}: κ {self.kappa.status} at "
+                               f"{self.kappa.stage}: {self.kappa.reason}")
+        return self.kappa.result
 
     def run(self) -> Phonons:
         """Every step (the same as ``Phonons.run_all([self])``)."""

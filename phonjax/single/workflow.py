@@ -66,7 +66,7 @@ def _by_model(items: Sequence) -> dict[tuple, list]:
     return groups
 
 
-def _adapter(model: str, device: str, max_atoms: int):
+def adapter_for(model: str, device: str, max_atoms: int):
     from phonjax.pipeline import models
 
     adapter = models.adapter(model, device, max_atoms)
@@ -75,7 +75,7 @@ def _adapter(model: str, device: str, max_atoms: int):
     return adapter
 
 
-def _lanes(device: str, lanes: int | None) -> int:
+def lanes_for(device: str, lanes: int | None) -> int:
     from phonjax.pipeline.forces import default_lanes
 
     return default_lanes(device) if lanes is None else max(1, int(lanes))
@@ -95,8 +95,8 @@ def relax(items: Sequence, progress: Progress = no_progress) -> None:
         progress(f"relaxing {len(group)} crystal(s) with {model} (fmax "
                  f"{group[0].settings.fmax_eV_A:g} eV/Å, FixSymmetry, FrechetCellFilter, FIRE)")
         try:
-            adapter = _adapter(model, device, max_atoms)
-            n = _lanes(device, lanes)
+            adapter = adapter_for(model, device, max_atoms)
+            n = lanes_for(device, lanes)
             by_settings: dict = {}  # pairs whose relaxation settings agree relax together
             for p in group:
                 by_settings.setdefault(p.settings.relax_settings, []).append(p)
@@ -205,8 +205,8 @@ def model_forces(items: Sequence, progress: Progress = no_progress) -> None:
         progress(f"forces of {n_cells} displaced supercell(s) ({n_atoms} atoms) with {model}")
         t0 = time.perf_counter()
         try:
-            adapter = _adapter(model, device, max_atoms)
-            n = _lanes(device, lanes)
+            adapter = adapter_for(model, device, max_atoms)
+            n = lanes_for(device, lanes)
             with lane_threads(n):
                 out = evaluate_forces(adapter, [p.system for p in group], n)
         except Exception as exc:

@@ -104,6 +104,12 @@ def test_unstable_crystal_is_censored_with_its_reason(toy):
     [o] = kappa_of_crystals([c], toy, KappaRecipe(relax=None))
     assert o.status == "censored" and o.stage == "gate" and o.result is None
     assert "imaginary" in o.reason and o.gate.imaginary
+    # phonopy's masses, as phono3py takes them for a cell given without (Si: 28.0855, not
+    # ASE's 28.085)
+    from phonopy.structure.atoms import PhonopyAtoms as _PA
+
+    assert np.array_equal(o.dataset.unitcell.masses, _PA(symbols=["Si"] * 8, cell=np.eye(3),
+                                                        scaled_positions=np.zeros((8, 3))).masses)
     from phono3py import Phono3py
     from phonopy.structure.atoms import PhonopyAtoms
 

@@ -207,3 +207,35 @@ def test_cli_fetch_to_a_file_or_a_read_only_folder_is_one_line(site, online, tmp
     finally:
         undo()
     assert not list(read_only.iterdir())
+
+
+def test_pinned_kappa_files_are_fetched_checked_and_found_by_the_bench(server, online, tmp_path,
+                                                                        monkeypatch):
+    """``kappa-phonondb-pbe``: pinned files, each against its SHA-256 (a corrupted one
+    fails alone), then ``kappa_reference`` finds them in the data folder."""
+    from phonjax.bench import kappa_reference
+
+    shared = kappa_reference.SHARED_FOLDER
+    src = dataclasses.replace(source("kappa-phonondb-pbe"), index_url=server.url("/k/"))
+    assert len(src.files) == 4 and src.licence == "GPL-3.0"
+    for name, path, _ in src.files:
+        if not (shared / name).is_file():
+            pytest.skip("the κ benchmark data are not on this machine")
+        server.routes[f"/k/{path}"] = Route((shared / name).read_bytes())
+    server.routes["/k/data/mp_id-phonondb_id.txt"] = Route(b"tampered")
+    report = fetch(src, tmp_path / "kappa-phonondb-pbe", retries=0)
+    assert report.fetched == 3 and len(report.failures) == 1
+    assert report.failures[0].startswith("mp_id-phonondb_id.txt")
+    assert "GPL-3.0" in (tmp_path / "kappa-phonondb-pbe" / "LICENSE.md").read_text()
+    server.routes["/k/data/mp_id-phonondb_id.txt"] = Route(
+        (shared / "mp_id-phonondb_id.txt").read_bytes())
+    report = fetch(src, tmp_path / "kappa-phonondb-pbe", retries=0)
+    assert (report.present, report.fetched, report.failures) == (3, 1, [])
+    monkeypatch.setenv("PHONJAX_DATA", str(tmp_path))
+    monkeypatch.delenv("PHONJAX_KAPPA_DATA", raising=False)
+    monkeypatch.setattr(kappa_reference, "SHARED_FOLDER", tmp_path / "nowhere")
+    assert kappa_reference.default_folder() == tmp_path / "kappa-phonondb-pbe"
+    assert len(kappa_reference.load_benchmark()) == 103
+    monkeypatch.setenv("PHONJAX_DATA", str(tmp_path / "empty"))
+    with pytest.raises(ValueError, match="phonjax data fetch kappa-phonondb-pbe"):
+        kappa_reference.default_folder()
