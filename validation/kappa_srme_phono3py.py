@@ -156,10 +156,17 @@ def main(argv=None) -> int:
         items = sorted(items, key=cost)[: args.limit]
     protocol = (resolve_kappa("kappa-srme", {"mesh": args.mesh}) if args.mesh
                 else KAPPA_PRESETS["kappa-srme"])
-    adapter = models.adapter(args.model)
+    from phonjax.pipeline.forces import default_lanes, lane_threads
+
+    # as `phonjax bench` runs it on CPU: 256 atoms per model call, one lane per core
+    adapter = models.adapter(args.model, "cpu", 256)
+    if hasattr(adapter, "load"):
+        adapter.load()
+    lanes = default_lanes("cpu")
     crystals = [crystal_of(m.entry, protocol) for m in items]
     t0 = time.perf_counter()
-    outcomes = list(kappa_of_crystals(crystals, adapter, protocol.recipe))
+    with lane_threads(lanes):
+        outcomes = list(kappa_of_crystals(crystals, adapter, protocol.recipe, lanes=lanes))
     phonjax_s = time.perf_counter() - t0
     print(f"phonjax {args.model}: {len(items)} crystals in {phonjax_s:.1f} s "
           f"({phonjax_s / len(items):.1f} s per crystal)")

@@ -50,7 +50,8 @@ import numpy as np
 from phonjax.structure.crystal import Crystal, CrystalError
 from phonjax.structure.supercell import Primitive, build_primitive, build_supercell
 from phonjax.structure.symmetry import (SYMPREC, PositionMatcher, SpaceGroup, cartesian_rotations,
-                                        permutations, site_symmetry, space_group)
+                                        group_permutations, permutations, site_symmetry,
+                                        space_group)
 
 FC3_LEVEL = 3  # phono3py's default number of translational + permutation passes
 FC2_LEVEL = 3
@@ -101,7 +102,7 @@ def fc3_cells(unitcell: Crystal, supercell_matrix, primitive_matrix,
     primitive = build_primitive(supercell, supercell_matrix, primitive_matrix, symprec)
     group = space_group(supercell, symprec)
     matcher = PositionMatcher(supercell, symprec)
-    perms = permutations(matcher, group.rotations, group.translations)
+    perms = group_permutations(matcher, group.rotations, group.translations)
     return FC3Cells(supercell, primitive, group, perms,
                     _translation_permutations(supercell, primitive, perms, group), symprec)
 

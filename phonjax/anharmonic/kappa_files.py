@@ -153,15 +153,16 @@ def plot_kappa(result, path: str | os.PathLike, temperature_index: int | None = 
     f = result.frequency
     x, y = cumulative(f, trace, n_mesh)
     ax[0, 1].plot(x, y, drawstyle="steps-post")
-    ax[0, 1].set(xlabel="frequency (THz)", ylabel="cumulative κ (W/m·K)",
-                 title=f"cumulative κ (trace/3), {t[i]:g} K")
+    part = " particle part" if result.kappa_coherence is not None else ""
+    ax[0, 1].set(xlabel="frequency (THz)", ylabel=f"cumulative κ{part} (W/m·K)",
+                 title=f"cumulative κ{part} (trace/3), {t[i]:g} K")
     mfp = mean_free_paths_nm(result)[i]
     # modes that carry heat (a Γ-point optical mode has v ≈ 1e-30: no κ, no place on the axis)
     ok = np.isfinite(mfp) & (mfp > 0) & (trace > 1e-9 * max(float(trace.max()), 0.0))
     x, y = cumulative(np.where(ok, mfp, np.inf), np.where(ok, trace, 0.0), n_mesh)
     keep = np.isfinite(x)
     ax[1, 0].semilogx(x[keep], y[keep], drawstyle="steps-post")
-    ax[1, 0].set(xlabel="mean free path (nm)", ylabel="cumulative κ (W/m·K)",
+    ax[1, 0].set(xlabel="mean free path (nm)", ylabel=f"cumulative κ{part} (W/m·K)",
                  title=f"κ accumulation vs mean free path, {t[i]:g} K")
     tau = lifetimes_ps(result)[i]
     ok = np.isfinite(tau) & (f > 0)

@@ -191,17 +191,20 @@ def _figures(scored: dict, folder: Path) -> list[Path]:
 
     fig, ax = plt.subplots(figsize=(6, 4))
     models = list(scored)
+    ticks, labels = [], []
     for k, (kind, c) in enumerate(colors.items()):
         for m, model in enumerate(models):
             vals = [sc.srme for r, sc in scored[model] if r.get("structure") == kind]
             if vals:
-                x = m * (len(colors) + 1) + k + np.linspace(-0.25, 0.25, len(vals))
-                ax.scatter(x, vals, s=14, color=c, label=kind if m == 0 else None)
+                centre = m * (len(colors) + 1) + k
+                x = centre + np.linspace(-0.25, 0.25, len(vals))
+                ax.scatter(x, vals, s=14, color=c)
                 ax.plot([x.min() - 0.1, x.max() + 0.1], [np.mean(vals)] * 2, color=c)
-    ax.set_xticks([m * (len(colors) + 1) + 1 for m in range(len(models))], models)
+                ticks.append(centre)
+                labels.append(f"{kind}\n{model}\n({len(vals)}, mean {np.mean(vals):.2f})")
+    ax.set_xticks(ticks, labels, fontsize=8)
     ax.set(ylabel="κ_SRME (0 best, 2 worst)", ylim=(-0.05, 2.1),
            title="κ_SRME by structure type (lines: means)")
-    ax.legend(fontsize=8)
     fig.tight_layout()
     path = folder / "kappa_srme_by_structure.png"
     fig.savefig(path, dpi=130)

@@ -169,6 +169,31 @@ def permutations(matcher: PositionMatcher, rotations: np.ndarray, translations: 
     return matcher.match(images, numbers)
 
 
+def group_permutations(matcher: PositionMatcher, rotations: np.ndarray,
+                       translations: np.ndarray) -> np.ndarray:
+    """``permutations`` of a whole space group (n_ops, n), by its cosets: operations
+    that share a rotation differ by a pure translation d = τ_s − τ_r, so that
+    perm_s = perm_d ∘ perm_r. The matcher then places (n_rotations + n_translations)·n
+    positions instead of n_ops·n: for a 512-atom rocksalt supercell (12,288 operations,
+    48 rotations, 256 translations) 40× fewer. The same atoms as ``permutations``."""
+    rotations = np.asarray(rotations)
+    translations = np.asarray(translations, float)
+    _, first, rot_of = np.unique(rotations.reshape(len(rotations), 9), axis=0,
+                                 return_index=True, return_inverse=True)
+    rot_of = rot_of.reshape(-1)
+    if len(first) == len(rotations):
+        return permutations(matcher, rotations, translations)
+    base = permutations(matcher, rotations[first], translations[first])  # (n_r, n)
+    shifts = translations - translations[first][rot_of]
+    shifts -= np.floor(shifts + 1e-9)  # in [0, 1): equal translations, equal keys
+    keys = np.rint(shifts * 1e6).astype(np.int64) % 1_000_000
+    _, d_first, d_of = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    d_of = d_of.reshape(-1)
+    unit = np.broadcast_to(np.eye(3, dtype=rotations.dtype), (len(d_first), 3, 3))
+    moved = permutations(matcher, unit, shifts[d_first])  # (n_d, n)
+    return np.take_along_axis(moved[d_of], base[rot_of], axis=1)
+
+
 def inversion_permutation(group: SpaceGroup, matcher: PositionMatcher) -> np.ndarray | None:
     """``perm[i]``: the atom that the first inversion (W = −1) of the group sends atom i
     to, or None for a group without inversion."""
