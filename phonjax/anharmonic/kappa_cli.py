@@ -226,20 +226,14 @@ def replace_refusal(folder: Path) -> str | None:
 
 def write_crystal(out: Path, item, result, rec: dict, plot: bool) -> Path:
     from phonjax.anharmonic import files, kappa_files
-    from phonjax.atomic_write import remove_leftovers, replacing_folder, write_text
+    from phonjax.atomic_write import remove_leftovers, replacing_folder
     from phonjax.single.outputs import child
 
     out.mkdir(parents=True, exist_ok=True)
     target = child(out, item.name)
     with replacing_folder(target) as tmp:
-        kappa_files.write_kappa_hdf5(tmp / kappa_files.hdf5_name(result.mesh,
-                                                                 result.settings.sigma_THz),
-                                     result)
         fc3_cli.write_item_disp_yaml(tmp / files.DISP_YAML_FILE, item)
-        write_text(tmp / "kappa.csv", kappa_files.kappa_csv(result))
-        write_text(tmp / "kappa.json", kappa_files.summary_json(result, rec))
-        if plot:
-            kappa_files.plot_kappa(result, tmp / "kappa.png")
+        kappa_files.write_files(tmp, result, rec, plot)
     remove_leftovers(out, item.name)
     return target
 

@@ -178,6 +178,24 @@ def plot_kappa(result, path: str | os.PathLike, temperature_index: int | None = 
     return path
 
 
+def write_files(folder: str | os.PathLike, result, extra: dict | None = None,
+                plot: bool = True) -> list[str]:
+    """kappa-mXYZ.hdf5, kappa.csv, kappa.json (``summary_json`` with ``extra``) and, with
+    ``plot``, kappa.png (``plot_kappa``) in ``folder``, each written atomically; their names."""
+    from phonjax.atomic_write import write_text
+
+    folder = Path(folder)
+    h5 = hdf5_name(result.mesh, result.settings.sigma_THz)
+    write_kappa_hdf5(folder / h5, result)
+    write_text(folder / "kappa.csv", kappa_csv(result))
+    write_text(folder / "kappa.json", summary_json(result, extra))
+    names = [h5, "kappa.csv", "kappa.json"]
+    if plot:
+        plot_kappa(result, folder / "kappa.png")
+        names.append("kappa.png")
+    return names
+
+
 def summary_json(result, extra: dict | None = None) -> str:
     """κ per temperature and the settings, as one JSON document."""
     s = result.settings

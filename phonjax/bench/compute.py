@@ -33,7 +33,8 @@ import numpy as np
 from phonjax.bench import REFERENCE_MODEL
 from phonjax.bench.inputs import Material, content_sha256, load
 from phonjax.bench.protocols import Protocol, mesh_for
-from phonjax.pipeline.forces import default_lanes, evaluate_forces, hessian_forces, lane_threads
+from phonjax.pipeline.forces import (evaluate_forces, hessian_forces, lane_threads,
+                                     lanes_or_default)
 from phonjax.structure.symmetry import crystal_system, spglib_dataset
 
 if TYPE_CHECKING:  # phonjax.execution imports jax: only where a kernel runs
@@ -226,10 +227,8 @@ def iter_model_rows(materials: list[Material], model: str, protocol: Protocol,
     from phonjax.execution.plan import resolved_plan
 
     plan = resolved_plan(plan)
-    adapter = models.adapter(model, device, max_atoms)
-    if hasattr(adapter, "load"):
-        adapter.load()  # imports the model's framework, so that its threads can be set
-    lanes = default_lanes(device) if lanes is None else max(1, int(lanes))
+    adapter = models.loaded_adapter(model, device, max_atoms)
+    lanes = lanes_or_default(device, lanes)
     with lane_threads(lanes):
         yield from _model_rows(materials, model, protocol, adapter, lanes, plan)
 

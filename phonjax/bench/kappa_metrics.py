@@ -45,9 +45,11 @@ from typing import Sequence
 
 import numpy as np
 
+from phonjax.pipeline.kappa import GAMMA_ACOUSTIC_THRESHOLD_THZ
+
 KAPPA_ERROR_MAX = 2.0  # SRME of a censored material, |SRD| of a failed one
 DEGENERATE_THZ = 1e-4  # phono3py ≤ 3.30 (MS-SMM19): band pairs this close count as particle κ
-IMAGINARY_THRESHOLD_THZ = -0.01  # Γ acoustic modes may dip this far below 0
+IMAGINARY_THRESHOLD_THZ = GAMMA_ACOUSTIC_THRESHOLD_THZ  # Γ acoustic modes may dip this far
 
 
 def trace_average(kappa) -> np.ndarray:

@@ -92,6 +92,7 @@ def resolve_kappa(name: str = DEFAULT_KAPPA_PROTOCOL, overrides: dict | None = N
     recipe's fields, the relaxation's (``fmax_eV_A``, ``steps``, ``symprec``, ``allow_tilt``)
     or ``relax=false``, and ``mesh`` (N or N1xN2xN3)."""
     from phonjax import options
+    from phonjax.bench.protocols import mesh_setting
 
     if name not in KAPPA_PRESETS:
         raise ValueError(f"unknown κ protocol {name!r}; known: {', '.join(KAPPA_PRESETS)}")
@@ -100,8 +101,7 @@ def resolve_kappa(name: str = DEFAULT_KAPPA_PROTOCOL, overrides: dict | None = N
     for k, v in (overrides or {}).items():
         k = k.replace("-", "_")
         if k == "mesh":
-            parts = str(v).replace("x", " ").replace(",", " ").split()
-            mesh = options.mesh_numbers("mesh", parts * 3 if len(parts) == 1 else parts)
+            mesh = mesh_setting(v)
         elif k == "relax":
             if not options.boolean("relax", v):
                 recipe["relax"] = None
@@ -230,31 +230,27 @@ def compute_kappa_chunk(materials, model: str, protocol: KappaProtocol, device: 
     raises: a model that cannot load gives ``model_error`` rows (the runner stops), a
     crystal's failure its own ``failed`` row."""
     from phonjax.pipeline import models
-    from phonjax.pipeline.forces import default_lanes, lane_threads
+    from phonjax.pipeline.forces import lane_threads, lanes_or_default
     from phonjax.pipeline.kappa import kappa_of_crystals
 
-    t0 = time.perf_counter()
+    t_last = time.perf_counter()
     try:
-        adapter = models.adapter(model, device, max_atoms)
-        if hasattr(adapter, "load"):
-            adapter.load()  # imports the model's framework, so that its threads can be set
+        adapter = models.loaded_adapter(model, device, max_atoms)
     except Exception as exc:
         for m in materials:
             yield {**_row_base(m, model, protocol), "status": "model_error", "stage": "model",
                    "error": f"{type(exc).__name__}: {exc}"}
         return
-    lanes = default_lanes(device) if lanes is None else max(1, int(lanes))
+    lanes = lanes_or_default(device, lanes)
     crystals = [crystal_of(m.entry, protocol) for m in materials]
     done = 0
-    t_last = t0
     try:
         with lane_threads(lanes):
             for m, o in zip(materials, kappa_of_crystals(crystals, adapter, protocol.recipe,
                                                          lanes=lanes, plan=plan)):
+                # the first row carries the batched stages shared by all; each its κ stage
                 now = time.perf_counter()
-                # the batched stages shared by all, the κ stage of this one alone
-                wall = (now - t_last) if done else (now - t0)
-                t_last, done = now, done + 1
+                wall, t_last, done = now - t_last, now, done + 1
                 yield {**outcome_row(m, model, protocol, o), "wall_seconds": wall}
     except Exception as exc:  # the model failed for all: not the materials' fault
         for m in materials[done:]:

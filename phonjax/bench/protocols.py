@@ -22,11 +22,9 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, fields, replace
 
-import numpy as np
-
 from phonjax import options
+from phonjax.harmonic.mesh import crystal_mesh_from_length
 from phonjax.pipeline.settings import RELAX_FIELDS, RelaxSettings
-from phonjax.harmonic.mesh import mesh_from_length
 from phonjax.units import THZ_TO_K
 
 
@@ -143,14 +141,7 @@ def _coerce(name: str, value):
     if value is None or name == "name":
         return value
     if name == "mesh":
-        if isinstance(value, str):
-            parts = value.replace("x", " ").replace(",", " ").split()
-            parts = parts * 3 if len(parts) == 1 else parts
-        else:
-            parts = list(value)
-        if len(parts) != 3:
-            raise options.SettingError(f"mesh must be N or N1xN2xN3, got {value!r}")
-        return options.mesh_numbers("mesh", parts)  # 2.5 or True: refused, never truncated
+        return mesh_setting(value)
     if name in _CHECKS:
         return _CHECKS[name](name, value)
     if name in _CHOICES:
@@ -167,6 +158,19 @@ def _coerce(name: str, value):
             raise options.SettingError(f"{name} must be true or false, got {value!r}")
         return bool(value)
     return value
+
+
+def mesh_setting(value) -> tuple[int, int, int]:
+    """A benchmark's ``mesh`` setting: N, N1xN2xN3 or N1,N2,N3 text, or three numbers
+    (``options.mesh_numbers``: 2.5 or True refused, never truncated)."""
+    if isinstance(value, str):
+        parts = value.replace("x", " ").replace(",", " ").split()
+        parts = parts * 3 if len(parts) == 1 else parts
+    else:
+        parts = list(value)
+    if len(parts) != 3:
+        raise options.SettingError(f"mesh must be N or N1xN2xN3, got {value!r}")
+    return options.mesh_numbers("mesh", parts)
 
 
 def resolve(name: str = DEFAULT_PROTOCOL, overrides: dict | None = None) -> Protocol:
@@ -192,13 +196,4 @@ def mesh_for(protocol: Protocol, unitcell, primitive_matrix) -> tuple[int, int, 
     """The sampling mesh of one material under ``protocol``."""
     if protocol.mesh is not None:
         return tuple(protocol.mesh)
-    from phonjax.structure.symmetry import spglib_dataset
-
-    P = np.asarray(primitive_matrix, float)
-    lattice = P.T @ np.asarray(unitcell.lattice)  # primitive lattice rows
-    ds = spglib_dataset(unitcell, required=False)
-    rotations = None
-    if ds is not None:  # unit-cell fractional rotations -> primitive basis: P⁻¹ R P
-        Pinv = np.linalg.inv(P)
-        rotations = np.rint([Pinv @ r @ P for r in np.unique(ds.rotations, axis=0)]).astype(int)
-    return mesh_from_length(protocol.mesh_length_A, lattice, rotations)
+    return crystal_mesh_from_length(protocol.mesh_length_A, unitcell, primitive_matrix)

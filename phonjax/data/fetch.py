@@ -232,22 +232,21 @@ def _fetch_pinned(src: Source, folder: Path, base: str, timeout_s: float, retrie
     manifest = read_manifest(folder)
     report = FetchReport(folder, listed=len(src.files), published_hashes=len(src.files))
     todo = []
-    for name, _, sha in src.files:
+    for name, url_path, sha in src.files:
         path = folder / name
         if path.exists() and file_sha256(path) == sha:
             report.present += 1
             manifest[name] = {"file": name, "size_bytes": path.stat().st_size, "sha256": sha,
-                              "url": base + dict((n, u) for n, u, _ in src.files)[name]}
+                              "url": base + url_path}
             if on_file:
                 on_file(name, "present", path.stat().st_size)
         else:
-            todo.append((name, sha))
+            todo.append((name, url_path, sha))
     if on_listed:
         on_listed(len(todo), len(src.files))
-    paths = {n: u for n, u, _ in src.files}
-    for name, sha in todo:
+    for name, url_path, sha in todo:
         try:
-            got = download(base + paths[name], folder / name, timeout_s=timeout_s,
+            got = download(base + url_path, folder / name, timeout_s=timeout_s,
                            retries=retries, expected_sha256=sha)
         except (DownloadError, OSError, ValueError) as exc:
             report.failures.append(f"{name}: {exc}")
@@ -255,7 +254,7 @@ def _fetch_pinned(src: Source, folder: Path, base: str, timeout_s: float, retrie
                 on_file(name, "failed", 0)
             continue
         manifest[name] = {"file": name, "size_bytes": got.size_bytes, "sha256": got.sha256,
-                          "url": base + paths[name]}
+                          "url": base + url_path}
         report.fetched += 1
         report.bytes_fetched += got.size_bytes
         if on_file:

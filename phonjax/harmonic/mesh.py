@@ -173,3 +173,20 @@ def mesh_from_length(length_A: float, primitive_lattice: np.ndarray,
                 m[pair] = max(m[pair])
     m = np.maximum(m, 1)
     return (int(m[0]), int(m[1]), int(m[2]))
+
+
+def crystal_mesh_from_length(length_A: float, unitcell, primitive_matrix
+                             ) -> tuple[int, int, int]:
+    """``mesh_from_length`` of a crystal's primitive cell (``unitcell`` a ``Crystal``,
+    ``primitive_matrix`` P relative to it), its axes made equal where the crystal's point
+    group maps them onto each other (spglib's rotations in the primitive basis, P⁻¹ R P)."""
+    from phonjax.structure.symmetry import spglib_dataset
+
+    P = np.asarray(primitive_matrix, float)
+    lattice = P.T @ np.asarray(unitcell.lattice)  # primitive lattice rows
+    ds = spglib_dataset(unitcell, required=False)
+    rotations = None
+    if ds is not None:
+        Pinv = np.linalg.inv(P)
+        rotations = np.rint([Pinv @ r @ P for r in np.unique(ds.rotations, axis=0)]).astype(int)
+    return mesh_from_length(length_A, lattice, rotations)

@@ -113,6 +113,11 @@ def default_lanes(device: str = "cpu") -> int:
     return max(1, min(usable_cores(), 4))
 
 
+def lanes_or_default(device: str, lanes: int | None) -> int:
+    """``lanes`` as asked (≥ 1), or ``default_lanes(device)`` when None."""
+    return default_lanes(device) if lanes is None else max(1, int(lanes))
+
+
 def lane_threads(lanes: int) -> ContextManager:
     """One torch intra-op thread per lane while lanes run side by side (torch models)."""
     if lanes > 1 and "torch" in sys.modules:

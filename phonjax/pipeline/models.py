@@ -63,6 +63,15 @@ def adapter(spec: str, device: str = "cpu", max_atoms: int = 4096):
     return _CACHE[key]
 
 
+def loaded_adapter(spec: str, device: str = "cpu", max_atoms: int = 4096):
+    """``adapter`` with its model loaded now: its framework imported, so that the threads
+    of the lanes can be set before the first model call."""
+    a = adapter(spec, device, max_atoms)
+    if hasattr(a, "load"):
+        a.load()
+    return a
+
+
 def describe(spec: str) -> dict:
     """Model identity stored with every result: family, variant, package and version, and
     the weights (path and SHA-256; fetched first when missing and downloads are allowed)."""

@@ -54,6 +54,15 @@ def _fmax(forces: np.ndarray) -> float:
     return float(np.sqrt((np.asarray(forces) ** 2).sum(axis=1).max()))
 
 
+def _guard(filtered, max_force_eV_A: float) -> None:
+    """A FIRE observer: NaN or exploding forces end the relaxation (``RelaxationFailed``)."""
+    f = filtered.get_forces()
+    if not np.isfinite(f).all():
+        raise RelaxationFailed("NaN or infinite forces/stress")
+    if _fmax(f) > max_force_eV_A:
+        raise RelaxationFailed(f"forces exploded (> {max_force_eV_A:g} eV/Å)")
+
+
 def _one_blas_thread():
     try:
         from threadpoolctl import threadpool_limits
@@ -263,8 +272,8 @@ def _cell_filter(atoms, mask=None):
     (step, log, observers, convergence test) at the same positions and cell; each
     call re-applies FixSymmetry to forces and stress and takes a 3×3 matrix
     logarithm (~25 % of a CHGNet step on CPU). The filter's forces are a function
-    of positions and cell only (the calculator caches its results on the same
-    state), so the last result is returned again while neither has changed.
+    of positions, cell and constraints (the calculator caches its results on the same
+    state), so the last result is returned again while none of them has changed.
     """
     return _state_cached_filter_class()(atoms, mask=mask)
 
@@ -278,7 +287,7 @@ def _state_cached_filter_class():
 
         def get_forces(self, **kwargs):
             state = (self.atoms.positions.tobytes(), self.atoms.cell.array.tobytes(),
-                     tuple(sorted(kwargs.items())))
+                     tuple(map(id, self.atoms.constraints)), tuple(sorted(kwargs.items())))
             if state != self._state:
                 self._forces = super().get_forces(**kwargs)
                 self._filter_stress, self._state = self.stress, state
@@ -300,13 +309,6 @@ def _relax(atoms, calculator, settings: RelaxSettings, cell_filter) -> RelaxResu
     steps = 0
     fmax = float("nan")
 
-    def guard(filtered):
-        f = filtered.get_forces()
-        if not np.isfinite(f).all():
-            raise RelaxationFailed("NaN or infinite forces/stress")
-        if _fmax(f) > settings.max_force_eV_A:
-            raise RelaxationFailed(f"forces exploded (> {settings.max_force_eV_A:g} eV/Å)")
-
     def failed(reason: str) -> RelaxResult:
         return RelaxResult(False, None, None, None, None if np.isnan(fmax) else fmax, steps,
                            time.perf_counter() - t0, reason)
@@ -315,7 +317,7 @@ def _relax(atoms, calculator, settings: RelaxSettings, cell_filter) -> RelaxResu
         for _ in range(settings.relax_rounds):
             filtered = cell_filter(atoms)
             opt = FIRE(filtered, logfile=None)
-            opt.insert_observer(guard, filtered=filtered)
+            opt.insert_observer(_guard, filtered=filtered, max_force_eV_A=settings.max_force_eV_A)
             opt.run(fmax=settings.fmax_eV_A / 2, steps=settings.relax_steps)
             steps += opt.nsteps
             fmax = _fmax(filtered.get_forces())
@@ -346,10 +348,10 @@ def _relax(atoms, calculator, settings: RelaxSettings, cell_filter) -> RelaxResu
 
 def space_group_number(atoms, symprec: float) -> int | None:
     """spglib's space-group number of ``atoms`` at ``symprec`` (None when spglib finds none)."""
-    import spglib
+    from phonjax.structure.symmetry import spglib_dataset
 
     cell = (np.asarray(atoms.cell), atoms.get_scaled_positions(), atoms.numbers)
-    dataset = spglib.get_symmetry_dataset(cell, symprec=symprec)
+    dataset = spglib_dataset(cell, symprec, required=False)
     return None if dataset is None else int(dataset.number)
 
 
@@ -366,29 +368,22 @@ def _relax_two_stage(atoms, calculator, settings: TwoStageRelaxSettings,
     atoms.calc = calculator
     details = {"initial_space_group": space_group_number(atoms, settings.symprec)}
     steps, fmax = 0, float("nan")
-
-    def guard(filtered):
-        f = filtered.get_forces()
-        if not np.isfinite(f).all():
-            raise RelaxationFailed("NaN or infinite forces/stress")
-        if _fmax(f) > settings.max_force_eV_A:
-            raise RelaxationFailed(f"forces exploded (> {settings.max_force_eV_A:g} eV/Å)")
+    mask = None if settings.allow_tilt else list(NO_TILT_MASK)
 
     def stage(filtered) -> int:
         opt = FIRE(filtered, logfile=None)
-        opt.insert_observer(guard, filtered=filtered)
+        opt.insert_observer(_guard, filtered=filtered, max_force_eV_A=settings.max_force_eV_A)
         opt.run(fmax=settings.fmax_eV_A, steps=settings.steps)
         return opt.nsteps
 
     try:
         atoms.set_constraint(FixSymmetry(atoms))
-        filtered = cell_filter(atoms, mask=None if settings.allow_tilt else list(NO_TILT_MASK))
+        filtered = cell_filter(atoms, mask=mask)
         n1 = stage(filtered)
         details["stage1_space_group"] = space_group_number(atoms, settings.symprec)
         stage1 = atoms.copy()
         stage1.set_constraint()
-        atoms.set_constraint()
-        filtered._state = None  # the cached forces were symmetrized by the constraint
+        atoms.set_constraint()  # the filter's cache is keyed on the constraints too
         n2 = stage(filtered)
         steps = n1 + n2
         details["stage2_space_group"] = space_group_number(atoms, settings.symprec)
@@ -400,8 +395,7 @@ def _relax_two_stage(atoms, calculator, settings: TwoStageRelaxSettings,
         if details["redirected_to_stage1"]:
             final = stage1
             final.calc = calculator
-        fmax = _fmax(cell_filter(final, mask=None if settings.allow_tilt
-                                 else list(NO_TILT_MASK)).get_forces())
+        fmax = _fmax(cell_filter(final, mask=mask).get_forces())
         energy = float(final.get_potential_energy())
         if not (np.isfinite(fmax) and np.isfinite(energy)):
             raise RelaxationFailed("NaN forces or energy")

@@ -134,27 +134,17 @@ def settings_from(args):
 
 def kappa_settings_from(args):
     """``single.kappa_step.KappaRunSettings`` from the κ options (ValueError on nonsense)."""
+    from phonjax.anharmonic.cli import matrix_of
     from phonjax.anharmonic.kappa_cli import temperatures_of
     from phonjax.options import mesh_numbers
     from phonjax.single.kappa_step import KappaRunSettings
 
-    mesh = None
-    if args.kappa_mesh is not None:
-        m = args.kappa_mesh * 3 if len(args.kappa_mesh) == 1 else args.kappa_mesh
-        mesh = mesh_numbers("--kappa-mesh", m)
-    if args.fc3_supercell is not None and len(args.fc3_supercell) not in (3, 9):
-        raise ValueError(f"--fc3-supercell takes 3 or 9 integers, got {len(args.fc3_supercell)}")
-    if args.fc3_supercell is not None:
-        import numpy as np
-
-        s = np.asarray(args.fc3_supercell)
-        s = np.diag(s) if s.size == 3 else s.reshape(3, 3)
-        if abs(round(np.linalg.det(s))) < 1:
-            raise ValueError("--fc3-supercell must have a nonzero determinant")
+    mesh = None if args.kappa_mesh is None else mesh_numbers("--kappa-mesh", args.kappa_mesh)
+    fc3 = matrix_of(args.fc3_supercell, "--fc3-supercell")
     return KappaRunSettings(method=args.kappa_method, isotope=not args.no_isotope,
                             temperatures_K=temperatures_of(args.kappa_temperatures.split()),
-                            mesh=mesh, fc3_supercell=None if args.fc3_supercell is None
-                            else tuple(args.fc3_supercell))
+                            mesh=mesh, fc3_supercell=None if fc3 is None
+                            else tuple(int(x) for x in fc3.ravel()))
 
 
 def _items(args, settings, err):
@@ -294,10 +284,14 @@ def kappa_line(o) -> str:
 
     if o.dataset is None:
         return f"κ: [red]{o.status}[/red] at {o.stage}: {o.reason}"
+    from phonjax.single.kappa_step import KappaRunSettings
+
+    used = KappaRunSettings().recipe()  # the displacement and symmetrization run() uses
     n3 = o.dataset.unitcell.n_atoms * round(abs(np.linalg.det(o.dataset.supercell_matrix)))
     line = (f"κ: FC3 supercell {_matrix(o.dataset.supercell_matrix)} ({n3} atoms), FC2 "
-            f"{_matrix(o.dataset.phonon_supercell_matrix)}, 0.03 Å displacements, "
-            f"{o.n_supercells} supercells from the model, traditional symmetrization")
+            f"{_matrix(o.dataset.phonon_supercell_matrix)}, {used.distance_A:g} Å "
+            f"displacements, {o.n_supercells} supercells from the model, "
+            f"{used.symmetrization} symmetrization")
     if o.result is None:
         return line + f"; [red]{o.status}[/red] at {o.stage}: {o.reason}"
     s = o.result.settings

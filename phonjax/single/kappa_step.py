@@ -57,10 +57,9 @@ def _matrix(values) -> np.ndarray:
 
 def crystal_of(p, settings: KappaRunSettings):
     """The ``KappaCrystal`` of a pair whose harmonic phonons are done."""
-    from phonjax.harmonic.mesh import mesh_from_length
+    from phonjax.harmonic.mesh import crystal_mesh_from_length
     from phonjax.pipeline.cells import supercell_for_length
     from phonjax.pipeline.kappa import KappaCrystal
-    from phonjax.structure.symmetry import spglib_dataset
 
     cell = p.structure.unitcell
     pmat = np.asarray(p.cells.primitive_matrix, float)
@@ -68,15 +67,7 @@ def crystal_of(p, settings: KappaRunSettings):
         smat = _matrix(settings.fc3_supercell)
     else:
         smat, _ = supercell_for_length(cell, settings.fc3_min_length_A)
-    mesh = settings.mesh
-    if mesh is None:
-        lattice = pmat.T @ np.asarray(cell.lattice)
-        ds = spglib_dataset(cell, required=False)
-        rot = None
-        if ds is not None:
-            inv = np.linalg.inv(pmat)
-            rot = np.rint([inv @ r @ pmat for r in np.unique(ds.rotations, axis=0)]).astype(int)
-        mesh = mesh_from_length(settings.mesh_length_A, lattice, rot)
+    mesh = settings.mesh or crystal_mesh_from_length(settings.mesh_length_A, cell, pmat)
     return KappaCrystal(p.name, cell.to_ase(), np.asarray(smat, int),
                         np.asarray(p.cells.supercell_matrix, int), pmat,
                         tuple(int(x) for x in mesh))
@@ -85,22 +76,19 @@ def crystal_of(p, settings: KappaRunSettings):
 def run(items, settings: KappaRunSettings, progress=lambda message: None) -> None:
     """``p.kappa`` (a ``pipeline.kappa.KappaOutcome``) for every pair whose harmonic steps
     succeeded; a model's pairs in one batched call."""
-    from phonjax.pipeline.forces import lane_threads
+    from phonjax.pipeline import models
+    from phonjax.pipeline.forces import lane_threads, lanes_or_default
     from phonjax.pipeline.kappa import KappaOutcome, kappa_of_crystals
     from phonjax.pipeline.records import REFERENCE_MODEL
     from phonjax.single import workflow
 
-    groups: dict[tuple, list] = {}
-    for p in items:
-        if p.error is not None or p.structure is None or p.cells is None:
-            continue
+    done = [p for p in items if p.error is None and p.cells is not None]
+    for p in done:
         if p.model == REFERENCE_MODEL:
             p.kappa = KappaOutcome(p.name, "failed", "force_constants",
                                    "κ needs third-order forces: give a --model (a force-set "
                                    "file holds second-order forces only)")
-            continue
-        groups.setdefault((p.model, p.device, p.max_atoms, p.lanes), []).append(p)
-    for (model, device, max_atoms, lanes), group in groups.items():
+    for (model, device, max_atoms, lanes), group in workflow.by_model(done).items():
         crystals = []
         for p in group:
             try:
@@ -114,8 +102,8 @@ def run(items, settings: KappaRunSettings, progress=lambda message: None) -> Non
         progress(f"κ of {len(group)} crystal(s) with {model}: FC3 and FC2 from the model, "
                  f"{settings.method} on {', '.join('×'.join(map(str, c.mesh)) for c in crystals)}")
         try:
-            adapter = workflow.adapter_for(model, device, max_atoms)
-            n = workflow.lanes_for(device, lanes)
+            adapter = models.loaded_adapter(model, device, max_atoms)
+            n = lanes_or_default(device, lanes)
             with lane_threads(n):
                 outs = list(kappa_of_crystals(crystals, adapter, settings.recipe(), lanes=n,
                                               plan=group[0].pair.plan))
@@ -139,11 +127,9 @@ def record(p) -> dict:
         out["fc3_supercell_matrix"] = np.asarray(o.dataset.supercell_matrix).tolist()
         out["fc2_supercell_matrix"] = np.asarray(o.dataset.phonon_supercell_matrix).tolist()
     r = o.result
-    if r is not None:
-        s = r.settings
-        out.update({"mesh": list(s.mesh), "method": s.method, "integration": s.integration,
-                    "isotope": s.isotope, "displacement_A": 0.03,
-                    "symmetrization": "traditional (phono3py's symmetrize_fc2/fc3r)",
+    if r is not None:  # the settings and κ rows come with kappa_files.summary_json
+        used = KappaRunSettings().recipe()  # what run() gives kappa_of_crystals
+        out.update({"displacement_A": used.distance_A, "symmetrization": used.symmetrization,
                     "temperatures_K": r.temperatures_K.tolist(),
                     "kappa_WmK": r.kappa.tolist(), "components": "xx yy zz yz xz xy"})
         if r.kappa_coherence is not None:
@@ -162,22 +148,10 @@ def write(p, folder: Path, plots: bool) -> list[str]:
     if p.kappa is None:
         return []
     folder = Path(folder)
-    rec = record(p)
-    names = ["kappa.json"]
-    r = p.kappa.result
-    if r is None:
-        write_text(folder / "kappa.json", json.dumps(rec, indent=1, default=float))
-        return names
-    h5 = kappa_files.hdf5_name(r.mesh, r.settings.sigma_THz)
-    kappa_files.write_kappa_hdf5(folder / h5, r)
-    write_text(folder / "kappa.csv", kappa_files.kappa_csv(r))
-    write_text(folder / "kappa.json", kappa_files.summary_json(r, rec))
-    names += [h5, "kappa.csv"]
-    if plots:
-        i = int(np.abs(r.temperatures_K - 300.0).argmin())
-        kappa_files.plot_kappa(r, folder / "kappa.png", temperature_index=i)
-        names.append("kappa.png")
-    return names
+    if p.kappa.result is None:
+        write_text(folder / "kappa.json", json.dumps(record(p), indent=1, default=float))
+        return ["kappa.json"]
+    return kappa_files.write_files(folder, p.kappa.result, record(p), plots)
 
 
 def compare(group, folder: Path, plots: bool) -> None:

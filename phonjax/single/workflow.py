@@ -58,7 +58,7 @@ def symmetrize(items: Sequence, progress: Progress = no_progress) -> None:
             _fail(p, "symmetry", exc)
 
 
-def _by_model(items: Sequence) -> dict[tuple, list]:
+def by_model(items: Sequence) -> dict[tuple, list]:
     groups: dict[tuple, list] = {}
     for p in _alive(items):
         if p.model != REFERENCE_MODEL:
@@ -66,28 +66,14 @@ def _by_model(items: Sequence) -> dict[tuple, list]:
     return groups
 
 
-def adapter_for(model: str, device: str, max_atoms: int):
-    from phonjax.pipeline import models
-
-    adapter = models.adapter(model, device, max_atoms)
-    if hasattr(adapter, "load"):
-        adapter.load()  # imports the model's framework, so that its threads can be set
-    return adapter
-
-
-def lanes_for(device: str, lanes: int | None) -> int:
-    from phonjax.pipeline.forces import default_lanes
-
-    return default_lanes(device) if lanes is None else max(1, int(lanes))
-
-
 def relax(items: Sequence, progress: Progress = no_progress) -> None:
     """Relax every pair that asks for it, the crystals of one model together."""
     from phonjax.pipeline.relax import relax_many
-    from phonjax.pipeline.forces import lane_threads
+    from phonjax.pipeline import models
+    from phonjax.pipeline.forces import lane_threads, lanes_or_default
     from phonjax.structure.symmetry import symmetry_of
 
-    for (model, device, max_atoms, lanes), group in _by_model(items).items():
+    for (model, device, max_atoms, lanes), group in by_model(items).items():
         group = [p for p in group if p.settings.relax and p.relaxation is None
                  and _cells_fit(p)]
         if not group:
@@ -95,8 +81,8 @@ def relax(items: Sequence, progress: Progress = no_progress) -> None:
         progress(f"relaxing {len(group)} crystal(s) with {model} (fmax "
                  f"{group[0].settings.fmax_eV_A:g} eV/Å, FixSymmetry, FrechetCellFilter, FIRE)")
         try:
-            adapter = adapter_for(model, device, max_atoms)
-            n = lanes_for(device, lanes)
+            adapter = models.loaded_adapter(model, device, max_atoms)
+            n = lanes_or_default(device, lanes)
             by_settings: dict = {}  # pairs whose relaxation settings agree relax together
             for p in group:
                 by_settings.setdefault(p.settings.relax_settings, []).append(p)
@@ -188,7 +174,8 @@ def build_systems(items: Sequence, progress: Progress = no_progress) -> None:
 
 def model_forces(items: Sequence, progress: Progress = no_progress) -> None:
     """Forces on every displaced supercell: one batched model call per model."""
-    from phonjax.pipeline.forces import evaluate_forces, lane_threads
+    from phonjax.pipeline import models
+    from phonjax.pipeline.forces import evaluate_forces, lane_threads, lanes_or_default
 
     for p in _alive(items):
         if p.model == REFERENCE_MODEL and p.forces is None:
@@ -196,7 +183,7 @@ def model_forces(items: Sequence, progress: Progress = no_progress) -> None:
                 _fail(p, "forces", "the force-set file has no forces; give a --model")
             else:
                 p.forces = p.dataset.forces
-    for (model, device, max_atoms, lanes), group in _by_model(items).items():
+    for (model, device, max_atoms, lanes), group in by_model(items).items():
         group = [p for p in group if p.forces is None]
         if not group:
             continue
@@ -205,8 +192,8 @@ def model_forces(items: Sequence, progress: Progress = no_progress) -> None:
         progress(f"forces of {n_cells} displaced supercell(s) ({n_atoms} atoms) with {model}")
         t0 = time.perf_counter()
         try:
-            adapter = adapter_for(model, device, max_atoms)
-            n = lanes_for(device, lanes)
+            adapter = models.loaded_adapter(model, device, max_atoms)
+            n = lanes_or_default(device, lanes)
             with lane_threads(n):
                 out = evaluate_forces(adapter, [p.system for p in group], n)
         except Exception as exc:
