@@ -1,4 +1,4 @@
-"""Command line: ``python -m phonjax {run,phonons,fc3,kappa,bench,models,data} ...``."""
+"""Command line: ``python -m phonjax {run,phonons,fc3,kappa,qha,bench,models,data} ...``."""
 
 from __future__ import annotations
 
@@ -230,6 +230,10 @@ def main(argv: list[str] | None = None) -> int:
         from phonjax.anharmonic.cli import main as fc3_main
 
         return fc3_main(argv[1:])
+    if argv and argv[0] == "qha":
+        from phonjax.qha.cli import main as qha_main
+
+        return qha_main(argv[1:])
     if argv and argv[0] == "kappa":
         from phonjax.anharmonic.kappa_cli import main as kappa_main
 
@@ -248,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
                    "uMLIP, written as phono3py's fc3.hdf5/fc2.hdf5 (see `phonjax fc3 --help`)")
     sub.add_parser("kappa", help="lattice thermal conductivity (RTA, Wigner) as phono3py, "
                    "with kappa-mXYZ.hdf5, CSV and plots (see `phonjax kappa --help`)")
+    sub.add_parser("qha", help="quasi-harmonic approximation from e-v.dat and one "
+                   "thermal_properties.yaml per volume, as phonopy-qha (see `phonjax qha --help`)")
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

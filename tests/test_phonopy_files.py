@@ -112,10 +112,49 @@ def test_force_sets_of_another_supercell_fail(tmp_path):
     _fails(folder, "FORCE_SETS", "forces on 16 atoms, but the supercell has 64")
 
 
-def test_type2_force_sets_are_refused(tmp_path):
+def test_type2_force_sets_are_read_and_fitted_as_phonopy(tmp_path):
+    """A type-2 FORCE_SETS (random displacements, every atom displaced) next to
+    phonopy_disp.yaml: read as phonopy reads it, fitted by symfc as phonopy 4 fits it."""
+    import warnings
+
+    import phonopy
+    from phonopy.file_IO import write_FORCE_SETS
+
+    from phonjax import Phonons
+
     folder = _copy(tmp_path)
-    (folder / "FORCE_SETS").write_text("0.01 0 0 -0.1 0 0\n" * 64)
-    _fails(folder, "FORCE_SETS", "type-2")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = phonopy.load(EXAMPLES / "NaCl" / "phonopy_disp.yaml", is_nac=False,
+                           is_compact_fc=False,
+                           force_sets_filename=EXAMPLES / "NaCl" / "FORCE_SETS")
+    fc = ref.force_constants  # a harmonic model: F = −Φ·u
+    ref.generate_displacements(distance=0.03, number_of_snapshots=3, random_seed=5)
+    u = ref.displacements
+    ref.forces = -np.einsum("ijab,sjb->sia", fc, u)
+    write_FORCE_SETS(ref.dataset, filename=folder / "FORCE_SETS")
+    ds = read_input(folder, nac=False)
+    assert ds.displacements is None
+    np.testing.assert_allclose(ds.displacement_fields, u, atol=1e-8)  # printed to 1e-8 Å
+    np.testing.assert_allclose(ds.forces, ref.forces, atol=1e-8)  # printed to 1e-8 eV/Å
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ph = phonopy.load(folder / "phonopy_disp.yaml", force_sets_filename=folder / "FORCE_SETS",
+                          is_nac=False, fc_calculator="symfc", symmetrize_fc=False,
+                          is_compact_fc=False)
+    p = Phonons.from_dataset(folder, nac=False, mesh=(3, 3, 3))
+    p.produce_force_constants()
+    assert "type-2" in p.harmonic.fc_rule and p.settings.fc_calculator == "symfc"
+    assert np.abs(p.result.force_constants - ph.force_constants).max() < 1e-10  # measured 0
+
+
+def test_type2_force_sets_are_refused_by_the_type1_reader(tmp_path):
+    from phonjax.io import read_force_sets
+
+    path = tmp_path / "FORCE_SETS"
+    path.write_text("0.01 0 0 -0.1 0 0\n" * 64)
+    with pytest.raises(DatasetError, match="read_force_sets reads type 1"):
+        read_force_sets(path, 64)
 
 
 def test_type2_force_sets_after_a_comment_are_refused_naming_the_line(tmp_path):

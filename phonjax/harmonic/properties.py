@@ -151,6 +151,30 @@ def phonon_properties(systems: Sequence[HarmonicSystem], forces: Sequence[np.nda
     return results  # type: ignore[return-value]
 
 
+def properties_from_force_constants(system: HarmonicSystem, force_constants: np.ndarray,
+                                    settings: PhononSettings | None = None, plan=None
+                                    ) -> PhononResult:
+    """The ``PhononResult`` of force constants made elsewhere (N, N, 3, 3) eV/Å² — a symfc
+    fit, unsymmetrized, cut at a radius (``phonjax.harmonic.fc_route``): the commensurate
+    frequencies (ω_max, the stability verdict) by the plan's ``ModeSolver`` on the system's
+    tables, and no thermal sums (as ``phonon_properties(..., thermal=False)``)."""
+    from types import SimpleNamespace
+
+    from phonjax.execution.modes import modes
+
+    settings = settings or PhononSettings()
+    fc = np.asarray(force_constants, float)
+    expected = (system.n_supercell, system.n_supercell, 3, 3)
+    if fc.shape != expected or not np.isfinite(fc).all():
+        raise ValueError(f"{system.id}: force constants of shape {fc.shape} (finite {expected} "
+                         "expected)")
+    comm = modes(system.tables, fc, system.commensurate, plan)[0]
+    out = SimpleNamespace(commensurate_frequencies_THz=comm, force_constants=fc,
+                          free_energy_kJmol=np.zeros(0), entropy_JKmol=np.zeros(0),
+                          heat_capacity_JKmol=np.zeros(0))
+    return _result(system, out, settings)
+
+
 def _result(s: HarmonicSystem, out, settings: PhononSettings) -> PhononResult:
     comm = out.commensurate_frequencies_THz
     st = stability(s.commensurate, comm, settings.gamma_acoustic_tolerance_K, settings.thz_to_k,

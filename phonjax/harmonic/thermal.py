@@ -55,6 +55,27 @@ def zero_gamma_acoustic(values, gamma, mode_mask=None):
     return xp.where(gamma_acoustic_modes(values, gamma, mode_mask), 0.0, values)
 
 
+GAMMA_ACOUSTIC_LARGE_THZ = 0.1  # phonopy's GAMMA_ACOUSTIC_LARGE_FREQUENCY
+
+
+class GammaAcousticWarning(UserWarning):
+    """The Γ acoustic frequencies are far from zero (above ``GAMMA_ACOUSTIC_LARGE_THZ``): the
+    force constants break translational invariance (phonopy 4.10's warning of that name)."""
+
+
+def large_gamma_acoustic(values, gamma) -> np.ndarray:
+    """The Γ acoustic frequencies (``gamma_acoustic_modes``) of a mesh whose largest |ν|
+    exceeds ``GAMMA_ACOUSTIC_LARGE_THZ`` (empty when none does, or the mesh has no Γ):
+    what phonopy's ``GammaAcousticWarning`` reports, for the caller to warn about."""
+    values = np.asarray(values, float)
+    chosen = gamma_acoustic_modes(values, np.asarray(gamma, bool))
+    rows = np.flatnonzero(chosen.any(axis=1))
+    if rows.size == 0:
+        return np.zeros(0)
+    acoustic = values[rows[0]][chosen[rows[0]]]
+    return acoustic if np.abs(acoustic).max() > GAMMA_ACOUSTIC_LARGE_THZ else np.zeros(0)
+
+
 X_CAP = 1000.0  # largest x = hν/k_BT used: every term of the sums is exactly 0 beyond it
 
 

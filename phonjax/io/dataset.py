@@ -43,6 +43,9 @@ class PhononDataset:
     # how primitive_matrix was chosen, for a dataset read from a file: readers.PRIMITIVE_FROM_FILE
     # or readers.PRIMITIVE_AUTO (phonopy.load's rule); None for one built otherwise
     primitive_matrix_rule: str | None = None
+    # a type-2 dataset (every atom displaced, e.g. random displacements): (n, N, 3) Å, with
+    # forces (n, N, 3); then displaced_atoms and displacements are None
+    displacement_fields: np.ndarray | None = None
 
     def __post_init__(self):
         self.supercell_matrix = checked_supercell_matrix(self.supercell_matrix)
@@ -64,6 +67,17 @@ class PhononDataset:
                 raise DatasetError(f"displacement {k + 1} (atom {self.displaced_atoms[k] + 1}) is "
                                    f"{lengths[k]:.3g} Å long; at least {MIN_DISPLACEMENT_A:g} Å "
                                    "is needed")
+        if self.displacement_fields is not None:
+            if self.displacements is not None:
+                raise DatasetError("a dataset has one-atom (type-1) or whole-supercell (type-2) "
+                                   "displacements, not both")
+            fields = np.asarray(self.displacement_fields, float)
+            if fields.ndim != 3 or fields.shape[1:] != (n_super, 3) or len(fields) == 0:
+                raise DatasetError(f"type-2 displacements of shape {fields.shape}, expected "
+                                   f"(snapshots, {n_super}, 3)")
+            if not np.isfinite(fields).all():
+                raise DatasetError("displacements contain NaN or infinite values")
+            self.displacement_fields = fields
         if self.nac is not None:
             n_unit = self.unitcell.n_atoms
             n_p = int(round(n_unit * abs(np.linalg.det(self.primitive_matrix))))
@@ -72,7 +86,9 @@ class PhononDataset:
                                    f"{n_p} atoms (and the unit cell {n_unit})")
         if self.forces is not None:
             forces = np.asarray(self.forces, float)
-            expected = (0 if self.displacements is None else len(self.displacements), n_super, 3)
+            n = (len(self.displacement_fields) if self.displacement_fields is not None
+                 else 0 if self.displacements is None else len(self.displacements))
+            expected = (n, n_super, 3)
             if forces.shape != expected:
                 raise DatasetError(f"forces have shape {forces.shape}, expected {expected} "
                                    "(displacements, supercell atoms, 3)")

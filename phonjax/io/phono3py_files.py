@@ -177,7 +177,7 @@ def _read_forces_type1(path, dataset: dict, n_supercells: int, n_atoms: int, fc3
     return _checked_forces(path, entries, n_supercells, n_atoms)
 
 
-def _read_forces_type2(path, n_atoms: int) -> tuple[np.ndarray, np.ndarray]:
+def read_type2_forces(path, n_atoms: int) -> tuple[np.ndarray, np.ndarray]:
     """(displacements, forces) (n, N, 3) of a type-2 force file by phonopy's
     ``parse_FORCE_SETS``."""
     from phonopy.file_IO import parse_FORCE_SETS
@@ -193,7 +193,7 @@ def _read_forces_type2(path, n_atoms: int) -> tuple[np.ndarray, np.ndarray]:
     return disps, _checked_forces(path, ds["forces"], len(disps), n_atoms)
 
 
-def _is_type2_file(path) -> bool:
+def is_type2_force_file(path) -> bool:
     rows = _force_lines(path)
     return bool(rows) and len(rows[0]) == 6
 
@@ -259,8 +259,8 @@ def _dataset_forces(dataset: dict, type1_fc3: bool | None):
 def _section(path, which: str, dataset, n_atoms: int, forces_file, fc3: bool):
     """(displacements record, forces or None) of the FC3 (``fc3``) or FC2 dataset: forces
     from the yaml, else from ``forces_file`` (type 1 or type 2)."""
-    if dataset is None and forces_file is not None and _is_type2_file(forces_file):
-        disps, forces = _read_forces_type2(forces_file, n_atoms)
+    if dataset is None and forces_file is not None and is_type2_force_file(forces_file):
+        disps, forces = read_type2_forces(forces_file, n_atoms)
         return RandomDisplacements(disps), forces
     if dataset is None:
         raise _fail(path, f"no {which} displacements")
@@ -283,7 +283,7 @@ def _section(path, which: str, dataset, n_atoms: int, forces_file, fc3: bool):
             return record, _checked_forces(path, dataset["forces"], len(disps), n_atoms)
         if forces_file is None:
             return record, None
-        _, forces = _read_forces_type2(forces_file, n_atoms)
+        _, forces = read_type2_forces(forces_file, n_atoms)
         return record, _checked_forces(forces_file, forces, len(disps), n_atoms)
     raise _fail(path, f"the {which} dataset is neither type 1 nor type 2")
 

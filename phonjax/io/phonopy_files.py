@@ -203,10 +203,11 @@ def _type2_problem(lines: list[tuple[int, str]]) -> str | None:
         comments += 1
     if comments == len(lines) or len(lines[comments][1].split()) != 6:
         return None
-    where = f"line {lines[comments][0]}: " if comments else ""
-    note = f", after a '#' comment on line {lines[0][0]}" if comments else ""
-    return (f"{where}type-2 FORCE_SETS (every atom displaced{note}) is not supported: phonjax "
-            "solves type-1 finite displacements (first line: the number of atoms)")
+    if comments:
+        return (f"line {lines[comments][0]}: type-2 FORCE_SETS after a '#' comment on line "
+                f"{lines[0][0]}, which phonopy's reader rejects: remove the comment")
+    return ("type-2 FORCE_SETS (every atom displaced): read_force_sets reads type 1; read the "
+            "folder or its phonopy_disp.yaml (phonjax.read_input) for type 2")
 
 
 def read_force_sets(path: str | os.PathLike, n_supercell: int
@@ -358,16 +359,19 @@ def read_phonopy_yaml(path: str | os.PathLike, force_sets: str | os.PathLike | N
     except (CrystalError, DatasetError) as exc:
         raise _fail(path, str(exc)) from None
     _check_stored_supercell(path, data.supercell, built, symprec)
-    atoms = disps = forces = None
+    atoms = disps = forces = fields = None
     first = (data.dataset or {}).get("first_atoms")
-    if data.dataset is not None and first is None:
-        raise _fail(path, "type-2 displacements (every atom displaced) are not supported")
+    if data.dataset is not None and first is None:  # type 2: every atom displaced
+        fields, forces = _type2_of(path, data.dataset, built.n_atoms)
     if first:
         atoms = np.array([d["number"] for d in first], np.int64)
         disps = np.array([np.asarray(d["displacement"], float) for d in first])
         if all("forces" in d for d in first):
             forces = np.array([np.asarray(d["forces"], float) for d in first])
-    if forces is None and force_sets is not None:
+    if forces is None and force_sets is not None and _is_type2(force_sets):
+        fields, forces = _type2_force_sets(force_sets, built.n_atoms)
+        atoms = disps = None  # phonopy uses the FORCE_SETS's displacements
+    elif forces is None and force_sets is not None:
         fs_atoms, fs_disps, forces = read_force_sets(force_sets, built.n_atoms)
         if atoms is not None and (len(atoms) != len(fs_atoms) or (atoms != fs_atoms).any()
                                   or np.abs(disps - fs_disps).max() > 1e-6):
@@ -382,9 +386,38 @@ def read_phonopy_yaml(path: str | os.PathLike, force_sets: str | os.PathLike | N
         return PhononDataset(id=base.id, unitcell=unitcell, supercell_matrix=base.supercell_matrix,
                              primitive_matrix=pmat, displaced_atoms=atoms, displacements=disps,
                              forces=forces, source=str(path), nac=nac_params,
-                             primitive_matrix_rule=rule)
+                             primitive_matrix_rule=rule, displacement_fields=fields)
     except DatasetError as exc:
         raise _fail(force_sets or path, str(exc)) from None
+
+
+def _type2_of(path, dataset: dict, n_atoms: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """(displacements (n, N, 3) Å, forces (n, N, 3) eV/Å or None) of a yaml's type-2 dataset."""
+    try:
+        fields = np.asarray(dataset["displacements"], float).reshape(-1, n_atoms, 3)
+        forces = dataset.get("forces")
+        forces = None if forces is None else np.asarray(forces, float).reshape(-1, n_atoms, 3)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _fail(path, f"malformed type-2 dataset ({type(exc).__name__}: {exc})") from None
+    return fields, forces
+
+
+def _is_type2(force_sets) -> bool:
+    """A FORCE_SETS whose first line holds six numbers (a displacement and a force: type 2)."""
+    from phonjax.io.phono3py_files import is_type2_force_file
+
+    try:
+        first = Path(force_sets).read_text().lstrip().split("\n", 1)[0]
+    except (OSError, UnicodeDecodeError):
+        return False  # read_force_sets names the problem
+    return not first.startswith("#") and is_type2_force_file(force_sets)
+
+
+def _type2_force_sets(path, n_atoms: int) -> tuple[np.ndarray, np.ndarray]:
+    """(displacements, forces) (n, N, 3) of a type-2 FORCE_SETS (phonopy's parser)."""
+    from phonjax.io.phono3py_files import read_type2_forces
+
+    return read_type2_forces(path, n_atoms)
 
 
 def _with_born(ds: PhononDataset, born, nac: bool, symprec: float = SYMPREC) -> PhononDataset:

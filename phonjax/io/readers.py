@@ -248,6 +248,7 @@ def parse_yaml(text: str) -> dict:
     sections = _sections(text)
     displacements = sections.pop("displacements", None)
     supercell = sections.pop("supercell", None)
+    type2 = sections.pop("dataset", None)  # phonopy's type-2 (every atom displaced) dataset
     small = "".join(v for k, v in sections.items() if k in _WANTED)
     data = load_yaml_text(small)
     if not isinstance(data, dict):
@@ -261,6 +262,11 @@ def parse_yaml(text: str) -> dict:
             raise DatasetError(f"malformed displacements section ({exc})") from None
     if supercell is not None:
         data["supercell"] = _parse_supercell(supercell)
+    if type2 is not None:
+        block = load_yaml_text(type2)
+        if not isinstance(block, dict) or not isinstance(block.get("dataset"), dict):
+            raise DatasetError("malformed dataset section")
+        data["dataset"] = block["dataset"]
     return data
 
 
@@ -331,6 +337,16 @@ def dataset_from_mapping(data: dict, id: str, source: str | None = None) -> Phon
             elif any(have):
                 missing = [i + 1 for i, h in enumerate(have) if not h]
                 raise DatasetError(f"forces missing for displacement(s) {missing[:10]}")
+        fields = None
+        type2 = data.get("dataset") or {}
+        if type2.get("displacements") is not None:
+            if entries:
+                raise DatasetError("both one-atom displacements and a type-2 dataset")
+            n_super = unitcell.n_atoms * int(round(abs(np.linalg.det(np.reshape(
+                np.asarray(smat, float), (3, 3)) if np.size(smat) == 9 else np.diag(smat)))))
+            fields = np.asarray(type2["displacements"], float).reshape(-1, n_super, 3)
+            if type2.get("forces") is not None:
+                forces = np.asarray(type2["forces"], float).reshape(-1, n_super, 3)
         reference = {k: data[k] for k in ("volume", "nsites", "temperatures", "free_e", "entropy",
                                           "heat_capacity", "phonon_freq") if k in data}
         energy = data.get("energy")
@@ -342,7 +358,8 @@ def dataset_from_mapping(data: dict, id: str, source: str | None = None) -> Phon
                                 primitive_matrix=pmat, displaced_atoms=atoms, displacements=disps,
                                 forces=forces, energy_eV=None if energy is None else float(energy),
                                 reference=reference, source=source,
-                                nac=nac_from_mapping(data, source), primitive_matrix_rule=rule)
+                                nac=nac_from_mapping(data, source), primitive_matrix_rule=rule,
+                                displacement_fields=fields)
         if data.get("supercell") is not None:
             check_stored_supercell(dataset, **data["supercell"])
         return dataset

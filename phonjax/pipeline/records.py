@@ -95,6 +95,10 @@ class Harmonic:
     forces: np.ndarray
     result: PhononResult
     plan: Plan
+    # (n, N, 3) Å: the displacements of ``forces`` when they are not the system's one-atom
+    # ones (random displacements, ``pipeline.fc_route``); None: ``system.displacements``
+    displacement_fields: np.ndarray | None = None
+    fc_rule: str = "finite differences"  # how the force constants were made (FCRoute.describe)
 
     @cached_property
     def solver(self) -> ModeSolver:

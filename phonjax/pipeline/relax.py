@@ -100,15 +100,15 @@ def relax(atoms, calculator, settings: RelaxSettings, cell_filter=None) -> Relax
 
 
 def relax_many(atoms_list, adapter, settings: RelaxSettings | TwoStageRelaxSettings,
-               lanes: int = 1) -> list[RelaxResult]:
+               lanes: int = 1, constant_volume: bool = False) -> list[RelaxResult]:
     """``relax`` for every structure, with the model called once per lock-step for all
     (the results of ``relax_each`` in input order)."""
-    done = dict(relax_each(atoms_list, adapter, settings, lanes))
+    done = dict(relax_each(atoms_list, adapter, settings, lanes, constant_volume))
     return [done[i] for i in range(len(atoms_list))]
 
 
 def relax_each(atoms_list, adapter, settings: RelaxSettings | TwoStageRelaxSettings,
-               lanes: int = 1):
+               lanes: int = 1, constant_volume: bool = False):
     """Yield ``(index, RelaxResult)`` for every structure as soon as its relaxation ends,
     while the others go on (so that the caller can finish and store each material at
     once); the model is called once per lock-step for all structures still relaxing.
@@ -122,11 +122,16 @@ def relax_each(atoms_list, adapter, settings: RelaxSettings | TwoStageRelaxSetti
     one by one instead, ``lanes`` at a time, each lane taking the next crystal when it
     is free (results again independent of timing). Closing the generator early (an
     error, Ctrl-C) stops the relaxations still running at their next model call.
+    ``constant_volume``: the cell's shape relaxes at fixed volume (FrechetCellFilter's
+    ``constant_volume``; the quasi-harmonic volumes).
     """
-    return _relax_each(atoms_list, adapter, _checked(settings), lanes)  # a wrong type: at once
+    cell_filter = functools.partial(_cell_filter, constant_volume=True) if constant_volume \
+        else _cell_filter
+    # a wrong settings type: at once
+    return _relax_each(atoms_list, adapter, _checked(settings), lanes, cell_filter)
 
 
-def _relax_each(atoms_list, adapter, settings: RelaxSettings, lanes: int):
+def _relax_each(atoms_list, adapter, settings: RelaxSettings, lanes: int, cell_filter):
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     if not atoms_list:
@@ -149,7 +154,7 @@ def _relax_each(atoms_list, adapter, settings: RelaxSettings, lanes: int):
         barrier = barriers[lane_of[i]]
         try:
             return _scheme(settings)(atoms_list[i], _LockstepCalculator(barrier, i), settings,
-                                     _cell_filter)
+                                     cell_filter)
         finally:
             barrier.leave(i)
 
@@ -265,7 +270,7 @@ def _LockstepCalculator(barrier: _Barrier, index: int):
     return _lockstep_calculator_class()(barrier, index)
 
 
-def _cell_filter(atoms, mask=None):
+def _cell_filter(atoms, mask=None, constant_volume: bool = False):
     """FrechetCellFilter whose get_forces is computed once per atomic configuration.
 
     ASE's optimizer loop asks the filter for its forces four times per FIRE step
@@ -275,7 +280,7 @@ def _cell_filter(atoms, mask=None):
     of positions, cell and constraints (the calculator caches its results on the same
     state), so the last result is returned again while none of them has changed.
     """
-    return _state_cached_filter_class()(atoms, mask=mask)
+    return _state_cached_filter_class()(atoms, mask=mask, constant_volume=constant_volume)
 
 
 @functools.cache

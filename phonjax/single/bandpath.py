@@ -330,13 +330,20 @@ class PathSampling:
         return labels
 
 
-def sample(path: BandPath, primitive_lattice: np.ndarray, n_points: int = 101) -> PathSampling:
-    """phonopy's constant-interval sampling (``get_band_qpoints`` with the reciprocal lattice)."""
+def sample(path: BandPath, primitive_lattice: np.ndarray, n_points: int = 101,
+           per_segment: bool = False) -> PathSampling:
+    """phonopy's constant-interval sampling (``get_band_qpoints`` with the reciprocal lattice:
+    ``n_points`` on the longest segment, the others at the same spacing), or with
+    ``per_segment`` phonopy's default (its CLI's BAND_POINTS, ``get_band_qpoints`` without it):
+    ``n_points`` on every segment, both ends included."""
     from phonopy.phonon.band_structure import get_band_qpoints
 
+    n = n_points
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
+        raise ValueError(f"band points must be an integer ≥ 2, got {n!r}")
     reciprocal = np.linalg.inv(np.asarray(primitive_lattice, float))  # columns b*_i, no 2π
     pieces = get_band_qpoints([[s.q_start, s.q_end] for s in path.segments], npoints=n_points,
-                              rec_lattice=reciprocal)
+                              rec_lattice=None if per_segment else reciprocal)
     distances, total = [], 0.0
     for q in pieces:  # phonopy adds no distance across a break
         steps = np.linalg.norm(np.diff(np.asarray(q, float), axis=0) @ reciprocal.T, axis=1)

@@ -59,11 +59,26 @@ def parser() -> argparse.ArgumentParser:
                    help="'auto' (seekpath, mapped to the cell used and checked) or a YAML path file")
     p.add_argument("--band-points", type=int, default=101, metavar="N",
                    help="q-points on the longest path segment (default 101)")
-    p.add_argument("--mesh", nargs="+", type=int, default=[20, 20, 20], metavar="N",
-                   help="q-mesh for DOS and thermal properties: N or N1 N2 N3 (default 20)")
+    mesh = p.add_mutually_exclusive_group()
+    mesh.add_argument("--mesh", nargs="+", type=int, default=[20, 20, 20], metavar="N",
+                      help="q-mesh for DOS and thermal properties: N or N1 N2 N3 (default 20, "
+                           "half-shifted on even axes as phonopy)")
+    mesh.add_argument("--mesh-length", type=float, default=None, metavar="Å",
+                      help="q-mesh from a length, as phonopy's run_mesh(length): Γ-centred, a "
+                           "generalized regular grid where a regular one breaks the symmetry")
+    p.add_argument("--gamma-center", action="store_true",
+                   help="--mesh without the half shift (phonopy's is_gamma_center)")
     p.add_argument("--dos", choices=("tetrahedron", "gaussian"), default="tetrahedron")
     p.add_argument("--sigma", type=float, default=None, metavar="THz",
                    help="Gaussian width (default: phonopy's, 1/100 of the frequency span)")
+    p.add_argument("--dos-range", nargs=2, type=float, default=None, metavar=("MIN", "MAX"),
+                   help="DOS frequency range in THz (phonopy's freq_min, freq_max; default: "
+                        "the span ± 10σ)")
+    p.add_argument("--dos-pitch", type=float, default=None, metavar="THz",
+                   help="DOS frequency step (phonopy's freq_pitch; default: the range / 200)")
+    p.add_argument("--cutoff-frequency", type=float, default=0.0, metavar="THz",
+                   help="F, S, Cv sum only the modes above this (phonopy's cutoff_frequency; "
+                        "default 0)")
     p.add_argument("--temperatures", nargs=3, type=float, default=[0.0, 1000.0, 10.0],
                    metavar=("T0", "T1", "STEP"), help="K (default 0 1000 10)")
     p.add_argument("--imaginary-tolerance", type=float, default=0.05, metavar="THz",
@@ -74,9 +89,65 @@ def parser() -> argparse.ArgumentParser:
                           "non-analytical correction (default: a BORN next to phonopy files)")
     nac.add_argument("--no-nac", action="store_true",
                      help="no non-analytical correction, even with a BORN next to the files")
+    o = p.add_argument_group("phonopy's other outputs (phonjax.phonon; README: Coming from "
+                             "phonopy)")
+    o.add_argument("--group-velocities", action="store_true",
+                   help="group velocities on the mesh and the band path: mesh.yaml and band.yaml "
+                        "gain group_velocity, group_velocity.png")
+    o.add_argument("--band-connection", action="store_true",
+                   help="band branches ordered by eigenvector overlap (phonopy's "
+                        "--band-connection)")
+    o.add_argument("--band-points-per-segment", type=int, default=None, metavar="N",
+                   help="N q-points on every band segment (phonopy's BAND_POINTS) instead of "
+                        "--band-points at constant spacing")
+    o.add_argument("--classical", action="store_true",
+                   help="F, S, Cv with classical statistics (phonopy's --classical)")
+    o.add_argument("--tdisp", action="store_true",
+                   help="thermal displacements ⟨u²⟩ and matrices (ADPs) on the full mesh: "
+                        "thermal_displacements.yaml, thermal_displacement_matrices.yaml, png "
+                        "(an odd mesh or --gamma-center keeps the site symmetry, as in phonopy)")
+    o.add_argument("--tdisp-range", nargs=2, type=float, default=None, metavar=("FMIN", "FMAX"),
+                   help="their modes: above FMIN and below FMAX THz (phonopy's --fmin, --fmax)")
+    o.add_argument("--tdispmat-cif", type=float, default=None, metavar="T",
+                   help="the ADPs at T K as tdispmat.cif (implies --tdisp)")
+    o.add_argument("--irreps", nargs=3, type=float, default=None, metavar=("QX", "QY", "QZ"),
+                   help="irreducible representations of the modes at q (reduced): irreps.yaml; "
+                        "at Γ with Mulliken labels and IR/Raman activity")
+    o.add_argument("--modulation", default=None, metavar="'D1 D2 D3, QX QY QZ BAND AMP PHASE, ...'",
+                   help="modulated supercells as phonopy's MODULATION tag (band from 1, amplitude "
+                        "as phonopy's, phase in degrees): modulation/MPOSCAR…, modulation.yaml")
+    fc = p.add_argument_group("force constants (phonopy's fc_calculator and options)")
+    fc.add_argument("--fc-calculator", choices=("finite", "symfc"), default="finite",
+                    help="'finite' (phonopy's one-atom finite differences, default) or 'symfc' "
+                         "(a symfc fit, phonopy 4's fc_calculator='symfc')")
+    fc.add_argument("--random-displacements", type=int, default=None, metavar="N",
+                    help="N supercells with every atom displaced at random by --distance "
+                         "(phonopy's number_of_snapshots; implies --fc-calculator symfc)")
+    fc.add_argument("--random-seed", type=int, default=None, metavar="S",
+                    help="phonopy's random_seed (default: drawn, and recorded in summary.json)")
+    fc.add_argument("--symfc-cutoff", type=float, default=None, metavar="Å",
+                    help="symfc's pair cutoff (phonopy's --fc-calc-opt 'cutoff = r')")
+    fc.add_argument("--no-sym-fc", action="store_true",
+                    help="finite-difference force constants not symmetrized (phonopy's "
+                         "--no-sym-fc)")
+    fc.add_argument("--cutoff-radius", type=float, default=None, metavar="Å",
+                    help="force constants of pairs farther apart than this set to zero "
+                         "(phonopy's --cutoff-radius)")
     p.add_argument("--distance", type=float, default=0.01, metavar="Å",
                    help="displacement length (default 0.01, phonopy's; at most 0.2, with a "
                         "warning above 0.05)")
+    q = p.add_argument_group("thermal expansion (--qha)")
+    q.add_argument("--qha", action="store_true",
+                   help="also the quasi-harmonic approximation: --qha-volumes volumes around the "
+                        "relaxed one, relaxed at fixed volume, their phonons batched, phonopy's "
+                        "QHA (V(T), α(T), B(T), Cp, G) in qha/ (see phonjax.single.qha_step)")
+    q.add_argument("--qha-volumes", type=int, default=11, metavar="N",
+                   help="volumes (default 11, at least 5)")
+    q.add_argument("--qha-strain", type=float, default=0.05, metavar="X",
+                   help="volume strain at the ends: V0(1 ± X) (default 0.05)")
+    q.add_argument("--qha-eos", choices=("vinet", "birch_murnaghan", "murnaghan"),
+                   default="vinet")
+    q.add_argument("--qha-pressure", type=float, default=None, metavar="GPa")
     k = p.add_argument_group("thermal conductivity (--kappa)")
     k.add_argument("--kappa", action="store_true",
                    help="also κ(T): FC3 and FC2 from the model on the relaxed cell (0.03 Å, "
@@ -109,6 +180,29 @@ def temperatures(t0: float, t1: float, step: float) -> tuple[float, ...]:
     return tuple(float(t0 + i * step) for i in range(n + 1) if t0 + i * step <= t1 + 1e-9)
 
 
+def modulation_tag(text: str) -> tuple:
+    """(dimension, [(q, band from 0, amplitude, phase°), ...]) from phonopy's MODULATION tag,
+    "D1 D2 D3, QX QY QZ BAND AMPLITUDE PHASE, ..." (3 or 9 dimension integers; bands from 1;
+    PHASE may be left out: 0), as ``Phonons.run_modulations`` takes it."""
+    parts = [p.split() for p in text.split(",")]
+    try:
+        dimension = [int(x) for x in parts[0]]
+        modes = []
+        for m in parts[1:]:
+            values = [float(x) for x in m]
+            if len(values) not in (5, 6) or values[3] != int(values[3]) or values[3] < 1:
+                raise ValueError
+            modes.append((values[:3], int(values[3]) - 1, values[4],
+                          values[5] if len(values) == 6 else 0.0))
+    except ValueError:
+        raise ValueError(f"--modulation: {text!r} is not phonopy's MODULATION tag "
+                         "('D1 D2 D3, QX QY QZ BAND AMPLITUDE PHASE, ...', bands from 1)") from None
+    if len(dimension) not in (3, 9) or not modes:
+        raise ValueError(f"--modulation: {text!r} needs 3 or 9 dimension integers and at least "
+                         "one mode")
+    return (tuple(dimension), tuple((tuple(q), b, a, ph) for q, b, a, ph in modes))
+
+
 def settings_from(args):
     """``WorkflowSettings`` from the options (``SettingsError``/``ValueError`` on nonsense)."""
     from phonjax.single.settings import WorkflowSettings
@@ -126,10 +220,40 @@ def settings_from(args):
         symmetrize_tolerance_A=None if args.no_symmetrize else 1e-3,
         supercell_matrix=None if args.supercell is None else tuple(args.supercell),
         primitive_matrix=primitive, distance_A=args.distance, mesh=tuple(args.mesh),
+        mesh_length_A=args.mesh_length, gamma_center=args.gamma_center,
         temperatures_K=temperatures(*args.temperatures), band_path=args.band_path,
-        band_points=args.band_points, dos_method=args.dos, dos_sigma_THz=args.sigma,
+        band_points=args.band_points if args.band_points_per_segment is None
+        else args.band_points_per_segment, dos_method=args.dos, dos_sigma_THz=args.sigma,
+        dos_freq_min_THz=None if args.dos_range is None else args.dos_range[0],
+        dos_freq_max_THz=None if args.dos_range is None else args.dos_range[1],
+        dos_freq_pitch_THz=args.dos_pitch, cutoff_frequency_THz=args.cutoff_frequency,
+        fc_calculator="symfc" if args.random_displacements is not None else args.fc_calculator,
+        random_snapshots=args.random_displacements, random_seed=args.random_seed,
+        symfc_cutoff_A=args.symfc_cutoff, symmetrize_fc=not args.no_sym_fc,
+        fc_cutoff_radius_A=args.cutoff_radius,
+        group_velocities=args.group_velocities, band_connection=args.band_connection,
+        band_per_segment=args.band_points_per_segment is not None,
+        classical=args.classical, thermal_displacements=args.tdisp or args.tdispmat_cif is not None,
+        tdisp_freq_min_THz=0.0 if args.tdisp_range is None else args.tdisp_range[0],
+        tdisp_freq_max_THz=None if args.tdisp_range is None else args.tdisp_range[1],
+        tdispmat_cif_K=args.tdispmat_cif, irreps_q=args.irreps,
+        modulation=None if args.modulation is None else modulation_tag(args.modulation),
         imaginary_tolerance_THz=args.imaginary_tolerance,
         nac=False if args.no_nac else args.born)
+
+
+def irreps_line(ir) -> str:
+    """The irreps at q in one line: point group of q, and per degenerate set its label (and,
+    at Γ, IR/Raman activity)."""
+    q = " ".join(f"{x:g}" for x in ir.qpoint)
+    sets = []
+    for i, bands in enumerate(ir.degenerate_sets):
+        label = ir.labels[i] if ir.labels is not None and ir.labels[i] else (
+            "acoustic" if ir.acoustic is not None and ir.acoustic[i] else f"{len(bands)}-dim")
+        if ir.activities is not None and ir.acoustic is not None and not ir.acoustic[i]:
+            label += f" ({ir.activities[i]})"
+        sets.append(label)
+    return f"irreps at q = ({q}), point group {ir.point_group_at_q}: " + ", ".join(sets)
 
 
 def kappa_settings_from(args):
@@ -251,10 +375,13 @@ def describe(p) -> list[str]:
     c = p.cells
     if c is not None:
         lines.append(f"primitive cell: {c.n_primitive} atoms, {c.primitive_how}")
-        n_disp = len(p.system.displacements) if p.system is not None else 0
+        n_disp = (0 if p.system is None else len(p.system.displacements)
+                  if p.displacement_fields is None else len(p.displacement_fields))
         lines.append(f"supercell: {_matrix(c.supercell_matrix)} ({c.supercell_how}) = "
                      f"{c.n_supercell} atoms, images ≥ {c.min_image_distance_A:.1f} Å apart, "
                      f"{n_disp} displacement(s)")
+        if p.harmonic is not None and not p.settings.fc_route.is_kernel:
+            lines.append(f"force constants: {p.harmonic.fc_rule}")
         from phonjax.single.report import nac_summary_line
 
         nac = nac_summary_line(p)
@@ -266,16 +393,65 @@ def describe(p) -> list[str]:
               False: f"[red]check failed for {[x.label for x in path.checks if not x.ok]}[/red]",
               None: "not checked"}[path.verified]
         lines.append(f"band path: {path.source}; {ok}")
-    if p.result is not None and p.result.mesh_contains_gamma:
+    from phonjax.single.report import mesh_contains_gamma
+
+    if p.mesh is not None:
+        lines.append(f"mesh: {p.mesh.grid.rule}, {len(p.mesh.grid.qpoints)} irreducible q")
+    if mesh_contains_gamma(p):
         lines.append("the mesh contains Γ: its three acoustic modes are excluded from F, S, Cv "
                      "(phonopy's exclude_gamma_acoustic=True)")
+    if p.thermal is not None and p.thermal.classical:
+        lines.append("F, S, Cv with classical statistics (phonopy's classical=True)")
+    if p.thermal is not None and p.thermal.cutoff_frequency_THz > 0:
+        lines.append(f"F, S, Cv sum the modes above {p.thermal.cutoff_frequency_THz:g} THz "
+                     "(phonopy's cutoff_frequency)")
     if p.instability is not None:
         lines.append(verdict_line(p.instability))
+    if p.irreps_result is not None:
+        lines.append(irreps_line(p.irreps_result))
     if p.kappa is not None:
         lines.append(kappa_line(p.kappa))
+    if p.qha is not None:
+        lines.append(qha_line(p.qha))
     if p.error is not None:
         lines.append(f"[red]{p.error[0]} failed[/red]: {p.error[1]}")
     return [lines[0]] + ["  " + x for x in lines[1:]]
+
+
+def qha_line(o) -> str:
+    """What the QHA step did: volumes used and excluded (named), or why there is none."""
+    bad = [f"V/V₀ {v.fraction:.3f} (lowest {v.min_frequency_THz:.3f} THz, {v.min_where})"
+           for v in o.excluded]
+    if o.result is None:
+        return f"QHA [red]{o.status}[/red]: {o.reason}"
+    used = len(o.points) - len(bad)
+    line = (f"QHA: {used} of {len(o.points)} volumes (V₀ ± {o.settings.strain:g}), "
+            f"{o.settings.eos} EOS")
+    if bad:
+        line += "; [yellow]excluded (imaginary modes)[/yellow]: " + ", ".join(bad)
+    return line
+
+
+def print_qha_table(items, console) -> None:
+    """V, α, B_T at 300 K (or the nearest temperature) per pair with a QHA."""
+    import numpy as np
+    from rich.table import Table
+
+    done = [p for p in items if p.qha is not None and p.qha.result is not None]
+    if not done:
+        return
+    table = Table(title="quasi-harmonic approximation (phonopy's), per primitive cell")
+    for col in ("crystal", "model", "T K", "V Å³", "α 10⁻⁶/K", "B_T GPa", "Cp J/K/mol"):
+        table.add_column(col, justify="left" if col in ("crystal", "model") else "right")
+    for p in done:
+        r = p.qha.result
+        i = int(np.argmin(np.abs(r.temperatures_K - 300.0)))
+        table.add_row(p.name, p.model, f"{r.temperatures_K[i]:g}",
+                      f"{r.equilibrium_volumes_A3[i]:.4f}",
+                      f"{r.thermal_expansion_per_K[i] * 1e6:.3f}",
+                      f"{r.bulk_modulus_GPa[i]:.2f}",
+                      f"{r.heat_capacity_P_polyfit_JKmol[i]:.3f}")
+    console.print(table)
 
 
 def kappa_line(o) -> str:
@@ -400,6 +576,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = settings_from(args)
         kappa = kappa_settings_from(args) if args.kappa else None
+        qha = None
+        if args.qha:
+            from phonjax.single.qha_step import QHARunSettings
+
+            qha = QHARunSettings(args.qha_volumes, args.qha_strain, args.qha_eos,
+                                 args.qha_pressure)
         plan_of(args)  # a plan it refuses: one line, before any work
         out = check_out(args.out)  # before any input, model or relaxation work
     except (SettingsError, ValueError) as exc:
@@ -432,6 +614,10 @@ def main(argv: list[str] | None = None) -> int:
                 from phonjax.single import kappa_step
 
                 kappa_step.run(items, kappa, report)
+            if qha is not None:
+                from phonjax.single import qha_step
+
+                qha_step.run(items, qha, report)
             report("writing files and plots")
             _outputs(items, out, not args.no_plots, err)
             report("done")
@@ -446,6 +632,8 @@ def main(argv: list[str] | None = None) -> int:
     print_thermal_table(items, console)
     if kappa is not None:
         print_kappa_table(items, console)
+    if qha is not None:
+        print_qha_table(items, console)
     failed = sum(p.error is not None for p in items)
     err.print(f"{len(items) - failed} done, {failed + bad} failed in "
               f"{time.perf_counter() - t0:.1f} s · files in {out}/", highlight=False)

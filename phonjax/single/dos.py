@@ -36,36 +36,86 @@ class MeshGrid:
     """phonopy's q-mesh for one primitive cell."""
 
     bz_grid: object  # phonopy.phonon.grid.BZGrid
-    mesh: tuple[int, int, int]
+    mesh: tuple[int, int, int]  # mesh numbers (a generalized grid's D_diag)
     ir_grid_points: np.ndarray  # (n_ir,) GR-grid indices
     weights: np.ndarray  # (n_ir,) int, sum prod(mesh)
     grid_map: np.ndarray  # (prod(mesh),) irreducible representative of each grid point
     qpoints: np.ndarray  # (n_ir, 3) reduced coordinates of the primitive reciprocal lattice
     symmetry_fallback: bool  # phonopy's time-reversal-only fallback was taken
+    gamma_center: bool = False  # no half shift on any axis
+    length_A: float | None = None  # the mesh was given as a length (phonopy's run_mesh(float))
+    generalized: bool = False  # phonopy's generalized regular grid (length input only)
+
+    @property
+    def rule(self) -> str:
+        """How the mesh was chosen, in phonopy's words (for the outputs)."""
+        if self.length_A is None:
+            how = f"{'×'.join(map(str, self.mesh))}, " + (
+                "Γ-centred" if self.gamma_center else "half-shifted on even axes")
+        else:
+            how = (f"length {self.length_A:g} Å → {'×'.join(map(str, self.mesh))} "
+                   "(phonopy's length2mesh, Γ-centred")
+            how += ", generalized regular grid)" if self.generalized else ")"
+        return how + (", time reversal only" if self.symmetry_fallback else "")
 
 
-def phonopy_mesh(primitive: Crystal, mesh, symprec: float = SYMPREC) -> MeshGrid:
-    """The mesh ``Phonopy.run_mesh(mesh)`` builds for ``primitive`` (is_mesh_symmetry=True)."""
-    from phonopy.phonon.grid import BZGrid, get_ir_grid_points
+def _point_group(dataset) -> np.ndarray | None:
+    """The distinct rotations of a spglib dataset (phonopy's ``pointgroup_operations``)."""
+    if dataset is None:
+        return None
+    seen = []
+    for r in np.asarray(dataset.rotations, np.int64):
+        if not any((r == s).all() for s in seen):
+            seen.append(r)
+    return np.array(seen)
 
-    mesh = np.asarray(mesh, np.int64).reshape(3)
-    shift = (mesh % 2 == 0).astype(np.int64)  # Monkhorst-Pack, phonopy's default
+
+def phonopy_mesh(primitive: Crystal, mesh=None, symprec: float = SYMPREC, *,
+                 gamma_center: bool = False, length_A: float | None = None) -> MeshGrid:
+    """The mesh ``Phonopy.run_mesh`` builds for ``primitive`` (is_mesh_symmetry=True).
+
+    ``mesh``: three mesh numbers, half-shifted on even axes (phonopy's default) or, with
+    ``gamma_center``, unshifted. ``length_A`` instead: phonopy 4.10's length input
+    (``run_mesh(length)``): ``length2mesh`` with the primitive cell's point group, Γ-centred,
+    and where that regular grid breaks the point group, phonopy's generalized regular grid of
+    the same length (``BZGrid(length, use_grg=True)``; its D_diag are the mesh numbers).
+    Where neither keeps the point group: time reversal only, as phonopy."""
+    from phonopy.phonon.grid import BZGrid, get_ir_grid_points, length2mesh
+
     dataset = spglib_dataset(primitive, symprec)  # phonopy's Symmetry(cell, symprec).dataset
-    fallback = False
+    if length_A is not None:
+        mesh = length2mesh(float(length_A), primitive.lattice, rotations=_point_group(dataset))
+        gamma_center = True  # forced for a length, as phonopy
+    mesh = np.asarray(mesh, np.int64).reshape(3)
+    shift = np.zeros(3, np.int64) if gamma_center else (mesh % 2 == 0).astype(np.int64)
+    fallback = generalized = False
     try:
         grid = BZGrid(mesh, lattice=primitive.lattice, symmetry_dataset=dataset, is_shift=shift,
                       is_time_reversal=True)
     except RuntimeError as exc:
         if "Grid symmetry is broken" not in str(exc):
             raise
-        fallback = True  # as phonopy: keep time reversal only
-        grid = BZGrid(mesh, lattice=primitive.lattice, is_shift=shift, is_time_reversal=True)
+        grid = None
+        if length_A is not None and dataset is not None:
+            try:  # phonopy's first fallback for a length: a generalized regular grid
+                grid = BZGrid(float(length_A), lattice=primitive.lattice,
+                              symmetry_dataset=dataset, is_shift=shift,
+                              is_time_reversal=True, use_grg=True)
+                generalized = True
+            except RuntimeError:
+                grid = None
+        if grid is None:
+            fallback = True  # as phonopy: keep time reversal only
+            grid = BZGrid(mesh, lattice=primitive.lattice, is_shift=shift,
+                          is_time_reversal=True)
     ir_points, weights, grid_map = get_ir_grid_points(grid)
     addresses = np.asarray(grid.addresses)[np.asarray(grid.grg2bzg)]
     q = (addresses[ir_points] + 0.5 * np.asarray(grid.PS, float)) @ np.asarray(grid.QDinv).T
-    return MeshGrid(grid, tuple(int(m) for m in mesh), np.asarray(ir_points, np.int64),
+    numbers = np.asarray(grid.D_diag if generalized else mesh, np.int64)
+    return MeshGrid(grid, tuple(int(m) for m in numbers), np.asarray(ir_points, np.int64),
                     np.asarray(weights, np.int64), np.asarray(grid_map, np.int64),
-                    np.ascontiguousarray(q, float), fallback)
+                    np.ascontiguousarray(q, float), fallback, bool(gamma_center),
+                    None if length_A is None else float(length_A), generalized)
 
 
 def frequency_points(frequencies_THz: np.ndarray, sigma_THz: float | None = None,
@@ -183,9 +233,14 @@ def equivalent_atoms(primitive: Crystal, symprec: float = SYMPREC) -> np.ndarray
 
 def density_of_states(frequencies_THz: np.ndarray, shares_by_atom: np.ndarray | None,
                       grid: MeshGrid, primitive: Crystal, method: str = "tetrahedron",
-                      sigma_THz: float | None = None, symprec: float = SYMPREC) -> DensityOfStates:
-    """Total DOS and (with ``shares_by_atom`` from ``atom_shares``) PDOS per element and atom."""
-    points, sigma = frequency_points(frequencies_THz, sigma_THz if method == "gaussian" else None)
+                      sigma_THz: float | None = None, symprec: float = SYMPREC, *,
+                      freq_min_THz: float | None = None, freq_max_THz: float | None = None,
+                      freq_pitch_THz: float | None = None) -> DensityOfStates:
+    """Total DOS and (with ``shares_by_atom`` from ``atom_shares``) PDOS per element and atom,
+    on phonopy's frequency points (``freq_min/max/pitch_THz``: phonopy's ``run_total_dos``
+    options of the same names; None: its defaults)."""
+    points, sigma = frequency_points(frequencies_THz, sigma_THz if method == "gaussian" else None,
+                                     freq_min_THz, freq_max_THz, freq_pitch_THz)
     symbols = primitive.symbols
     projections = None
     if shares_by_atom is not None:

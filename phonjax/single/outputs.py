@@ -25,7 +25,7 @@ from phonjax.atomic_write import LEFTOVER, open_replacing, remove_leftovers, rep
     sibling
 
 COMPARISON_FILES = ("comparison.csv", "comparison.png", "kappa_comparison.csv",
-                    "kappa_comparison.png")
+                    "kappa_comparison.png", "qha_comparison.csv", "qha_comparison.png")
 SUMMARY_FILE = "summary.json"  # every pair's folder has one, failed pairs included
 
 
@@ -116,7 +116,7 @@ def write_crystal(out: Path, name: str, group: Sequence, plots: bool,
     A pair with an error gets only its summary.json (what was done, and why it failed).
     ``folder_of(model)``: the pair's folder name. Any exception leaves the previous OUT/NAME
     as it was (and no temporary folder)."""
-    from phonjax.single import kappa_step, plots as plotting
+    from phonjax.single import kappa_step, plots as plotting, qha_step
     from phonjax.single.report import comparison_rows
     from phonjax.single.writers import write_summary
 
@@ -133,10 +133,12 @@ def write_crystal(out: Path, name: str, group: Sequence, plots: bool,
             if plots:
                 p.plot(folder)
             kappa_step.write(p, folder, plots)
+            qha_step.write(p, folder, plots)
         if len(group) > 1:
             write_comparison(comparison_rows(group), tmp / "comparison.csv")
             if plots:
                 plotting.compare(group, tmp / "comparison.png")
             kappa_step.compare(group, tmp, plots)
+            qha_step.compare(group, tmp, plots)
     remove_leftovers(out, name)
     return target

@@ -67,6 +67,7 @@ class Phonons:
     cells: CellChoice | None = None
     system: HarmonicSystem | None = None
     forces: np.ndarray | None = None  # (n_disp, N, 3) eV/Å
+    displacement_fields: np.ndarray | None = None  # (n, N, 3) Å: random displacements, if any
     harmonic: Harmonic | None = None
     band: BandStructure | None = None
     mesh: MeshSpectrum | None = None
@@ -74,6 +75,13 @@ class Phonons:
     thermal: ThermalTable | None = None
     instability: InstabilityReport | None = None
     kappa: object | None = None  # pipeline.kappa.KappaOutcome (``run_kappa``, run --kappa)
+    group_velocities: object | None = None  # phonon.group_velocity.GroupVelocities (mesh/q)
+    band_group_velocities: list | None = None  # per band segment, GroupVelocities
+    thermal_displacements: object | None = None  # phonon.thermal_displacements records
+    thermal_displacement_matrices: object | None = None
+    irreps_result: object | None = None  # phonon.irreps.Irreps at the settings' irreps_q
+    modulations: object | None = None  # phonon.modulation.Modulations (settings' modulation)
+    qha: object | None = None  # single.qha_step.QHAOutcome (``run_qha``, run --qha)
     timings: dict = field(default_factory=dict)
 
     # --- the pair and its records, by name ------------------------------------------------
@@ -250,38 +258,113 @@ class Phonons:
         return self.harmonic.path_modes(segments, eigenvectors)
 
     def run_band_structure(self, path=None, n_points: int | None = None,
-                           with_eigenvectors: bool = False):
-        """Bands along ``path`` ("auto": seekpath's, mapped and checked; a file; segments)."""
+                           with_eigenvectors: bool = False, *, per_segment: bool | None = None,
+                           band_connection: bool | None = None,
+                           with_group_velocities: bool = False):
+        """Bands along ``path`` ("auto": seekpath's, mapped and checked; a file; segments):
+        ``n_points`` at constant spacing, or on every segment with ``per_segment`` (phonopy's
+        BAND_POINTS); ``band_connection``: branches by eigenvector overlap (phonopy's
+        ``is_band_connection``); ``with_group_velocities``: phonopy's velocities at every
+        point (``band_group_velocities``). None: the settings'."""
         from phonjax.single import spectra
 
         self.produce_force_constants()
-        self.band = spectra.band_structure(self.harmonic, self.settings, path, n_points,
-                                           with_eigenvectors)
+        self.band_group_velocities = None
+        if with_group_velocities:
+            self.band, self.band_group_velocities = spectra.band_with_velocities(
+                self.harmonic, self.settings, path, n_points, with_eigenvectors,
+                per_segment=per_segment, band_connection=band_connection)
+        else:
+            self.band = spectra.band_structure(self.harmonic, self.settings, path, n_points,
+                                               with_eigenvectors, per_segment=per_segment,
+                                               band_connection=band_connection)
         return self.band
 
-    def run_mesh(self, mesh=None, with_projections: bool = True):
+    def run_group_velocities(self, qpoints=None, *, q_direction=None, symmetrize: bool = True):
+        """phonopy's group velocities (``phonon.group_velocity``, THz·Å) at ``qpoints``
+        (n_q, 3) reduced, as ``run_qpoints(..., with_group_velocities=True)``, or on the mesh
+        (None: ``run_mesh`` first; as ``run_mesh(..., with_group_velocities=True)``)."""
+        from phonjax.phonon import group_velocity as gv
+
+        self.produce_force_constants()
+        symprec = self.settings.symprec
+        if qpoints is None:
+            if self.mesh is None:
+                self.run_mesh()
+            self.group_velocities = gv.mesh_group_velocities(self.harmonic, self.mesh.grid,
+                                                             symmetrize=symmetrize,
+                                                             symprec=symprec)
+        else:
+            self.group_velocities = gv.group_velocities(self.harmonic, qpoints,
+                                                        q_direction=q_direction,
+                                                        symmetrize=symmetrize, symprec=symprec)
+        return self.group_velocities
+
+    def irreps(self, q=(0.0, 0.0, 0.0), *, degeneracy_tolerance_THz: float | None = None,
+               is_little_cogroup: bool = False, q_direction=None):
+        """The irreducible representations of the modes at ``q`` (``phonon.irreps``, phonopy's
+        ``run_irreps``): little group, degenerate sets, characters, Mulliken labels and, at Γ,
+        IR/Raman activity; ``.write(path)``: phonopy's irreps.yaml."""
+        from phonjax.phonon import irreps as ir
+
+        self.produce_force_constants()
+        tol = (ir.IRREPS_DEGENERACY_TOLERANCE_THZ if degeneracy_tolerance_THz is None
+               else degeneracy_tolerance_THz)
+        return ir.irreps(self.harmonic, q, degeneracy_tolerance_THz=tol,
+                         is_little_cogroup=is_little_cogroup, q_direction=q_direction,
+                         symprec=self.settings.symprec)
+
+    def run_modulations(self, dimension, modes, *, delta_q=None, nac_q_direction=None):
+        """phonopy's modulated supercells (``phonon.modulation``, ``run_modulations``):
+        ``dimension`` 3 integers or 3×3, ``modes`` (q reduced, band index from 0, amplitude,
+        phase in degrees) each; ``write_modulations(result, folder)`` writes MPOSCAR… and
+        modulation.yaml."""
+        from phonjax.phonon.modulation import modulations
+
+        self.produce_force_constants()
+        return modulations(self.harmonic, dimension, modes, delta_q=delta_q,
+                           nac_q_direction=nac_q_direction)
+
+    def run_mesh(self, mesh=None, with_projections: bool = True, *,
+                 length_A: float | None = None, gamma_center: bool | None = None):
+        """Frequencies (and atom shares) on phonopy's mesh: ``mesh`` one or three integers
+        (half-shifted on even axes; ``gamma_center=True``: unshifted), or ``length_A``
+        (phonopy's ``run_mesh(length)``: Γ-centred, a generalized regular grid where a regular
+        one breaks the symmetry); neither: the settings' (``mesh``, ``mesh_length_A``).
+        ``mesh.grid.rule`` says which was used."""
         from phonjax.single import spectra
 
         self.produce_force_constants()
-        self.mesh = spectra.mesh_spectrum(self.harmonic, self.settings, mesh, with_projections)
+        self.mesh = spectra.mesh_spectrum(self.harmonic, self.settings, mesh, with_projections,
+                                          length_A=length_A, gamma_center=gamma_center)
         return self.mesh
 
-    def run_dos(self, method: str | None = None, sigma_THz: float | None = None):
-        """Total DOS and PDOS per element and atom ("tetrahedron" or "gaussian")."""
+    def run_dos(self, method: str | None = None, sigma_THz: float | None = None, *,
+                freq_min_THz: float | None = None, freq_max_THz: float | None = None,
+                freq_pitch_THz: float | None = None):
+        """Total DOS and PDOS per element and atom ("tetrahedron" or "gaussian"), on phonopy's
+        frequency points (``freq_min/max/pitch_THz`` as phonopy's ``run_total_dos``)."""
         from phonjax.single import spectra
 
         if self.mesh is None:
             self.run_mesh()
         self.dos = spectra.density_of_states(self.harmonic, self.settings, self.mesh, method,
-                                             sigma_THz)
+                                             sigma_THz, freq_min_THz=freq_min_THz,
+                                             freq_max_THz=freq_max_THz,
+                                             freq_pitch_THz=freq_pitch_THz)
         return self.dos
 
-    def run_thermal_properties(self):
+    def run_thermal_properties(self, cutoff_frequency_THz: float | None = None,
+                               classical: bool | None = None):
+        """F, S, Cv (``ThermalTable``) at the settings' temperatures on the mesh;
+        ``cutoff_frequency_THz``: phonopy's ``cutoff_frequency``; ``classical``: phonopy's
+        ``classical=True`` statistics (None: the settings')."""
         from phonjax.single import spectra
 
         if self.mesh is None:
             self.run_mesh()
-        self.thermal = spectra.thermal_table(self.harmonic, self.settings, self.mesh)
+        self.thermal = spectra.thermal_table(self.harmonic, self.settings, self.mesh,
+                                             cutoff_frequency_THz, classical)
         return self.thermal
 
     def find_imaginary_modes(self):
@@ -293,12 +376,60 @@ class Phonons:
                                                       self.mesh)
         return self.instability
 
+    def run_thermal_displacements(self, mesh=None, temperatures_K=None, *,
+                                  freq_min_THz: float | None = None,
+                                  freq_max_THz: float | None = None, direction=None):
+        """phonopy's mean square displacements ⟨u²⟩ (Å², per atom and axis, or along
+        ``direction`` reduced) over temperature (``phonon.thermal_displacements``) on the full
+        mesh (None: the settings' mesh and temperatures, and tdisp_freq_* cutoffs)."""
+        from phonjax.phonon.thermal_displacements import thermal_displacements
+
+        self.produce_force_constants()
+        s = self.settings
+        self.thermal_displacements = thermal_displacements(
+            self.harmonic, s.mesh if mesh is None else mesh,
+            s.temperatures_K if temperatures_K is None else temperatures_K,
+            freq_min_THz=s.tdisp_freq_min_THz if freq_min_THz is None else freq_min_THz,
+            freq_max_THz=s.tdisp_freq_max_THz if freq_max_THz is None else freq_max_THz,
+            direction=direction, gamma_centered=s.gamma_center)
+        return self.thermal_displacements
+
+    def run_thermal_displacement_matrices(self, mesh=None, temperatures_K=None, *,
+                                          freq_min_THz: float | None = None,
+                                          freq_max_THz: float | None = None):
+        """phonopy's thermal displacement matrices (ADPs: Cartesian and CIF's U, Å²) over
+        temperature; ``write_adp_cif`` makes tdispmat.cif. Defaults as
+        ``run_thermal_displacements``."""
+        from phonjax.phonon.thermal_displacements import thermal_displacement_matrices
+
+        self.produce_force_constants()
+        s = self.settings
+        self.thermal_displacement_matrices = thermal_displacement_matrices(
+            self.harmonic, s.mesh if mesh is None else mesh,
+            s.temperatures_K if temperatures_K is None else temperatures_K,
+            freq_min_THz=s.tdisp_freq_min_THz if freq_min_THz is None else freq_min_THz,
+            freq_max_THz=s.tdisp_freq_max_THz if freq_max_THz is None else freq_max_THz,
+            gamma_centered=s.gamma_center)
+        return self.thermal_displacement_matrices
+
     def run_spectra(self) -> Phonons:
-        self.run_band_structure()
+        """Bands, mesh, DOS, thermal table, imaginary modes; and phonopy's other outputs the
+        settings ask for (group velocities, thermal displacements, irreps, modulations)."""
+        s = self.settings
+        self.run_band_structure(with_group_velocities=s.group_velocities)
         self.run_mesh()
         self.run_dos()
         self.run_thermal_properties()
         self.find_imaginary_modes()
+        if s.group_velocities:
+            self.run_group_velocities()
+        if s.thermal_displacements:
+            self.run_thermal_displacements()
+            self.run_thermal_displacement_matrices()
+        if s.irreps_q is not None:
+            self.irreps_result = self.irreps(s.irreps_q)
+        if s.modulation is not None:
+            self.modulations = self.run_modulations(*s.modulation)
         return self
 
     def run_kappa(self, settings=None, **changes):
@@ -316,6 +447,22 @@ class Phonons:
             raise PhononsError(f"{self.name} · {self.model}: κ {self.kappa.status} at "
                                f"{self.kappa.stage}: {self.kappa.reason}")
         return self.kappa.result
+
+    def run_qha(self, settings=None, **changes):
+        """Thermal expansion of this pair (``single.qha_step``: ``volumes`` volumes around the
+        relaxed one, relaxed at fixed volume and their phonons in batches, phonopy's QHA);
+        ``settings`` a ``QHARunSettings`` or its fields as keywords (``volumes=11``,
+        ``strain=0.05``, ``eos="vinet"``, ``pressure_GPa``, ``t_max_K``). Returns the
+        ``phonjax.qha.core.QHAResult`` (``PhononsError`` when refused or failed; the reason
+        and the excluded volumes are in ``self.qha``)."""
+        from phonjax.single import qha_step
+
+        self.produce_force_constants()
+        qha_step.run([self], settings or qha_step.with_defaults(**changes))
+        if self.qha.result is None:
+            raise PhononsError(f"{self.name} · {self.model}: QHA {self.qha.status}: "
+                               f"{self.qha.reason}")
+        return self.qha.result
 
     def run(self) -> Phonons:
         """Every step (the same as ``Phonons.run_all([self])``)."""

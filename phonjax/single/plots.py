@@ -224,4 +224,16 @@ def plot_all(p, folder: str | os.PathLike) -> list[str]:
     if p.thermal is not None:
         thermal(p, folder / "thermal.png")
         out.append(str(folder / "thermal.png"))
+    if p.group_velocities is not None:
+        from phonjax.phonon.group_velocity import plot_group_velocities
+
+        gv = p.group_velocities
+        out.append(str(plot_group_velocities(gv.velocities_THz_A, gv.frequencies_THz,
+                                             folder / "group_velocity.png",
+                                             title=f"{p.name} · {p.model}")))
+    if p.thermal_displacement_matrices is not None or p.thermal_displacements is not None:
+        from phonjax.phonon.thermal_displacements import plot_thermal_displacements
+
+        td = p.thermal_displacements or p.thermal_displacement_matrices
+        out.append(str(plot_thermal_displacements(td, folder / "thermal_displacements.png")))
     return out

@@ -66,12 +66,22 @@ def _thermal(p) -> dict | None:
             "atoms_per_primitive_cell": th.n_atoms,
             "zero_point_energy_kJ_per_mol_cells": th.zero_point_energy_kJmol,
             "gamma_acoustic_rule": GAMMA_ACOUSTIC_RULE,
-            "mesh_contains_gamma": bool(p.result is not None and p.result.mesh_contains_gamma),
+            "mesh_contains_gamma": mesh_contains_gamma(p),
+            "cutoff_frequency_THz": th.cutoff_frequency_THz,
             "num_modes": th.num_modes, "num_integrated_modes": th.num_integrated_modes,
             "undefined_reason": thermal_undefined_reason(th, i),
             "temperature_K": t, **rows,
             "temperatures_K": [float(th.temperatures_K[0]), float(th.temperatures_K[-1]),
                                len(th.temperatures_K)]}
+
+
+def mesh_contains_gamma(p) -> bool:
+    """Whether the mesh of the thermal table (the spectra's, else the kernel's) holds Γ."""
+    from phonjax.harmonic.mesh import is_gamma
+
+    if p.mesh is not None:
+        return bool(is_gamma(p.mesh.grid.qpoints).any())
+    return bool(p.result is not None and p.result.mesh_contains_gamma)
 
 
 def thermal_undefined_reason(th, index: int) -> str | None:
@@ -129,10 +139,14 @@ def summary(p) -> dict:
                                    "symmetry_after": str(p.symmetrized_to)})},
         "relaxation": p.relaxation.to_dict() if p.relaxation else None,
         "cells": p.cells.to_dict() if p.cells else None,
-        "n_displacements": None if p.system is None else len(p.system.displacements),
+        "n_displacements": None if p.system is None else (
+            len(p.system.displacements) if p.displacement_fields is None
+            else len(p.displacement_fields)),
+        "force_constants": None if p.harmonic is None else p.harmonic.fc_rule,
         "band_path": _path(p),
         "mesh": None if p.mesh is None else {
-            "mesh": list(p.mesh.grid.mesh), "n_irreducible_q": len(p.mesh.grid.qpoints),
+            "mesh": list(p.mesh.grid.mesh), "rule": p.mesh.grid.rule,
+            "n_irreducible_q": len(p.mesh.grid.qpoints),
             "time_reversal_only": p.mesh.grid.symmetry_fallback},
         "nac": _nac(p),
         "dos": None if p.dos is None else {"method": p.dos.method, "sigma_THz": p.dos.sigma_THz},

@@ -66,13 +66,39 @@ class WorkflowSettings:
     distance_A: float = 0.01  # ≤ 0.2 Å, options.DISPLACEMENT_RULE (warned above 0.05 Å)
     subtract_drift: bool = False  # phonopy's default (as PhononSettings'); the benchmark
     #   protocol subtracts the drift (True, the paper's choice); models conserve momentum anyway
+    fc_calculator: str = "finite"  # or "symfc" (phonopy 4's fc_calculator; pipeline.fc_route)
+    random_snapshots: int | None = None  # N supercells with every atom displaced at random
+    #   (phonopy's number_of_snapshots; needs "symfc"), displacements of length distance_A
+    random_seed: int | None = None  # phonopy's random_seed (None: drawn, then recorded)
+    symfc_cutoff_A: float | None = None  # symfc's pair cutoff (phonopy's "cutoff = r")
+    symmetrize_fc: bool = True  # phonopy's symmetrize_fc (the finite route)
+    fc_cutoff_radius_A: float | None = None  # phonopy's --cutoff-radius: Φ(i, j) = 0 beyond
     # --- spectra ------------------------------------------------------------------------
     mesh: tuple[int, int, int] = (20, 20, 20)  # half-shifted on even axes, as phonopy
+    mesh_length_A: float | None = None  # instead of ``mesh``: phonopy's run_mesh(length),
+    #   length2mesh, Γ-centred, a generalized regular grid where a regular one breaks symmetry
+    gamma_center: bool = False  # ``mesh`` without the half shift (phonopy's is_gamma_center)
     temperatures_K: tuple[float, ...] = tuple(float(t) for t in range(0, 1001, 10))
     band_path: Any = "auto"  # "auto" (seekpath), a path file, or segments (see bandpath)
     band_points: int = 101  # q-points on the longest segment; others at the same spacing
+    band_per_segment: bool = False  # band_points on every segment (phonopy's BAND_POINTS)
+    band_connection: bool = False  # bands ordered by eigenvector overlap (is_band_connection)
     dos_method: str = "tetrahedron"  # or "gaussian"
     dos_sigma_THz: float | None = None  # Gaussian width (default: phonopy's span/100)
+    dos_freq_min_THz: float | None = None  # DOS frequency points, phonopy's freq_min, freq_max,
+    dos_freq_max_THz: float | None = None  # freq_pitch (None: the span ± 10σ, 200 steps)
+    dos_freq_pitch_THz: float | None = None
+    classical: bool = False  # F, S, Cv with classical statistics (phonopy's classical=True)
+    cutoff_frequency_THz: float = 0.0  # F, S, Cv sum the modes above this (phonopy's
+    #   cutoff_frequency; the zero-point energy keeps every ν > 0, as phonopy's)
+    # --- phonopy's other outputs (``phonjax.phonon``; off unless asked) -----------------
+    group_velocities: bool = False  # on the mesh and along the band path (phonopy's)
+    thermal_displacements: bool = False  # ⟨u²⟩ and the 3×3 matrices (ADPs) on the mesh
+    tdisp_freq_min_THz: float = 0.0  # their modes: phonopy's freq_min, freq_max
+    tdisp_freq_max_THz: float | None = None
+    tdispmat_cif_K: float | None = None  # the ADPs at this temperature as tdispmat.cif
+    irreps_q: tuple | None = None  # (3,) reduced q: irreducible representations there
+    modulation: Any = None  # (dimension, [(q, band from 0, amplitude, phase°), ...])
     # --- stability ----------------------------------------------------------------------
     imaginary_tolerance_THz: float = 0.05  # ν < −this counts as imaginary (Γ acoustic excluded)
     gamma_acoustic_tolerance_K: float = 50.0  # the benchmark's rule at commensurate q-points
@@ -122,8 +148,37 @@ class WorkflowSettings:
         object.__setattr__(self, "temperatures_K", temps)
         if self.dos_method not in ("tetrahedron", "gaussian"):
             fail(f"dos_method must be 'tetrahedron' or 'gaussian', got {self.dos_method!r}")
-        if self.dos_sigma_THz is not None:
-            positive("dos_sigma_THz", self.dos_sigma_THz)
+        try:
+            self.fc_route
+        except ValueError as exc:
+            fail(str(exc))
+        for name in ("dos_sigma_THz", "dos_freq_pitch_THz", "mesh_length_A"):
+            if getattr(self, name) is not None:
+                positive(name, getattr(self, name))
+        for name in ("dos_freq_min_THz", "dos_freq_max_THz"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, (int, float)) and
+                                          not isinstance(value, bool) and math.isfinite(value)):
+                fail(f"{name} must be a finite number, got {value!r}")
+        if None not in (self.dos_freq_min_THz, self.dos_freq_max_THz) and \
+                self.dos_freq_max_THz <= self.dos_freq_min_THz:
+            fail(f"dos_freq_max_THz ({self.dos_freq_max_THz}) must be above dos_freq_min_THz "
+                 f"({self.dos_freq_min_THz})")
+        if self.irreps_q is not None:
+            q = np.asarray(self.irreps_q, float)
+            if q.shape != (3,) or not np.isfinite(q).all():
+                fail(f"irreps_q must be 3 finite numbers, got {self.irreps_q!r}")
+            object.__setattr__(self, "irreps_q", tuple(float(x) for x in q))
+        if self.tdispmat_cif_K is not None and not self.thermal_displacements:
+            fail("tdispmat_cif_K needs thermal_displacements=True")
+        for name in ("tdisp_freq_min_THz",):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                fail(f"{name} must be a finite number ≥ 0, got {value!r}")
+        value = self.cutoff_frequency_THz
+        if not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                and math.isfinite(value) and value >= 0):
+            fail(f"cutoff_frequency_THz must be a finite number ≥ 0, got {value!r}")
         if self.supercell_matrix is not None:
             from phonjax.io.dataset import DatasetError, checked_supercell_matrix
 
@@ -168,6 +223,14 @@ class WorkflowSettings:
         """The relaxation (``phonjax.pipeline.settings.RelaxSettings``) for these settings:
         what ``phonjax.pipeline.relax`` takes."""
         return RelaxSettings(**{name: getattr(self, name) for name in RELAX_FIELDS})
+
+    @property
+    def fc_route(self):
+        """How the force constants are made (``phonjax.pipeline.fc_route.FCRoute``)."""
+        from phonjax.pipeline.fc_route import FCRoute
+
+        return FCRoute(self.fc_calculator, self.random_snapshots, self.random_seed,
+                       self.symfc_cutoff_A, self.symmetrize_fc, self.fc_cutoff_radius_A)
 
     @property
     def phonon_settings(self):

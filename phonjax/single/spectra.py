@@ -26,7 +26,7 @@ MAX_MODULATIONS = 12  # modulated structures written per pair, most unstable fir
 @dataclass(frozen=True, eq=False)
 class BandStructure:
     sampling: bandpath.PathSampling
-    frequencies_THz: list[np.ndarray]  # per segment (n_i, n_modes), ascending
+    frequencies_THz: list[np.ndarray]  # per segment (n_i, n_modes), ascending (or connected)
     eigenvectors: list[np.ndarray] | None  # per segment (n_i, n_modes, n_modes), columns
 
     @property
@@ -54,14 +54,54 @@ class BandStructure:
 
 
 def band_structure(h: Harmonic, s: WorkflowSettings, path=None, n_points: int | None = None,
-                   with_eigenvectors: bool = False) -> BandStructure:
+                   with_eigenvectors: bool = False, *, per_segment: bool | None = None,
+                   band_connection: bool | None = None) -> BandStructure:
+    """Bands along ``path`` (None: the settings'), ``n_points`` at constant spacing or, with
+    ``per_segment``, on every segment (phonopy's BAND_POINTS); ``band_connection``: branches
+    ordered by eigenvector overlap (``phonon.band_connection``, phonopy's
+    ``is_band_connection``). None: the settings'."""
+    from phonjax.phonon.band_connection import connected_band_structure
+
     primitive = h.system.primitive.crystal
     bp = bandpath.build_path(s.band_path if path is None else path, primitive,
                              h.cells.primitive_matrix, s.symprec)
-    sampling = bandpath.sample(bp, primitive.lattice, n_points or s.band_points)
-    segments = h.path_modes(sampling.qpoints, with_eigenvectors)
-    return BandStructure(sampling, [f for f, _ in segments],
-                         [v for _, v in segments] if with_eigenvectors else None)
+    per_segment = s.band_per_segment if per_segment is None else per_segment
+    connect = s.band_connection if band_connection is None else band_connection
+    sampling = bandpath.sample(bp, primitive.lattice, n_points or s.band_points, per_segment)
+    segments = h.path_modes(sampling.qpoints, with_eigenvectors or connect)
+    band = BandStructure(sampling, [f for f, _ in segments],
+                         [v for _, v in segments] if with_eigenvectors or connect else None)
+    if connect:
+        band = connected_band_structure(band)
+        if not with_eigenvectors:
+            band = BandStructure(band.sampling, band.frequencies_THz, None)
+    return band
+
+
+def band_with_velocities(h: Harmonic, s: WorkflowSettings, path=None,
+                         n_points: int | None = None, with_eigenvectors: bool = False, *,
+                         per_segment: bool | None = None, band_connection: bool | None = None
+                         ) -> tuple[BandStructure, list]:
+    """``band_structure`` and phonopy's group velocities at its points (per segment,
+    ``phonon.group_velocity.GroupVelocities``), in the band's order: with band connection
+    permuted as the branches are, as phonopy's ``run_band_structure(...,
+    with_group_velocities=True, is_band_connection=True)``."""
+    from phonjax.phonon.band_connection import connect_bands
+    from phonjax.phonon.group_velocity import GroupVelocities, band_group_velocities
+
+    connect = s.band_connection if band_connection is None else band_connection
+    raw = band_structure(h, s, path, n_points, with_eigenvectors or connect,
+                         per_segment=per_segment, band_connection=False)
+    velocities = band_group_velocities(h, raw, symprec=s.symprec)
+    if not connect:
+        return raw if with_eigenvectors else BandStructure(raw.sampling, raw.frequencies_THz,
+                                                           None), velocities
+    c = connect_bands(raw.frequencies_THz, raw.eigenvectors)
+    moved = [GroupVelocities(v.qpoints, np.take_along_axis(v.frequencies_THz, o, axis=1),
+                             np.take_along_axis(v.velocities_THz_A, o[:, :, None], axis=1))
+             for v, o in zip(velocities, c.order)]
+    return BandStructure(raw.sampling, c.frequencies_THz,
+                         c.eigenvectors if with_eigenvectors else None), moved
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,14 +111,33 @@ class MeshSpectrum:
     atom_shares: np.ndarray | None  # (n_ir, n_modes, n_atoms), degenerate modes averaged
 
 
-def mesh_spectrum(h: Harmonic, s: WorkflowSettings, mesh=None, with_shares: bool = True
-                  ) -> MeshSpectrum:
-    """Frequencies (and atom shares, eigenvectors in bounded chunks) on phonopy's mesh;
-    ``mesh``: one or three integers ≥ 1 (2.5 or True: ``SettingError``), None: the settings'."""
-    from phonjax.options import mesh_numbers
+def mesh_grid(h: Harmonic, s: WorkflowSettings, mesh=None, length_A: float | None = None,
+              gamma_center: bool | None = None) -> dos_module.MeshGrid:
+    """phonopy's mesh for the pair (``dos.phonopy_mesh``): ``mesh`` one or three integers ≥ 1
+    (2.5 or True: ``SettingError``), or ``length_A`` (phonopy's length input); neither: the
+    settings' (``mesh_length_A`` if set, else ``mesh``); ``gamma_center`` None: the settings'."""
+    from phonjax.options import SettingError, mesh_numbers
 
-    mesh = s.mesh if mesh is None else mesh_numbers("mesh", mesh)
-    grid = dos_module.phonopy_mesh(h.system.primitive.crystal, mesh, s.symprec)
+    if mesh is not None and length_A is not None:
+        raise SettingError("give the mesh as numbers or as a length, not both")
+    if mesh is None and length_A is None:
+        mesh, length_A = (s.mesh, None) if s.mesh_length_A is None else (None, s.mesh_length_A)
+    elif mesh is not None:
+        mesh = mesh_numbers("mesh", mesh)
+    if length_A is not None and not (isinstance(length_A, (int, float)) and not isinstance(
+            length_A, bool) and np.isfinite(length_A) and length_A > 0):
+        raise SettingError(f"mesh length must be a positive number of Å, got {length_A!r}")
+    return dos_module.phonopy_mesh(h.system.primitive.crystal, mesh, s.symprec,
+                                   gamma_center=s.gamma_center if gamma_center is None
+                                   else bool(gamma_center), length_A=length_A)
+
+
+def mesh_spectrum(h: Harmonic, s: WorkflowSettings, mesh=None, with_shares: bool = True, *,
+                  length_A: float | None = None, gamma_center: bool | None = None
+                  ) -> MeshSpectrum:
+    """Frequencies (and atom shares, eigenvectors in bounded chunks) on phonopy's mesh
+    (``mesh_grid``: numbers or a length, the settings' by default)."""
+    grid = mesh_grid(h, s, mesh, length_A, gamma_center)
     if not with_shares:
         return MeshSpectrum(grid, h.modes_at(grid.qpoints)[0], None)
     n_modes = 3 * h.system.n_primitive
@@ -92,35 +151,74 @@ def mesh_spectrum(h: Harmonic, s: WorkflowSettings, mesh=None, with_shares: bool
 
 
 def density_of_states(h: Harmonic, s: WorkflowSettings, spectrum: MeshSpectrum,
-                      method: str | None = None, sigma_THz: float | None = None
-                      ) -> dos_module.DensityOfStates:
+                      method: str | None = None, sigma_THz: float | None = None, *,
+                      freq_min_THz: float | None = None, freq_max_THz: float | None = None,
+                      freq_pitch_THz: float | None = None) -> dos_module.DensityOfStates:
+    """DOS and PDOS of the mesh; each option None: the settings' (``dos_*``)."""
+    def pick(given, setting):
+        return setting if given is None else given
+
     return dos_module.density_of_states(
         spectrum.frequencies_THz, spectrum.atom_shares, spectrum.grid, h.system.primitive.crystal,
-        method or s.dos_method, sigma_THz if sigma_THz is not None else s.dos_sigma_THz,
-        s.symprec)
+        method or s.dos_method, pick(sigma_THz, s.dos_sigma_THz), s.symprec,
+        freq_min_THz=pick(freq_min_THz, s.dos_freq_min_THz),
+        freq_max_THz=pick(freq_max_THz, s.dos_freq_max_THz),
+        freq_pitch_THz=pick(freq_pitch_THz, s.dos_freq_pitch_THz))
 
 
-def thermal_table(h: Harmonic, s: WorkflowSettings, spectrum: MeshSpectrum) -> ThermalTable:
+def thermal_table(h: Harmonic, s: WorkflowSettings, spectrum: MeshSpectrum,
+                  cutoff_frequency_THz: float | None = None, classical: bool | None = None
+                  ) -> ThermalTable:
     """F, S, Cv at the settings' temperatures from the mesh's modes as solved for the DOS
     (``execution.modes.mesh_thermal``: the kernel's sums and Γ acoustic rule, so the mesh is
-    solved once); F(0) gives the zero-point energy."""
-    from phonjax.execution.modes import mesh_thermal
+    solved once); F(0) gives the zero-point energy. ``cutoff_frequency_THz`` (None: the
+    settings'): phonopy's ``cutoff_frequency``, the sums take the modes above it only; the
+    zero-point energy keeps every ν > 0, as phonopy's. ``classical`` (None: the settings'):
+    phonopy's ``classical=True`` statistics (``harmonic.classical``; no zero-point energy).
+    Γ acoustic frequencies above 0.1 THz
+    (force constants that break translational invariance) raise phonopy's warning,
+    ``harmonic.thermal.GammaAcousticWarning``."""
+    import warnings
 
+    from phonjax.execution.modes import mesh_thermal
+    from phonjax.harmonic.thermal import GammaAcousticWarning, large_gamma_acoustic
+
+    cutoff = s.cutoff_frequency_THz if cutoff_frequency_THz is None else float(
+        cutoff_frequency_THz)
+    if not (np.isfinite(cutoff) and cutoff >= 0):
+        from phonjax.options import SettingError
+
+        raise SettingError(f"cutoff frequency must be a finite number ≥ 0 THz, got {cutoff!r}")
     wanted = np.asarray(s.temperatures_K, float)
     temps = wanted if 0.0 in s.temperatures_K else np.concatenate([[0.0], wanted])
     grid = spectrum.grid
-    free, entropy, cv = mesh_thermal(spectrum.frequencies_THz, grid.weights, grid.qpoints,
-                                     temps, h.plan)
+    gamma = is_gamma(grid.qpoints)
+    large = large_gamma_acoustic(spectrum.frequencies_THz, gamma)
+    if large.size:
+        warnings.warn(f"the acoustic frequencies at Γ are {', '.join(f'{x:.3e}' for x in large)} "
+                      "THz, far from zero: the force constants break translational invariance",
+                      GammaAcousticWarning, stacklevel=2)
+    f = zero_gamma_acoustic(spectrum.frequencies_THz, gamma)
+    formula, z = reduced_formula(h.system.primitive.crystal.symbols)
+    if s.classical if classical is None else classical:
+        from phonjax.harmonic.classical import classical_thermal_properties
+
+        c = classical_thermal_properties(spectrum.frequencies_THz, grid.weights, wanted,
+                                         grid.qpoints, cutoff_frequency_THz=cutoff)
+        return ThermalTable(wanted, c.free_energy_kJmol, c.entropy_JKmol,
+                            c.heat_capacity_JKmol, h.system.n_primitive, formula, z, 0.0,
+                            c.n_modes, c.n_integrated_modes, cutoff, classical=True)
+    summed = np.where(f > cutoff, f, 0.0) if cutoff > 0 else spectrum.frequencies_THz
+    free, entropy, cv = mesh_thermal(summed, grid.weights, grid.qpoints, temps, h.plan)
     first = {t: i for i, t in reversed(list(enumerate(temps.tolist())))}  # O(n_T), not n_T²
     index = np.array([first[t] for t in wanted.tolist()], dtype=int)
-    zpe = float(free[first[0.0]])
-    formula, z = reduced_formula(h.system.primitive.crystal.symbols)
+    zpe = float(free[first[0.0]]) if cutoff == 0 else float(
+        mesh_thermal(f, grid.weights, grid.qpoints, np.zeros(1), h.plan)[0][0])
     w = grid.weights
     modes = int(w.sum() * spectrum.frequencies_THz.shape[1])
-    f = zero_gamma_acoustic(spectrum.frequencies_THz, is_gamma(grid.qpoints))
-    integrated = int((w[:, None] * (f > 0)).sum())  # the thermal sums' modes
+    integrated = int((w[:, None] * (f > cutoff)).sum())  # the thermal sums' modes
     return ThermalTable(wanted, free[index], entropy[index], cv[index], h.system.n_primitive,
-                        formula, z, zpe, modes, integrated)
+                        formula, z, zpe, modes, integrated, cutoff)
 
 
 def instability_report(h: Harmonic, s: WorkflowSettings, band: BandStructure | None,
@@ -129,7 +227,7 @@ def instability_report(h: Harmonic, s: WorkflowSettings, band: BandStructure | N
     tol = s.imaginary_tolerance_THz
     sets = {}
     if band is not None:
-        sets["band path"] = (band.qpoints, band.all_frequencies_THz)
+        sets["band path"] = (band.qpoints, np.sort(band.all_frequencies_THz, axis=1))
     if spectrum is not None:
         sets["mesh"] = (spectrum.grid.qpoints, spectrum.frequencies_THz)
     sets["commensurate q-points"] = (np.asarray(h.system.commensurate),

@@ -44,7 +44,9 @@ class ThermalTable:
     z: int  # formula units in the primitive cell
     zero_point_energy_kJmol: float  # per mole of primitive cells
     num_modes: int = 0  # phonopy's bookkeeping: modes on the mesh (Σw·3n)
-    num_integrated_modes: int = 0  # of those, with ν > 0 (the ones the sums use)
+    num_integrated_modes: int = 0  # of those, with ν > cutoff (the ones the sums use)
+    cutoff_frequency_THz: float = 0.0  # phonopy's cutoff_frequency: modes at or below it skipped
+    classical: bool = False  # phonopy's classical=True statistics (no zero-point energy)
 
     def __post_init__(self):
         if self.undefined_reason is not None:  # sums over no mode: undefined, not 0

@@ -153,7 +153,9 @@ def build_systems(items: Sequence, progress: Progress = no_progress) -> None:
                 _fail(p, "born", exc)
                 continue
             nac = False if nac is None else nac
-            if p.model == REFERENCE_MODEL:  # the file's displacements and forces, P as chosen
+            if p.model == REFERENCE_MODEL and ds.displacement_fields is not None:
+                _type2_file(p, ds, nac)  # every atom displaced: the kernel's tables, a fit
+            elif p.model == REFERENCE_MODEL:  # the file's displacements and forces, P as chosen
                 from phonjax.io import PhononDataset
 
                 ds = PhononDataset(ds.id, ds.unitcell, ds.supercell_matrix,
@@ -168,8 +170,46 @@ def build_systems(items: Sequence, progress: Progress = no_progress) -> None:
                                    phonopy_mesh_fallback=True, distance=s.distance_A,
                                    symprec=s.symprec, id=p.name, nac=nac,
                                    memory_bytes=p.memory_bytes)
+            _random_fields(p)
         except Exception as exc:
             _fail(p, "prepare", exc)
+
+
+def _type2_file(p, ds, nac) -> None:
+    """A force-set file with every atom displaced (phonopy's type 2): the system (tables,
+    commensurate points) of its cells, its displacements as the pair's fields, fitted by
+    symfc (phonopy 4's choice for such data, recorded in the pair's settings)."""
+    from dataclasses import replace
+
+    from phonjax.harmonic.system import prepare
+
+    s = p.settings
+    if s.fc_calculator != "symfc":
+        p.pair = replace(p.pair, settings=s.replace(fc_calculator="symfc"))
+        s = p.settings
+    p.system = prepare(ds.unitcell, ds.supercell_matrix, p.cells.primitive_matrix, mesh=s.mesh,
+                       phonopy_mesh_fallback=True, distance=s.distance_A, symprec=s.symprec,
+                       id=p.name, nac=nac, memory_bytes=p.memory_bytes)
+    p.displacement_fields = ds.displacement_fields
+
+
+def _random_fields(p) -> None:
+    """The pair's random displacements (``pipeline.fc_route``), its seed drawn and recorded
+    in its settings when none was given."""
+    from dataclasses import replace
+
+    from phonjax.pipeline.fc_route import displacement_fields, with_seed
+
+    route = p.settings.fc_route
+    if route.random_snapshots is None:
+        return
+    if p.model == REFERENCE_MODEL:
+        raise ValueError("random displacements need a --model (the file's forces are on its "
+                         "own displacements)")
+    seeded = with_seed(route)
+    if seeded.random_seed != route.random_seed:
+        p.pair = replace(p.pair, settings=p.settings.replace(random_seed=seeded.random_seed))
+    p.displacement_fields = displacement_fields(p.system, seeded, p.settings.distance_A)
 
 
 def model_forces(items: Sequence, progress: Progress = no_progress) -> None:
@@ -187,15 +227,16 @@ def model_forces(items: Sequence, progress: Progress = no_progress) -> None:
         group = [p for p in group if p.forces is None]
         if not group:
             continue
-        n_cells = sum(len(p.system.displacements) for p in group)
-        n_atoms = sum(len(p.system.displacements) * p.system.n_supercell for p in group)
+        cells = [_displaced(p) for p in group]
+        n_cells = sum(len(c.displacements) for c in cells)
+        n_atoms = sum(len(c.displacements) * c.n_supercell for c in cells)
         progress(f"forces of {n_cells} displaced supercell(s) ({n_atoms} atoms) with {model}")
         t0 = time.perf_counter()
         try:
             adapter = models.loaded_adapter(model, device, max_atoms)
             n = lanes_or_default(device, lanes)
             with lane_threads(n):
-                out = evaluate_forces(adapter, [p.system for p in group], n)
+                out = evaluate_forces(adapter, cells, n)
         except Exception as exc:
             for p in group:
                 _fail(p, "model", exc)
@@ -210,6 +251,16 @@ def model_forces(items: Sequence, progress: Progress = no_progress) -> None:
                 p.forces, p.timings["forces_s"] = f, share
 
 
+def _displaced(p):
+    """What the model sees of a pair: its system's one-atom displaced supercells, or its
+    random-displacement fields on the supercell (``pipeline.forces.DisplacedCells``)."""
+    if p.displacement_fields is None:
+        return p.system
+    from phonjax.pipeline.forces import DisplacedCells
+
+    return DisplacedCells(p.system.supercell, p.displacement_fields)
+
+
 def kernel(items: Sequence, progress: Progress = no_progress) -> None:
     """Force constants and commensurate frequencies (ω_max, the stability verdict) of every
     pair: one ``phonon_properties`` call per set of kernel settings and plan (the kernel's
@@ -219,7 +270,8 @@ def kernel(items: Sequence, progress: Progress = no_progress) -> None:
 
     groups: dict = {}
     for p in _alive(items):
-        if p.harmonic is None:
+        route = p.settings.fc_route
+        if p.harmonic is None and route.calculator == "finite" and route.symmetrize:
             groups.setdefault((p.settings.phonon_settings, p.plan), []).append(p)
     for (settings, plan), group in groups.items():
         progress(f"force constants and commensurate frequencies of {len(group)} material(s)")
@@ -244,6 +296,36 @@ def kernel(items: Sequence, progress: Progress = no_progress) -> None:
             else:
                 p.harmonic = Harmonic(p.cells, p.system, p.forces, r, plan)
                 p.timings["kernel_s"] = share
+    other = [p for p in _alive(items) if not p.settings.fc_route.is_kernel]
+    if other:
+        progress(f"force constants of {len(other)} material(s) by phonopy's other routes")
+    for p in other:
+        _by_route(p)
+
+
+def _by_route(p) -> None:
+    """The force constants of a pair whose route is not the kernel's own
+    (``pipeline.fc_route``: symfc, unsymmetrized, a cutoff radius), made on the host, and
+    their commensurate frequencies."""
+    from phonjax.harmonic.properties import properties_from_force_constants
+    from phonjax.pipeline import fc_route
+
+    s, route = p.settings, p.settings.fc_route
+    t0 = time.perf_counter()
+    try:
+        produced = None if p.harmonic is None else p.harmonic.result.force_constants
+        fc = fc_route.force_constants(p.system, p.forces, route, fields=p.displacement_fields,
+                                      produced=produced, subtract_drift=s.subtract_drift,
+                                      symprec=s.symprec)
+        r = properties_from_force_constants(p.system, fc, s.phonon_settings, p.plan)
+    except Exception as exc:
+        _fail(p, "force constants", exc)
+        return
+    n_file = (len(p.displacement_fields) if p.displacement_fields is not None
+              and route.random_snapshots is None else None)
+    p.harmonic = Harmonic(p.cells, p.system, p.forces, r, p.plan, p.displacement_fields,
+                          route.describe(n_file))
+    p.timings["kernel_s"] = p.timings.get("kernel_s", 0.0) + time.perf_counter() - t0
 
 
 STEPS = (symmetrize, relax, build_systems, model_forces, kernel)  # in order; each batched over pairs

@@ -43,9 +43,14 @@ def phonopy_object(p):
     ph = phonopy.Phonopy(_phonopy_atoms(p.unitcell), supercell_matrix=p.cells.supercell_matrix,
                          primitive_matrix=p.cells.primitive_matrix)
     s = p.system
-    ph.dataset = {"natom": s.n_supercell, "first_atoms": [
-        {"number": int(a), "displacement": np.asarray(u, float), "forces": np.asarray(f, float)}
-        for a, u, f in zip(s.displaced_atoms, s.displacements, p.forces)]}
+    if p.displacement_fields is not None:  # random displacements: phonopy's type-2 dataset
+        ph.dataset = {"displacements": np.asarray(p.displacement_fields, float),
+                      "forces": np.asarray(p.forces, float)}
+    else:
+        ph.dataset = {"natom": s.n_supercell, "first_atoms": [
+            {"number": int(a), "displacement": np.asarray(u, float),
+             "forces": np.asarray(f, float)}
+            for a, u, f in zip(s.displaced_atoms, s.displacements, p.forces)]}
     if s.nac is not None:  # the charges applied (symmetrized: phonopy's symmetrization keeps them)
         table = s.tables.nac
         ph.nac_params = {"born": np.asarray(table.born), "dielectric": np.asarray(table.dielectric),
@@ -93,18 +98,86 @@ def write_band_yaml(p, path, comment: dict | None = None) -> None:
     lines += ["", "phonon:", ""]
     with open_replacing(path, "w") as w:
         w.write("\n".join(lines))
-        for q_seg, d_seg, f_seg in zip(band.sampling.qpoints, band.sampling.distances,
-                                       band.frequencies_THz):
+        velocities = ([v.velocities_THz_A for v in p.band_group_velocities]
+                      if p.band_group_velocities is not None else [None] * len(sizes))
+        for q_seg, d_seg, f_seg, v_seg in zip(band.sampling.qpoints, band.sampling.distances,
+                                              band.frequencies_THz, velocities):
             text = []
-            for q, d, freqs in zip(q_seg, d_seg, f_seg):
+            for i, (q, d, freqs) in enumerate(zip(q_seg, d_seg, f_seg)):
                 text.append("- q-position: [ %12.7f, %12.7f, %12.7f ]" % tuple(q))
                 text.append("  distance: %12.7f" % d)
                 text.append("  band:")
                 for k, f in enumerate(freqs):
                     text += [f"  - # {k + 1}", "    frequency: %15.10f" % f]
+                    if v_seg is not None:
+                        text.append("    group_velocity: [ %13.7f, %13.7f, %13.7f ]"
+                                    % tuple(v_seg[i, k]))
                 text.append("")
             text.append("")
             w.write("\n".join(text))
+
+
+def write_mesh_yaml(p, path) -> None:
+    """phonopy's mesh.yaml of the mesh spectrum (irreducible q-points, weights, frequencies;
+    with group velocities when they were computed on it), as ``Mesh.write_yaml`` lays it out."""
+    primitive = p.system.primitive.crystal
+    grid, freqs = p.mesh.grid, p.mesh.frequencies_THz
+    rec = np.linalg.inv(primitive.lattice)  # columns
+    distances = np.linalg.norm(grid.qpoints @ rec.T, axis=1)
+    gv = None if p.group_velocities is None else p.group_velocities.velocities_THz_A
+    if gv is not None and gv.shape[:2] != freqs.shape:
+        gv = None  # velocities of other q-points than the mesh's
+    lines = ["mesh: [ %5d, %5d, %5d ]" % tuple(grid.mesh), f"nqpoint: {len(grid.qpoints):<7d}",
+             "reciprocal_lattice:"]
+    for vec, axis in zip(rec.T, ("a*", "b*", "c*")):
+        lines.append("- [ %12.8f, %12.8f, %12.8f ] # %2s" % (tuple(vec) + (axis,)))
+    lines += [f"natom:   {primitive.n_atoms:<7d}", str(_phonopy_atoms(primitive)), "", "phonon:"]
+    with open_replacing(path, "w") as w:
+        w.write("\n".join(lines) + "\n")
+        for i, (q, d, w_q) in enumerate(zip(grid.qpoints, distances, grid.weights)):
+            text = ["- q-position: [ %12.7f, %12.7f, %12.7f ]" % tuple(q),
+                    "  distance_from_gamma: %12.9f" % d, "  weight: %-5d" % w_q, "  band:"]
+            for j, f in enumerate(freqs[i]):
+                text += ["  - # %d" % (j + 1), "    frequency:  %15.10f" % f]
+                if gv is not None:
+                    text.append("    group_velocity: [ %13.7f, %13.7f, %13.7f ]" % tuple(gv[i, j]))
+            text.append("")
+            w.write("\n".join(text) + "\n")
+
+
+def write_phonon_extras(p, folder: Path) -> list[str]:
+    """phonopy's files of the other outputs a pair holds (``phonjax.phonon``): mesh.yaml with
+    group velocities, thermal_displacements.yaml, thermal_displacement_matrices.yaml and
+    tdispmat.cif, irreps.yaml, modulation/ (MPOSCAR…, modulation.yaml)."""
+    out = []
+    if p.group_velocities is not None and p.mesh is not None:
+        write_mesh_yaml(p, folder / "mesh.yaml")
+        out.append(str(folder / "mesh.yaml"))
+    if p.thermal_displacements is not None or p.thermal_displacement_matrices is not None:
+        from phonjax.phonon import thermal_displacements as td
+
+        if p.thermal_displacements is not None:
+            path = folder / "thermal_displacements.yaml"
+            td.write_thermal_displacements_yaml(p.thermal_displacements, path)
+            out.append(str(path))
+        if p.thermal_displacement_matrices is not None:
+            path = folder / "thermal_displacement_matrices.yaml"
+            td.write_thermal_displacement_matrices_yaml(p.thermal_displacement_matrices, path)
+            out.append(str(path))
+            t = p.settings.tdispmat_cif_K
+            if t is not None:
+                out.append(str(td.write_adp_cif(p.thermal_displacement_matrices,
+                                                folder / "tdispmat.cif", t)))
+    if p.irreps_result is not None:
+        from phonjax.phonon.irreps import write_irreps_yaml
+
+        out.append(str(write_irreps_yaml(p.irreps_result, folder / "irreps.yaml",
+                                         show_irreps=True)))
+    if p.modulations is not None:
+        from phonjax.phonon.modulation import write_modulations
+
+        out += [str(f) for f in write_modulations(p.modulations, folder / "modulation")]
+    return out
 
 
 def write_dos(p, folder: Path) -> list[str]:
@@ -134,7 +207,7 @@ def write_thermal(p, folder: Path) -> list[str]:
     lines = ["# Thermal properties / unit cell (natom)", "", "unit:",
              "  temperature:   K", "  free_energy:   kJ/mol", "  entropy:       J/K/mol",
              "  heat_capacity: J/K/mol", "", f"natom: {th.n_atoms:<5d}",
-             "cutoff_frequency: 0.00000", "exclude_gamma_acoustic: true",
+             f"cutoff_frequency: {th.cutoff_frequency_THz:.5f}", "exclude_gamma_acoustic: true",
              f"num_modes: {th.num_modes}", f"num_integrated_modes: {th.num_integrated_modes}",
              "", f"zero_point_energy: {th.zero_point_energy_kJmol:15.7f}", "",
              "thermal_properties:"]
@@ -212,5 +285,6 @@ def write_all(p, folder: str | os.PathLike) -> list[str]:
         out += write_thermal(p, folder)
     if p.instability is not None:
         out += write_modes(p, folder)
+    out += write_phonon_extras(p, folder)
     out.append(write_summary(p, folder))
     return out
