@@ -429,6 +429,10 @@ def qha_line(o) -> str:
             f"{o.settings.eos} EOS")
     if bad:
         line += "; [yellow]excluded (imaginary modes)[/yellow]: " + ", ".join(bad)
+    top, until = float(o.result.temperatures_K[-1]), o.inside_until_K
+    if until is None or until < top:
+        line += ("; [yellow]V(T) leaves the fitted volumes[/yellow] above "
+                 f"{until if until is not None else 0:g} K (an extrapolation: widen --qha-strain)")
     return line
 
 

@@ -376,6 +376,15 @@ class Phonons:
                                                       self.mesh)
         return self.instability
 
+    def _tdisp_options(self, mesh, temperatures_K, freq_min_THz, freq_max_THz) -> dict:
+        """The thermal displacements' mesh, temperatures and mode window (None: settings')."""
+        s = self.settings
+        return {"mesh": s.mesh if mesh is None else mesh,
+                "temperatures_K": s.temperatures_K if temperatures_K is None else temperatures_K,
+                "freq_min_THz": s.tdisp_freq_min_THz if freq_min_THz is None else freq_min_THz,
+                "freq_max_THz": s.tdisp_freq_max_THz if freq_max_THz is None else freq_max_THz,
+                "gamma_centered": s.gamma_center}
+
     def run_thermal_displacements(self, mesh=None, temperatures_K=None, *,
                                   freq_min_THz: float | None = None,
                                   freq_max_THz: float | None = None, direction=None):
@@ -385,13 +394,9 @@ class Phonons:
         from phonjax.phonon.thermal_displacements import thermal_displacements
 
         self.produce_force_constants()
-        s = self.settings
+        o = self._tdisp_options(mesh, temperatures_K, freq_min_THz, freq_max_THz)
         self.thermal_displacements = thermal_displacements(
-            self.harmonic, s.mesh if mesh is None else mesh,
-            s.temperatures_K if temperatures_K is None else temperatures_K,
-            freq_min_THz=s.tdisp_freq_min_THz if freq_min_THz is None else freq_min_THz,
-            freq_max_THz=s.tdisp_freq_max_THz if freq_max_THz is None else freq_max_THz,
-            direction=direction, gamma_centered=s.gamma_center)
+            self.harmonic, o.pop("mesh"), o.pop("temperatures_K"), direction=direction, **o)
         return self.thermal_displacements
 
     def run_thermal_displacement_matrices(self, mesh=None, temperatures_K=None, *,
@@ -403,13 +408,9 @@ class Phonons:
         from phonjax.phonon.thermal_displacements import thermal_displacement_matrices
 
         self.produce_force_constants()
-        s = self.settings
+        o = self._tdisp_options(mesh, temperatures_K, freq_min_THz, freq_max_THz)
         self.thermal_displacement_matrices = thermal_displacement_matrices(
-            self.harmonic, s.mesh if mesh is None else mesh,
-            s.temperatures_K if temperatures_K is None else temperatures_K,
-            freq_min_THz=s.tdisp_freq_min_THz if freq_min_THz is None else freq_min_THz,
-            freq_max_THz=s.tdisp_freq_max_THz if freq_max_THz is None else freq_max_THz,
-            gamma_centered=s.gamma_center)
+            self.harmonic, o.pop("mesh"), o.pop("temperatures_K"), **o)
         return self.thermal_displacement_matrices
 
     def run_spectra(self) -> Phonons:

@@ -85,6 +85,19 @@ class QHAOutcome:
     def excluded(self) -> list[VolumePoint]:
         return [v for v in self.points if not v.stable]
 
+    @property
+    def inside_until_K(self) -> float | None:
+        """The highest temperature up to which V(T) stays inside the fitted volumes (above it
+        the equilibrium volume is an extrapolation of the EOS fit: not to be trusted); None
+        without a result."""
+        r = self.result
+        if r is None:
+            return None
+        v = np.asarray(r.equilibrium_volumes_A3)
+        inside = (v >= np.min(r.volumes_A3)) & (v <= np.max(r.volumes_A3))
+        last = len(v) if inside.all() else int(np.argmin(inside))
+        return float(r.temperatures_K[last - 1]) if last else None
+
 
 def scaled(crystal, fraction: float):
     """``crystal`` (a ``Crystal``) with its lattice scaled isotropically to ``fraction`` of its
@@ -253,6 +266,7 @@ def record(p) -> dict:
                         "used": v.stable} for v in o.points]}
     r = o.result
     if r is not None:
+        out["V_inside_fitted_volumes_until_K"] = o.inside_until_K
         i = int(np.argmin(np.abs(r.temperatures_K - 300.0)))
         out["at_T_K"] = float(r.temperatures_K[i])
         out["volume_A3"] = float(r.equilibrium_volumes_A3[i])

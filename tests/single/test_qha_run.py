@@ -18,56 +18,14 @@ TEMPERATURES = tuple(float(t) for t in range(0, 501, 25))
 
 
 def _reference(p, settings: QHARunSettings):
-    """ASE + phonopy, one volume after another, as a user scripts it."""
-    import phonopy
-    from ase.constraints import FixSymmetry
-    from ase.filters import FrechetCellFilter
-    from ase.optimize import FIRE
-    from phonopy.structure.atoms import PhonopyAtoms
-
+    """ASE + phonopy, one volume after another, as a user scripts it (the validation's)."""
     from phonjax.pipeline import models
+    from validation.qha_phonopy import reference
 
-    calc = models.adapter("toy:morse").load().calculator()
-    volumes, energies, free, entropy, cv = [], [], [], [], []
-    base = p.unitcell.to_ase()
-    for f in settings.fractions:
-        atoms = base.copy()
-        atoms.set_cell(atoms.cell.array * f ** (1 / 3), scale_atoms=True)
-        atoms.calc = calc
-        atoms.set_constraint(FixSymmetry(atoms))
-        FIRE(FrechetCellFilter(atoms, constant_volume=True), logfile=None).run(
-            fmax=p.settings.fmax_eV_A / 2, steps=500)
-        energies.append(atoms.get_potential_energy())
-        volumes.append(atoms.get_volume())
-        ph = phonopy.Phonopy(PhonopyAtoms(cell=atoms.cell.array, numbers=atoms.numbers,
-                                          scaled_positions=atoms.get_scaled_positions()),
-                             supercell_matrix=p.cells.supercell_matrix,
-                             primitive_matrix=p.cells.primitive_matrix)
-        ph.generate_displacements(distance=p.settings.distance_A)
-        forces = []
-        for sc in ph.supercells_with_displacements:
-            a = base.copy()
-            a.set_cell(sc.cell, scale_atoms=False)
-            a = type(base)(sc.symbols, cell=sc.cell, scaled_positions=sc.scaled_positions,
-                           pbc=True)
-            a.calc = calc
-            forces.append(a.get_forces())
-        ph.forces = np.array(forces)
-        ph.produce_force_constants()
-        ph.symmetrize_force_constants()
-        ph.run_mesh(p.settings.mesh)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ph.run_thermal_properties(temperatures=TEMPERATURES, exclude_gamma_acoustic=True)
-        tp = ph.thermal_properties
-        free.append(tp.free_energy)
-        entropy.append(tp.entropy)
-        cv.append(tp.heat_capacity)
-    share = p.system.n_primitive / p.unitcell.n_atoms
-    qha = phonopy.PhonopyQHA(np.array(volumes) * share, np.array(energies) * share,
-                             temperatures=np.array(TEMPERATURES), free_energy=np.array(free).T,
-                             cv=np.array(cv).T, entropy=np.array(entropy).T, eos="vinet")
-    return np.array(volumes) * share, np.array(energies) * share, qha
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return reference(p, settings.fractions, models.adapter("toy:morse").load().calculator(),
+                         TEMPERATURES)
 
 
 def test_qha_equals_ase_and_phonopy_volume_by_volume():
@@ -121,3 +79,21 @@ def test_qha_settings_refused_in_one_line():
     for bad in ({"volumes": 4}, {"strain": 0.0}, {"strain": 0.7}, {"eos": "poly"}):
         with pytest.raises(ValueError):
             QHARunSettings(**bad)
+
+
+def test_extrapolated_volumes_are_flagged():
+    """V(T) beyond the largest fitted volume is an extrapolation: the step says from where."""
+    from ase.build import bulk
+
+    from phonjax.single.cli import qha_line
+
+    p = Phonons.from_structure(bulk("Cu", "fcc", a=3.6), model="toy:morse",
+                               supercell_matrix=(2, 2, 2), mesh=(4, 4, 4),
+                               temperatures_K=tuple(float(t) for t in range(0, 1501, 50)))
+    r = p.run_qha(volumes=5, strain=0.02)
+    until = p.qha.inside_until_K
+    assert until is not None and until < r.temperatures_K[-1]
+    i = int(np.searchsorted(r.temperatures_K, until))
+    assert r.equilibrium_volumes_A3[i + 1] > r.volumes_A3.max()
+    assert r.equilibrium_volumes_A3[:i + 1].max() <= r.volumes_A3.max()
+    assert "leaves the fitted volumes" in qha_line(p.qha)
