@@ -327,3 +327,49 @@ def test_mgo_without_primitive_matrix_matches_phonopy_load(capsys):
     r = phonjax.phonon_properties([system], [ds.forces], keep_force_constants=True)[0]
     ours = modes(system.tables, r.force_constants, ph.mesh.qpoints)[0]
     assert np.abs(ours - ph.mesh.frequencies).max() <= 1e-8
+
+
+def test_type2_phonopy_params_both_layouts(tmp_path):
+    """A phonopy_params.yaml with random displacements, in phonopy ≥ 2.24's layout (``dataset:``)
+    and in the older one (``displacements:`` with a displacement and a force per atom, as
+    phonopy's own test file phonopy_params_NaCl-rd.yaml): the same arrays, and the force
+    constants of phonopy.load (symfc) on the same file."""
+    import warnings
+
+    import phonopy
+
+    from phonjax import Phonons
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ph = phonopy.load(EXAMPLES / "NaCl" / "phonopy_disp.yaml", is_nac=False,
+                          is_compact_fc=False, force_sets_filename=EXAMPLES / "NaCl" / "FORCE_SETS")
+    fc = ph.force_constants
+    ph.generate_displacements(distance=0.03, number_of_snapshots=3, random_seed=9)
+    ph.forces = -np.einsum("ijab,sjb->sia", fc, ph.displacements)
+    new = tmp_path / "phonopy_params.yaml"
+    ph.save(new)
+    text = new.read_text()
+    head, _, _ = text.partition("dataset:")
+    old_lines = ["displacements:"]
+    for s, (u, f) in enumerate(zip(ph.displacements, ph.forces)):
+        old_lines.append(f"- # {s + 1}")
+        for i, (d, g) in enumerate(zip(u, f)):
+            old_lines += [f"  - displacement: # {i + 1}", "      [ %.16f, %.16f, %.16f ]" % tuple(d),
+                          "    force:", "      [ %.16f, %.16f, %.16f ]" % tuple(g)]
+    old = tmp_path / "old" / "phonopy_params.yaml"
+    old.parent.mkdir()
+    old.write_text(head + "\n".join(old_lines) + "\n")
+    a, b = read_input(new, nac=False), read_input(old, nac=False)
+    for ds in (a, b):
+        assert ds.displacements is None
+        np.testing.assert_allclose(ds.displacement_fields, ph.displacements, atol=1e-15)
+        np.testing.assert_allclose(ds.forces, ph.forces, atol=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = phonopy.load(new, is_nac=False, fc_calculator="symfc", symmetrize_fc=False,
+                           is_compact_fc=False)
+    for path in (new, old):
+        p = Phonons.from_dataset(path, nac=False, mesh=(3, 3, 3))
+        p.produce_force_constants()
+        assert np.abs(p.result.force_constants - ref.force_constants).max() < 1e-10

@@ -159,6 +159,28 @@ def triples(rows: list[list[float]] | np.ndarray, where: str) -> np.ndarray:
     return np.array(rows, dtype=float).reshape(-1, 3)
 
 
+_TYPE2_ENTRY = re.compile(r"^[ \t]*-[ \t]*#[^\n]*\n[ \t]*-[ \t]*displacement:", re.M)
+_ATOM_KEY = re.compile(r"^[ \t]*-?[ \t]*atom:", re.M)
+
+
+def _type2_displacements(section: str) -> dict:
+    """phonopy < 2.24's type-2 ``displacements`` section (one list per supercell of
+    ``{displacement, force}`` per atom) as {"displacements", "forces"} (n, N, 3) arrays."""
+    block = load_yaml_text(section)
+    try:
+        snapshots = block["displacements"]
+        disps = np.array([[a["displacement"] for a in snap] for snap in snapshots], float)
+        have = [all("force" in a for a in snap) for snap in snapshots]
+        forces = (np.array([[a["force"] for a in snap] for snap in snapshots], float)
+                  if all(have) else None)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DatasetError(f"malformed type-2 displacements ({type(exc).__name__}: {exc})") \
+            from None
+    if disps.ndim != 3 or disps.shape[-1] != 3:
+        raise DatasetError(f"type-2 displacements of shape {disps.shape}")
+    return {"displacements": disps, "forces": forces}
+
+
 def _parse_displacements(section: str) -> list[dict]:
     """The type-1 displacement list, parsed by hand (libyaml takes ~10x longer on the large
     force blocks), row by row: every force row must hold exactly 3 numbers.
@@ -253,7 +275,10 @@ def parse_yaml(text: str) -> dict:
     data = load_yaml_text(small)
     if not isinstance(data, dict):
         raise DatasetError("not a phonopy YAML mapping")
-    if displacements is not None:
+    if displacements is not None and _TYPE2_ENTRY.search(displacements) \
+            and not _ATOM_KEY.search(displacements):
+        data["dataset"] = _type2_displacements(displacements)  # phonopy < 2.24's type 2
+    elif displacements is not None:
         try:
             data["displacements"] = _parse_displacements(displacements)
         except (ValueError, IndexError) as exc:

@@ -68,7 +68,9 @@ def parser() -> argparse.ArgumentParser:
                            "generalized regular grid where a regular one breaks the symmetry")
     p.add_argument("--gamma-center", action="store_true",
                    help="--mesh without the half shift (phonopy's is_gamma_center)")
-    p.add_argument("--dos", choices=("tetrahedron", "gaussian"), default="tetrahedron")
+    p.add_argument("--dos", choices=("tetrahedron", "gaussian"), default=None,
+                   help="DOS method (default: tetrahedron, or gaussian when --sigma is given, "
+                        "as phonopy)")
     p.add_argument("--sigma", type=float, default=None, metavar="THz",
                    help="Gaussian width (default: phonopy's, 1/100 of the frequency span)")
     p.add_argument("--dos-range", nargs=2, type=float, default=None, metavar=("MIN", "MAX"),
@@ -223,7 +225,9 @@ def settings_from(args):
         mesh_length_A=args.mesh_length, gamma_center=args.gamma_center,
         temperatures_K=temperatures(*args.temperatures), band_path=args.band_path,
         band_points=args.band_points if args.band_points_per_segment is None
-        else args.band_points_per_segment, dos_method=args.dos, dos_sigma_THz=args.sigma,
+        else args.band_points_per_segment,
+        dos_method=args.dos or ("gaussian" if args.sigma is not None else "tetrahedron"),
+        dos_sigma_THz=args.sigma,
         dos_freq_min_THz=None if args.dos_range is None else args.dos_range[0],
         dos_freq_max_THz=None if args.dos_range is None else args.dos_range[1],
         dos_freq_pitch_THz=args.dos_pitch, cutoff_frequency_THz=args.cutoff_frequency,

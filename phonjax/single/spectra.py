@@ -154,13 +154,17 @@ def density_of_states(h: Harmonic, s: WorkflowSettings, spectrum: MeshSpectrum,
                       method: str | None = None, sigma_THz: float | None = None, *,
                       freq_min_THz: float | None = None, freq_max_THz: float | None = None,
                       freq_pitch_THz: float | None = None) -> dos_module.DensityOfStates:
-    """DOS and PDOS of the mesh; each option None: the settings' (``dos_*``)."""
+    """DOS and PDOS of the mesh; each option None: the settings' (``dos_*``). A σ given
+    without a method means Gaussian smearing, as phonopy's ``run_total_dos(sigma=)``."""
     def pick(given, setting):
         return setting if given is None else given
 
+    sigma = pick(sigma_THz, s.dos_sigma_THz)
+    if method is None:
+        method = "gaussian" if sigma_THz is not None else s.dos_method
     return dos_module.density_of_states(
         spectrum.frequencies_THz, spectrum.atom_shares, spectrum.grid, h.system.primitive.crystal,
-        method or s.dos_method, pick(sigma_THz, s.dos_sigma_THz), s.symprec,
+        method, sigma, s.symprec,
         freq_min_THz=pick(freq_min_THz, s.dos_freq_min_THz),
         freq_max_THz=pick(freq_max_THz, s.dos_freq_max_THz),
         freq_pitch_THz=pick(freq_pitch_THz, s.dos_freq_pitch_THz))

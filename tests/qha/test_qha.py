@@ -353,6 +353,7 @@ def test_differentiable_path(qha_case):
     assert np.max(np.abs(grad - fd)) <= 1e-3 * np.max(np.abs(fd))
 
 
+@pytest.mark.slow  # 9 s: the on-device fit is the secondary method
 def test_device_fit_reaches_the_least_squares_minimum(qha_case):
     """The "lm" fit (jax.numpy on the device) against phonopy: the same minimum up to
     MINPACK's stopping point (measured 2.7e-7 relative in V(T), 8.4e-6 in B(T), 1.1e-9 in

@@ -182,3 +182,21 @@ def test_connected_bands_with_velocities_as_phonopy():
         assert np.abs(v.velocities_THz_A[plain] - vref[plain]).max() < 1e-9
         moved += int((np.diff(theirs, axis=1) < 0).any(axis=1).sum())
     assert moved > 0  # the connection reordered branches: the test exercises it
+
+
+def test_sigma_alone_means_smearing_as_phonopy(rocksalt):
+    """phonopy's run_total_dos(sigma=σ) smears even where the tetrahedron method is the default;
+    so does run_dos(sigma_THz=σ) (and run --sigma without --dos)."""
+    p, ph = rocksalt
+    ph.run_mesh([7, 7, 7])
+    ph.run_total_dos(sigma=0.3)
+    p.run_mesh((7, 7, 7))
+    dos = p.run_dos(sigma_THz=0.3)
+    assert dos.method == "gaussian"
+    # the points start at min ν − 10σ, min ν a Γ acoustic mode: √ of round-off (±1e-8 THz)
+    np.testing.assert_allclose(dos.frequency_points_THz, ph.total_dos.frequency_points, atol=1e-7)
+    assert np.abs(dos.total - ph.total_dos.dos).max() < DOS_REL_TOL * ph.total_dos.dos.max()
+    from phonjax.single.cli import parser, settings_from
+
+    args = parser().parse_args(["x.cif", "--sigma", "0.3"])
+    assert settings_from(args).dos_method == "gaussian"
