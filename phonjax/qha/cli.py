@@ -34,8 +34,13 @@ def parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="phonjax qha", description=__doc__,
                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("e_v", metavar="E-V.DAT", help="volumes (Å³) and electronic energies (eV)")
-    p.add_argument("thermal", nargs="*", metavar="THERMAL_PROPERTIES.YAML",
-                   help="phonopy's thermal_properties.yaml of each volume, in e-v.dat's order")
+    p.add_argument("thermal", nargs="*", metavar="THERMAL_PROPERTIES.YAML|FOLDER",
+                   help="phonopy's thermal_properties.yaml of each volume, in e-v.dat's order; "
+                        "or each volume's phonopy folder / phonopy_params.yaml with its forces, "
+                        "whose thermal properties phonjax computes (batched, --mesh)")
+    p.add_argument("--mesh", type=argparse_type(positive_int, "--mesh"), nargs="+", default=None,
+                   metavar="N", help="q-mesh of the folders' thermal properties: N or N1 N2 N3 "
+                                     "(default 20, half-shifted on even axes as phonopy)")
     p.add_argument("--eos", choices=EOS_NAMES, default="vinet",
                    help="equation of state (default vinet)")
     p.add_argument("--tmax", type=float, default=DEFAULT_TMAX_K, metavar="K",
@@ -86,6 +91,45 @@ def _print_fits(result) -> None:
         print(("%14.6f" * 5) % (t, p[0], p[1] * EV_A3_TO_GPA, p[2], p[3]))
 
 
+def _are_datasets(paths) -> bool:
+    """Whether the volume inputs are force sets (folders, phonopy yaml with forces) rather
+    than thermal_properties.yaml files; a mixture is refused."""
+    kinds = {Path(p).is_dir() or not Path(p).name.startswith("thermal_properties")
+             for p in paths}
+    if len(kinds) > 1:
+        raise ValueError("give thermal_properties.yaml files or phonopy folders, not both")
+    return kinds == {True}
+
+
+def thermal_of_folders(paths, mesh=None):
+    """``ThermalPropertiesSet`` of force-set inputs (phonopy folders, phonopy_params.yaml with
+    forces), one per volume: phonjax's harmonic phonons of all of them in one batched run
+    (their own supercell and primitive matrices, Born charges if given), F, S, Cv per mole of
+    primitive cells at phonopy-qha's temperatures (0–1000 K every 10 K), with phonopy's Γ
+    acoustic rule; the mode counts as thermal_properties.yaml has them."""
+    from phonjax.qha.files import ThermalPropertiesSet
+    from phonjax.single import workflow
+    from phonjax.single.phonons import Phonons
+
+    changes = {} if mesh is None else {"mesh": tuple(mesh) if len(mesh) == 3 else (mesh[0],) * 3}
+    items = [Phonons.from_dataset(path, **changes) for path in paths]
+    workflow.run(items, spectra=False)
+    tables = []
+    for path, p in zip(paths, items):
+        if p.error is not None:
+            raise ValueError(f"{path}: {p.error[0]} failed: {p.error[1]}")
+        p.run_mesh(with_projections=False)
+        tables.append(p.run_thermal_properties())
+    th = tables[0]
+    return ThermalPropertiesSet(
+        paths=tuple(str(x) for x in paths), temperatures_K=np.asarray(th.temperatures_K),
+        free_energy_kJmol=np.stack([t.free_energy_kJmol for t in tables], axis=1),
+        entropy_JKmol=np.stack([t.entropy_JKmol for t in tables], axis=1),
+        heat_capacity_JKmol=np.stack([t.heat_capacity_JKmol for t in tables], axis=1),
+        num_modes=tuple(t.num_modes for t in tables),
+        num_integrated_modes=tuple(t.num_integrated_modes for t in tables))
+
+
 def main(argv: list[str] | None = None) -> int:
     from phonjax.qha.core import QHAInputs, quasi_harmonic, static_eos
     from phonjax.qha.eos import EOS_TITLES
@@ -103,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         problem = _monotonic_problem(volumes)
         if problem:
             return _fail(f"{args.e_v}: {problem}")
-        tp = read_thermal_properties(args.thermal)
+        tp = (thermal_of_folders(args.thermal, args.mesh) if _are_datasets(args.thermal)
+              else read_thermal_properties(args.thermal))
         electronic = energies
         if args.efe:
             efe_t, electronic = read_efe(args.efe)

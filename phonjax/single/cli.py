@@ -433,7 +433,12 @@ def qha_line(o) -> str:
             f"{o.settings.eos} EOS")
     if bad:
         line += "; [yellow]excluded (imaginary modes)[/yellow]: " + ", ".join(bad)
-    top, until = float(o.result.temperatures_K[-1]), o.inside_until_K
+    top, convex = float(o.result.temperatures_K[-1]), o.convex_until_K
+    if convex is None or convex < top:
+        line += ("; [red]B_T ≤ 0[/red] (F(V) not convex) from "
+                 f"{'0' if convex is None else f'above {convex:g}'} K: the model's phonons "
+                 "outweigh U(V) there, α and V(T) are not meaningful")
+    until = o.inside_until_K
     if until is None or until < top:
         line += ("; [yellow]V(T) leaves the fitted volumes[/yellow] above "
                  f"{until if until is not None else 0:g} K (an extrapolation: widen --qha-strain)")

@@ -86,6 +86,18 @@ class QHAOutcome:
         return [v for v in self.points if not v.stable]
 
     @property
+    def convex_until_K(self) -> float | None:
+        """The highest temperature up to which the fitted F(V, T) has a positive bulk modulus
+        (above it the fit found no minimum worth the name: phonons that soften under
+        compression, or noise, outweigh U(V)); None without a result or at 0 K already."""
+        r = self.result
+        if r is None:
+            return None
+        b = np.asarray(r.bulk_modulus_GPa)
+        last = len(b) if (b > 0).all() else int(np.argmin(b > 0))
+        return float(r.temperatures_K[last - 1]) if last else None
+
+    @property
     def inside_until_K(self) -> float | None:
         """The highest temperature up to which V(T) stays inside the fitted volumes (above it
         the equilibrium volume is an extrapolation of the EOS fit: not to be trusted); None
@@ -183,12 +195,12 @@ def run(items, settings: QHARunSettings, progress=lambda message: None) -> None:
             if bad:
                 p.qha = QHAOutcome(p.name, "failed", str(bad[0]), settings=settings)
                 continue
-            s = _volume_settings(p)
-            for i, (crystal, _) in enumerate(rows):
-                q = Phonons._make(_Item(f"{p.name}@V{i + 1:02d}", crystal), p.model, s,
-                                  p.device, p.max_atoms, p.lanes, plan=p.plan)
-                pairs.append(q)
-                owners.append((p, i))
+            mine = Phonons.from_structures(
+                [crystal for crystal, _ in rows], [p.model], settings=_volume_settings(p),
+                device=p.device, max_atoms=p.max_atoms, lanes=p.lanes, plan=p.plan,
+                names=[f"{p.name}@V{i + 1:02d}" for i in range(len(rows))])
+            pairs += mine
+            owners += [(p, i) for i in range(len(mine))]
         if not pairs:
             continue
         progress(f"QHA: harmonic phonons of {len(pairs)} volume(s) with {group[0].model}")
@@ -206,11 +218,6 @@ def run(items, settings: QHARunSettings, progress=lambda message: None) -> None:
                 continue
             mine = [q for q, (o, _) in zip(pairs, owners) if o is p]
             p.qha = _fit(p, rows, mine, settings)
-
-
-class _Item:  # what Phonons._make reads of an input
-    def __init__(self, name, crystal):
-        self.name, self.crystal, self.dataset, self.source = name, crystal, None, None
 
 
 def _fit(p, rows, volume_pairs, settings: QHARunSettings) -> QHAOutcome:
@@ -267,6 +274,7 @@ def record(p) -> dict:
     r = o.result
     if r is not None:
         out["V_inside_fitted_volumes_until_K"] = o.inside_until_K
+        out["bulk_modulus_positive_until_K"] = o.convex_until_K
         i = int(np.argmin(np.abs(r.temperatures_K - 300.0)))
         out["at_T_K"] = float(r.temperatures_K[i])
         out["volume_A3"] = float(r.equilibrium_volumes_A3[i])

@@ -97,3 +97,19 @@ def test_extrapolated_volumes_are_flagged():
     assert r.equilibrium_volumes_A3[i + 1] > r.volumes_A3.max()
     assert r.equilibrium_volumes_A3[:i + 1].max() <= r.volumes_A3.max()
     assert "leaves the fitted volumes" in qha_line(p.qha)
+
+
+def test_negative_bulk_modulus_is_flagged():
+    """A fit whose B_T(T) is not positive (F(V) not convex) is named in the run's line."""
+    from types import SimpleNamespace
+
+    from phonjax.single.cli import qha_line
+    from phonjax.single.qha_step import QHAOutcome
+
+    t = np.array([0.0, 100.0, 200.0, 300.0])
+    result = SimpleNamespace(temperatures_K=t, bulk_modulus_GPa=np.array([50.0, 20.0, -5.0, -9.0]),
+                             equilibrium_volumes_A3=np.full(4, 10.0),
+                             volumes_A3=np.array([9.5, 10.0, 10.5, 11.0, 11.5]))
+    o = QHAOutcome("X", "done", points=(), result=result, settings=QHARunSettings())
+    assert o.convex_until_K == 100.0 and o.inside_until_K == 300.0
+    assert "B_T ≤ 0" in qha_line(o) and "above 100 K" in qha_line(o)
