@@ -94,7 +94,8 @@ def _print_fits(result) -> None:
 def _are_datasets(paths) -> bool:
     """Whether the volume inputs are force sets (folders, phonopy yaml with forces) rather
     than thermal_properties.yaml files; a mixture is refused."""
-    kinds = {Path(p).is_dir() or not Path(p).name.startswith("thermal_properties")
+    kinds = {Path(p).is_dir() or Path(p).name.startswith(("phonopy_params", "phonopy_disp",
+                                                          "phonopy.yaml"))
              for p in paths}
     if len(kinds) > 1:
         raise ValueError("give thermal_properties.yaml files or phonopy folders, not both")

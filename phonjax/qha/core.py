@@ -258,3 +258,21 @@ def static_eos(volumes_A3, energies_eV, eos: str = "vinet",
 def dsdv_GPa_per_K(dsdv_JKmolA3) -> np.ndarray:
     """dS/dV in J/K/mol/Å³ → the unit phonopy writes in dsdv-temperature.dat (×1e21/N_A)."""
     return np.asarray(dsdv_JKmolA3) * 1e21 / AVOGADRO
+
+
+def trusted_until_K(result: QHAResult) -> tuple[float | None, float | None]:
+    """(the highest temperature up to which V(T) stays inside the fitted volumes, the highest
+    up to which B_T(T) > 0), each None when it fails at the first temperature: beyond the
+    first the equilibrium volume is an extrapolation of the EOS fits, beyond the second F(V)
+    has no minimum worth the name. Not phonopy's (it reports neither); phonjax says both."""
+    t = np.asarray(result.temperatures_K)
+    v = np.asarray(result.equilibrium_volumes_A3)
+    volumes = np.asarray(result.volumes_A3)
+
+    def until(ok: np.ndarray) -> float | None:
+        last = len(ok) if ok.all() else int(np.argmin(ok))
+        return float(t[last - 1]) if last else None
+
+    return (until((v >= volumes.min()) & (v <= volumes.max())),
+            until(np.asarray(result.bulk_modulus_GPa) > 0))
+

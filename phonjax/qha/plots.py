@@ -3,8 +3,9 @@
 Six panels: F(V) at every ``thin_number``-th temperature (data points and fitted EOS curves,
 energies minus G at 298 K as phonopy shifts them, the first and last temperatures
 labelled) with the line through the minima; V(T); α(T) (volumetric, in 10⁻⁶ K⁻¹); B_T(T);
-Cp(T) (numerical and polynomial-fit); γ(T). matplotlib, Agg
-backend, written atomically.
+Cp(T) (numerical and polynomial-fit); γ(T). Beyond phonopy's figure: the fitted volume range
+shaded on V(T), and the temperatures where V(T) leaves it or B_T ≤ 0 (``core.trusted_until_K``)
+shaded red on every T panel. matplotlib, Agg backend, written atomically.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from phonjax.qha.core import QHAResult
+from phonjax.qha.core import QHAResult, trusted_until_K
 from phonjax.qha.eos import EOS_TITLES
 from phonjax.qha.files import THIN_NUMBER, fv_curves
 
@@ -54,9 +55,23 @@ def plot_qha(result: QHAResult, path: str | os.PathLike = "qha.png",
          r"$C_P$ (J/K/mol)"),
         (axs[1, 2], [(result.gruneisen, None)], r"Grüneisen parameter $\gamma$"),
     ]
+    inside, convex = trusted_until_K(result)
+    trusted = min(x if x is not None else float(t[0]) for x in (inside, convex))
+    vmin, vmax = float(np.min(result.volumes_A3)), float(np.max(result.volumes_A3))
+    axs[0, 1].axhspan(vmin, vmax, color="0.92", zorder=0, label="fitted volumes")
     for ax, lines, ylabel in panels:
         for y, label in lines:
             ax.plot(t, y, "-", lw=1.2, label=label)
+        if trusted < float(t[-1]):  # V(T) outside the fitted volumes, or B_T ≤ 0
+            ax.axvspan(trusted, float(t[-1]), color="tab:red", alpha=0.08, lw=0,
+                       label=f"not trusted (> {trusted:g} K)")
+            ax.legend(frameon=False, fontsize=7)
+            good = np.concatenate([np.asarray(y)[t <= trusted] for y, _ in lines])
+            good = good[np.isfinite(good)]
+            if good.size > 2:  # the trusted part in view, the wild fits beyond clipped
+                lo, hi = float(good.min()), float(good.max())
+                pad = 0.5 * (hi - lo) if hi > lo else 1.0
+                ax.set_ylim(lo - pad, hi + pad)
         if len(lines) > 1:
             ax.legend(frameon=False, fontsize=8)
         ax.set_xlabel("Temperature (K)")

@@ -87,28 +87,20 @@ class QHAOutcome:
 
     @property
     def convex_until_K(self) -> float | None:
-        """The highest temperature up to which the fitted F(V, T) has a positive bulk modulus
-        (above it the fit found no minimum worth the name: phonons that soften under
-        compression, or noise, outweigh U(V)); None without a result or at 0 K already."""
-        r = self.result
-        if r is None:
-            return None
-        b = np.asarray(r.bulk_modulus_GPa)
-        last = len(b) if (b > 0).all() else int(np.argmin(b > 0))
-        return float(r.temperatures_K[last - 1]) if last else None
+        """The highest temperature up to which the fitted B_T(T) > 0 (``qha.core.
+        trusted_until_K``: above it F(V) has no minimum worth the name); None without a
+        result or from the first temperature on."""
+        from phonjax.qha.core import trusted_until_K
+
+        return None if self.result is None else trusted_until_K(self.result)[1]
 
     @property
     def inside_until_K(self) -> float | None:
         """The highest temperature up to which V(T) stays inside the fitted volumes (above it
-        the equilibrium volume is an extrapolation of the EOS fit: not to be trusted); None
-        without a result."""
-        r = self.result
-        if r is None:
-            return None
-        v = np.asarray(r.equilibrium_volumes_A3)
-        inside = (v >= np.min(r.volumes_A3)) & (v <= np.max(r.volumes_A3))
-        last = len(v) if inside.all() else int(np.argmin(inside))
-        return float(r.temperatures_K[last - 1]) if last else None
+        an extrapolation of the EOS fits); None without a result or from the first on."""
+        from phonjax.qha.core import trusted_until_K
+
+        return None if self.result is None else trusted_until_K(self.result)[0]
 
 
 def scaled(crystal, fraction: float):
