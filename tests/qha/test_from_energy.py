@@ -184,6 +184,7 @@ def _check_gradients(scan, params, value, method, tol):
     return jac
 
 
+@pytest.mark.slow  # 14 s; the jnp QHA's own gradient test (tests/qha/test_qha.py) stays default
 def test_gradients_match_finite_differences(case):
     """``jax.jacrev`` through the MINPACK fits (implicit gradients) = central differences."""
     scan, params, model = case
