@@ -95,23 +95,40 @@ def thermal_displacements(h: Harmonic, mesh, temperatures_K, *, freq_min_THz: fl
     exclude_gamma_acoustic=True)`` after ``run_mesh(mesh, with_eigenvectors=True,
     is_mesh_symmetry=False)``. ``direction`` (3,) in reduced coordinates of the primitive
     lattice: ⟨u²⟩ along it; ``plan``: a ``phonjax.Plan`` to solve with (default ``h.plan``)."""
-    d_cart = None
-    if direction is not None:
-        direction = np.asarray(direction, float)
-        if direction.shape != (3,) or not np.isfinite(direction).all():
-            raise ValueError(f"direction must be 3 finite numbers, got {direction.tolist()}")
-        d_cart = direction @ np.asarray(h.system.primitive.crystal.lattice)
-        if np.linalg.norm(d_cart) < 1e-12:
-            raise ValueError(f"direction {direction.tolist()} has zero length")
-        d_cart = d_cart / np.linalg.norm(d_cart)
-    t, b, grid_mesh, fmin, fmax = _matrix_sums(h, mesh, temperatures_K, freq_min_THz,
-                                               freq_max_THz, plan, gamma_centered)
+    _direction_cartesian(h.system.primitive.crystal, direction)  # bad input before the mesh
+    matrices = thermal_displacement_matrices(h, mesh, temperatures_K, freq_min_THz=freq_min_THz,
+                                             freq_max_THz=freq_max_THz, plan=plan,
+                                             gamma_centered=gamma_centered)
+    return displacements_of(matrices, direction)
+
+
+def _direction_cartesian(crystal: Crystal, direction) -> np.ndarray | None:
+    """The unit Cartesian vector of a reduced ``direction`` (None: None); one-line errors."""
+    if direction is None:
+        return None
+    direction = np.asarray(direction, float)
+    if direction.shape != (3,) or not np.isfinite(direction).all():
+        raise ValueError(f"direction must be 3 finite numbers, got {direction.tolist()}")
+    d_cart = direction @ np.asarray(crystal.lattice)
+    if np.linalg.norm(d_cart) < 1e-12:
+        raise ValueError(f"direction {direction.tolist()} has zero length")
+    return d_cart / np.linalg.norm(d_cart)
+
+
+def displacements_of(matrices: ThermalDisplacementMatrices, direction=None
+                     ) -> ThermalDisplacements:
+    """⟨u²⟩ from the matrices B = ⟨u uᵀ⟩ (one pass over the mesh serves both): B's diagonal,
+    or dᵀ B d along ``direction`` (3,) reduced (phonopy's projection)."""
+    d_cart = _direction_cartesian(matrices.primitive, direction)
+    b = matrices.matrices_A2
     if d_cart is None:
         msd = np.diagonal(b, axis1=-2, axis2=-1).copy()  # (n_T, n_atoms, 3)
     else:
         msd = np.einsum("i,taij,j->ta", d_cart, b, d_cart)
-    return ThermalDisplacements(t, msd, h.system.primitive.crystal, grid_mesh, fmin, fmax,
-                                direction, d_cart)
+    return ThermalDisplacements(matrices.temperatures_K, msd, matrices.primitive, matrices.mesh,
+                                matrices.freq_min_THz, matrices.freq_max_THz,
+                                None if direction is None else np.asarray(direction, float),
+                                d_cart)
 
 
 def thermal_displacement_matrices(h: Harmonic, mesh, temperatures_K, *,

@@ -424,9 +424,10 @@ class Phonons:
         self.find_imaginary_modes()
         if s.group_velocities:
             self.run_group_velocities()
-        if s.thermal_displacements:
-            self.run_thermal_displacements()
-            self.run_thermal_displacement_matrices()
+        if s.thermal_displacements:  # one pass over the mesh: ⟨u²⟩ is the matrices' diagonal
+            from phonjax.phonon.thermal_displacements import displacements_of
+
+            self.thermal_displacements = displacements_of(self.run_thermal_displacement_matrices())
         if s.irreps_q is not None:
             self.irreps_result = self.irreps(s.irreps_q)
         if s.modulation is not None:
