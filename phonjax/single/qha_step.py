@@ -307,6 +307,7 @@ def _write_inputs(o: QHAOutcome, folder: Path) -> list[str]:
     """phonopy-qha's inputs of the stable volumes (e-v.dat, thermal_properties.yaml-XX), so
     that ``phonopy-qha e-v.dat thermal_properties.yaml-*`` reruns the fit."""
     from phonjax.atomic_write import write_text
+    from phonjax.single.writers import thermal_yaml
 
     stable = [v for v in o.points if v.stable]
     lines = ["#   cell volume   energy of cell other than phonon"]
@@ -314,20 +315,8 @@ def _write_inputs(o: QHAOutcome, folder: Path) -> list[str]:
     write_text(folder / "e-v.dat", "\n".join(lines) + "\n")
     out = [str(folder / "e-v.dat")]
     for i, v in enumerate(stable):
-        th = v.thermal
-        rows = ["# Thermal properties / unit cell (natom)", "", "unit:", "  temperature:   K",
-                "  free_energy:   kJ/mol", "  entropy:       J/K/mol",
-                "  heat_capacity: J/K/mol", "", f"natom: {th.n_atoms:<5d}",
-                f"volume: {v.volume_A3:<20.10f}", f"num_modes: {th.num_modes}",
-                f"num_integrated_modes: {th.num_integrated_modes}", "",
-                f"zero_point_energy: {th.zero_point_energy_kJmol:15.7f}", "",
-                "thermal_properties:"]
-        for t, f, s, c in zip(th.temperatures_K, th.free_energy_kJmol, th.entropy_JKmol,
-                              th.heat_capacity_JKmol):
-            rows += [f"- temperature:   {t:15.7f}", f"  free_energy:   {f:15.7f}",
-                     f"  entropy:       {s:15.7f}", f"  heat_capacity: {c:15.7f}", ""]
         path = folder / f"thermal_properties.yaml-{i:02d}"
-        write_text(path, "\n".join(rows) + "\n")
+        write_text(path, thermal_yaml(v.thermal, v.volume_A3))
         out.append(str(path))
     return out
 

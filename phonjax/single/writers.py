@@ -201,22 +201,30 @@ def write_dos(p, folder: Path) -> list[str]:
     return [str(f) for f in out]
 
 
-def write_thermal(p, folder: Path) -> list[str]:
-    th = p.thermal
-    yml = folder / "thermal_properties.yaml"
+def thermal_yaml(th, volume_A3: float | None = None) -> str:
+    """phonopy's thermal_properties.yaml of a ``ThermalTable`` (per mole of primitive cells;
+    ``volume_A3``: the ``volume`` line phonopy writes for a QHA volume)."""
     lines = ["# Thermal properties / unit cell (natom)", "", "unit:",
              "  temperature:   K", "  free_energy:   kJ/mol", "  entropy:       J/K/mol",
-             "  heat_capacity: J/K/mol", "", f"natom: {th.n_atoms:<5d}",
-             f"cutoff_frequency: {th.cutoff_frequency_THz:.5f}", "exclude_gamma_acoustic: true",
-             f"num_modes: {th.num_modes}", f"num_integrated_modes: {th.num_integrated_modes}",
-             "", f"zero_point_energy: {th.zero_point_energy_kJmol:15.7f}", "",
-             "thermal_properties:"]
+             "  heat_capacity: J/K/mol", "", f"natom: {th.n_atoms:<5d}"]
+    if volume_A3 is not None:
+        lines.append(f"volume: {volume_A3:<20.10f}")
+    lines += [f"cutoff_frequency: {th.cutoff_frequency_THz:.5f}", "exclude_gamma_acoustic: true",
+              f"num_modes: {th.num_modes}", f"num_integrated_modes: {th.num_integrated_modes}",
+              "", f"zero_point_energy: {th.zero_point_energy_kJmol:15.7f}", "",
+              "thermal_properties:"]
     for t, f, s, c, e in zip(th.temperatures_K, th.free_energy_kJmol, th.entropy_JKmol,
                              th.heat_capacity_JKmol, th.energy_kJmol):
         lines += [f"- temperature:   {t:15.7f}", f"  free_energy:   {f:15.7f}",
                   f"  entropy:       {s:15.7f}", f"  heat_capacity: {c:15.7f}",
                   f"  energy:        {e:15.7f}", ""]
-    write_text(yml, "\n".join(lines))
+    return "\n".join(lines)
+
+
+def write_thermal(p, folder: Path) -> list[str]:
+    th = p.thermal
+    yml = folder / "thermal_properties.yaml"
+    write_text(yml, thermal_yaml(th))
     out = folder / "thermal_properties.csv"
     cols = th.all_columns()
     with open_replacing(out, "w", newline="") as f:
