@@ -31,8 +31,9 @@ from phonjax.resources import (DEFAULT_MEMORY_BYTES, MATCH_CHUNK_POSITIONS, mesh
                                refuse_if_over, supercell_bytes)
 from phonjax.structure.shortest_vectors import shortest_vectors
 from phonjax.structure.symmetry import (SYMPREC, PositionMatcher, SpaceGroup,
-                                        cartesian_rotations, inversion_permutation, permutations,
-                                        point_group_rotations, site_symmetry, space_group)
+                                        cartesian_rotations, group_permutations,
+                                        inversion_permutation, point_group_rotations,
+                                        site_symmetry, space_group)
 from phonjax.harmonic.tables import FCTables, MaterialTables, PhaseTables, QSet
 
 
@@ -142,12 +143,10 @@ def _distribute_tables(supercell: Crystal, group: SpaceGroup, solved: np.ndarray
     # which solved atom g_op(i) is: operation op[i] sends exactly one atom onto each
     source = (pre_idx[op] == np.arange(n)[:, None]).argmax(axis=1)
     ops, inverse = np.unique(op, return_inverse=True)
-    # a few operations at a time: the matcher's work arrays (~2.7 kB per position) stay near
-    # MATCH_CHUNK_POSITIONS positions instead of len(ops)·N ≈ N²/n_d of them
-    per_call = max(1, MATCH_CHUNK_POSITIONS // n)
-    perms = np.concatenate([_index(permutations(matcher, group.rotations[ops[i:i + per_call]],
-                                                group.translations[ops[i:i + per_call]]))
-                            for i in range(0, len(ops), per_call)])
+    # by cosets (rotation, then pure translation), a few operations per matcher call: its
+    # work arrays (~2.7 kB per position) stay near MATCH_CHUNK_POSITIONS positions
+    perms = _index(group_permutations(matcher, group.rotations[ops], group.translations[ops],
+                                      chunk_positions=MATCH_CHUNK_POSITIONS))
     rots = cartesian_rotations(supercell.lattice, group.rotations[ops])
     return dict(dist_source=_index(source), dist_rotations=rots[inverse],
                 dist_perm=perms[inverse])

@@ -242,12 +242,28 @@ def instability_report(h: Harmonic, s: WorkflowSettings, band: BandStructure | N
     verdict = inst.verdict(sets, tol, mesh_label, dips, radius)
     cache: dict = {}
 
+    def key_of(q):
+        return tuple(np.round(q, 10))
+
     def vector(q, band_index):
-        key = tuple(np.round(q, 10))
+        key = key_of(q)
         if key not in cache:
             cache[key] = h.modes_at(np.asarray([q]), True)
         f, v = cache[key]
         return f[0, band_index], v[0][:, band_index]
+
+    def prefetch(points):
+        """Eigenvectors of the points with a mode below −tol (+ a margin for eigvalsh's last
+        bits), in one batched call instead of one call per point."""
+        points = [q for q in points if key_of(q) not in cache]
+        if not points:
+            return
+        f, _ = h.modes_at(np.asarray(points), False)
+        wanted = {key_of(q): q for q, row in zip(points, f) if row.min() < -tol + 1e-6}
+        if wanted:
+            f, v = h.modes_at(np.asarray(list(wanted.values())), True)
+            for i, key in enumerate(wanted):
+                cache[key] = (f[i:i + 1], v[i:i + 1])
 
     def shares_for(q_all):
         return lambda i, b: inst.element_shares(vector(q_all[i], b)[1], primitive)
@@ -259,7 +275,11 @@ def instability_report(h: Harmonic, s: WorkflowSettings, band: BandStructure | N
     # one modulated structure per distinct unstable mode (degenerate partners and equivalent
     # q-points give the same frequency) at the q-points a small supercell holds, worst first
     found: dict[float, tuple] = {}
-    for q in _commensurable_points(h, s, band):
+    points = _commensurable_points(h, s, band)
+    prefetch(points)
+    for q in points:
+        if key_of(q) not in cache:
+            continue  # no mode below −tol there (prefetch's frequencies)
         for b in range(3 * h.system.n_primitive):
             f_b, _ = vector(q, b)
             if f_b < -tol and not _gamma_acoustic(q, b, cache):
@@ -306,10 +326,19 @@ def _commensurable_points(h: Harmonic, s: WorkflowSettings, band: BandStructure 
     if band is not None:
         for seg in band.path.segments:
             points += [seg.q_start, seg.q_end]
-    out: list[np.ndarray] = []
     m = h.system.primitive.supercell_in_primitive
-    for q in points:
-        fits = inst.modulation_cell(q, h.system.n_primitive, s.modulation_max_atoms, m)
-        if fits is not None and not any(np.allclose(q, o) for o in out):
-            out.append(q)
+    fitting = [q for q in points
+               if inst.modulation_cell(q, h.system.n_primitive, s.modulation_max_atoms, m)
+               is not None]
+    if not fitting:
+        return []
+    # the first of each group of equal points (np.allclose's rule), all pairs at once
+    x = np.asarray(fitting)
+    close = (np.abs(x[:, None, :] - x[None, :, :]) <= 1e-8 + 1e-5 * np.abs(x[None, :, :])).all(-1)
+    out: list[np.ndarray] = []
+    kept = np.zeros(len(x), bool)
+    for i in range(len(x)):
+        if not (close[i] & kept).any():
+            kept[i] = True
+            out.append(fitting[i])
     return out

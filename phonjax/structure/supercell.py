@@ -34,21 +34,28 @@ def _surrounding_frame(smat: np.ndarray) -> np.ndarray:
 
 
 def _first_copies(frac: np.ndarray, lattice: np.ndarray, numbers: np.ndarray,
-                  symprec: float) -> np.ndarray:
-    """Indices of atoms that do not coincide (mod lattice, same species) with an earlier one."""
-    kept: list[int] = []
-    kept_frac = np.empty((len(frac), 3))
-    for i, pos in enumerate(frac):
-        if kept:
-            diff = kept_frac[: len(kept)] - pos
-            diff -= np.rint(diff)
-            close = np.sqrt(((diff @ lattice) ** 2).sum(axis=1)) < symprec
-            close &= numbers[kept] == numbers[i]
-            if close.any():
-                continue
-        kept_frac[len(kept)] = pos
-        kept.append(i)
-    return np.asarray(kept, dtype=np.int64)
+                  symprec: float, block: int = 128) -> np.ndarray:
+    """Indices of atoms that do not coincide (mod lattice, same species) with an earlier kept
+    one. A block of atoms at a time: first against the atoms kept before the block, then the
+    block's survivors one by one among themselves."""
+
+    def close_to(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:  # (len(rows), len(cols))
+        diff = frac[cols][None, :, :] - frac[rows][:, None, :]
+        diff -= np.rint(diff)
+        close = np.sqrt(((diff @ lattice) ** 2).sum(axis=-1)) < symprec
+        return close & (numbers[cols][None, :] == numbers[rows][:, None])
+
+    kept = np.empty(0, dtype=np.int64)
+    for a in range(0, len(frac), block):
+        rows = np.arange(a, min(len(frac), a + block))
+        if len(kept):
+            rows = rows[~close_to(rows, kept).any(axis=1)]
+        among = close_to(rows, rows)
+        new = np.zeros(len(rows), bool)
+        for i in range(len(rows)):
+            new[i] = not (among[i, :i] & new[:i]).any()
+        kept = np.concatenate([kept, rows[new]])
+    return kept
 
 
 def _trim(relative_axes: np.ndarray, lattice: np.ndarray, frac: np.ndarray, numbers: np.ndarray,

@@ -170,27 +170,38 @@ def permutations(matcher: PositionMatcher, rotations: np.ndarray, translations: 
 
 
 def group_permutations(matcher: PositionMatcher, rotations: np.ndarray,
-                       translations: np.ndarray) -> np.ndarray:
+                       translations: np.ndarray, chunk_positions: int | None = None) -> np.ndarray:
     """``permutations`` of a whole space group (n_ops, n), by its cosets: operations
     that share a rotation differ by a pure translation d = τ_s − τ_r, so that
     perm_s = perm_d ∘ perm_r. The matcher then places (n_rotations + n_translations)·n
     positions instead of n_ops·n: for a 512-atom rocksalt supercell (12,288 operations,
-    48 rotations, 256 translations) 40× fewer. The same atoms as ``permutations``."""
+    48 rotations, 256 translations) 40× fewer. The same atoms as ``permutations``.
+    Any list of operations serves (a subset of a group too). ``chunk_positions``: at most
+    that many positions per matcher call (its work arrays take ~2.7 kB per position)."""
+    if chunk_positions is not None:
+        per_call = max(1, chunk_positions // max(1, len(matcher.crystal.frac_positions)))
+
+        def place(r, t):
+            return np.concatenate([permutations(matcher, r[i:i + per_call], t[i:i + per_call])
+                                   for i in range(0, len(r), per_call)])
+    else:
+        def place(r, t):
+            return permutations(matcher, r, t)
     rotations = np.asarray(rotations)
     translations = np.asarray(translations, float)
     _, first, rot_of = np.unique(rotations.reshape(len(rotations), 9), axis=0,
                                  return_index=True, return_inverse=True)
     rot_of = rot_of.reshape(-1)
     if len(first) == len(rotations):
-        return permutations(matcher, rotations, translations)
-    base = permutations(matcher, rotations[first], translations[first])  # (n_r, n)
+        return place(rotations, translations)
+    base = place(rotations[first], translations[first])  # (n_r, n)
     shifts = translations - translations[first][rot_of]
     shifts -= np.floor(shifts + 1e-9)  # in [0, 1): equal translations, equal keys
     keys = np.rint(shifts * 1e6).astype(np.int64) % 1_000_000
     _, d_first, d_of = np.unique(keys, axis=0, return_index=True, return_inverse=True)
     d_of = d_of.reshape(-1)
     unit = np.broadcast_to(np.eye(3, dtype=rotations.dtype), (len(d_first), 3, 3))
-    moved = permutations(matcher, unit, shifts[d_first])  # (n_d, n)
+    moved = place(unit, shifts[d_first])  # (n_d, n)
     return np.take_along_axis(moved[d_of], base[rot_of], axis=1)
 
 
