@@ -118,7 +118,8 @@ def _nac_tables(nac: NACParams, cells: FC3Cells, unitcell: Crystal | None,
         _, s2u = build_supercell(unitcell, np.asarray(supercell_matrix), cells.symprec)
         n_unit = unitcell.n_atoms
     return nac_tables(nac, primitive, s2u, n_unit,
-                      commensurate_qpoints(primitive.supercell_in_primitive), cells.symprec)
+                      commensurate_qpoints(primitive.supercell_in_primitive), cells.symprec,
+                      supercell=cells.supercell)
 
 
 def phonons_at(model: HarmonicModel, qpoints: np.ndarray, plan: Plan | None = None

@@ -22,14 +22,16 @@ from phonjax.harmonic.tables import FORCES_AXES, MaterialTables, Sizes, pad, pad
 
 def bucket(tables: Sequence[MaterialTables], plan: Plan) -> list[list[int]]:
     """Indices grouped by padded (supercell atoms, primitive atoms) and by their
-    non-analytical correction (none, Gonze–Lee, Wang: tables of one structure),
+    non-analytical correction (none, Gonze–Lee with or without full terms, Wang: tables of
+    one structure),
     smallest first."""
     groups: dict[tuple[int, int, str], list[int]] = {}
     for i, t in enumerate(tables):
         s = sizes_of(t)
         key = (plan.padded(max(s.N, plan.min_padded_atoms)),
                plan.padded(max(s.np, plan.min_padded_primitive)),
-               "" if t.nac is None else t.nac.method)
+               "" if t.nac is None else t.nac.method
+               + ("+full" if t.nac.full_terms is not None else ""))
         groups.setdefault(key, []).append(i)
     return [groups[k] for k in sorted(groups)]
 

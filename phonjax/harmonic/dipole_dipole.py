@@ -15,6 +15,17 @@ Two methods, as in phonopy 4.10 (``harmonic/dynamical_matrix.py``, the phonors k
   D_SR is built from the *short-range* force constants: the supercell's, with C at
   the commensurate points (in the first Brillouin zone) removed
   (``phonjax.harmonic.dynamical_matrix.short_range_blocks``).
+* **Gonze–Lee with full terms** (phonopy's ``with_full_terms=True``, ``NACTables.full_terms``
+  not None): as phonopy 4.10 computes it,
+
+      C(q) = f · Σ_G (…)  +  δ_ij L  +  R_ij(q)  −  δ_ij (C⁰_i + n_p L + Σ_j R_ij(0)),
+
+  the reciprocal sum without its C⁰ subtraction, the limiting term L, the real-space
+  Ewald term R (``NACFullTerms``) and the drift: C⁰ here unscaled by f, and L and R
+  without Born charges or f, exactly as phonopy adds them. It enters the short-range
+  force constants and D(q) alike; C(q) need not be Hermitian (phonopy takes the first of
+  equally short vectors only), and D(q) is then the Hermitian matrix that phonopy's
+  eigensolver sees (``dynamical_matrix.dynamical_matrices``).
 * **Wang**: every force constant Φ(i, k) gains (q·Z_i)_α (q·Z_j)_β · f / (q·ε·q) / n_c
   (n_c primitive cells in the supercell), with q the direction d when one is given;
   nothing at Γ without a direction.
@@ -78,9 +89,24 @@ def gonze_dipole_dipole(qpoints, nac: NACTables, q_direction=None):
     q0_re = 0.5 * (q0[0] + jnp.swapaxes(q0[0], 1, 2))  # Hermitian 3×3 blocks
     q0_im = 0.5 * (q0[1] - jnp.swapaxes(q0[1], 1, 2))
     eye = jnp.eye(nac.born.shape[0])
+    if nac.full_terms is not None:
+        return _with_full_terms(qpoints, nac, x[:, :n_q], q0_re, q0_im, eye)
     re = x[0, :n_q] - jnp.einsum("ij,iab->iajb", eye, q0_re)[None]
     im = x[1, :n_q] - jnp.einsum("ij,iab->iajb", eye, q0_im)[None]
     return re * nac.factor, im * nac.factor
+
+
+def _with_full_terms(qpoints, nac: NACTables, x, q0_re, q0_im, eye):
+    """phonopy's ``_get_Gonze_dipole_dipole`` with full terms (before masses), from the
+    reciprocal sums x (2, n_q, np, 3, np, 3) and their q = 0 sums C⁰ (np, 3, 3)."""
+    full = nac.full_terms
+    angle = 2 * jnp.pi * jnp.einsum("qc,abtc->qabt", qpoints, full.vectors)
+    real_re = jnp.einsum("qabt,abtxy->qaxby", jnp.cos(angle), full.real_sym)
+    real_im = jnp.einsum("qabt,abtxy->qaxby", jnp.sin(angle), full.real_anti)
+    diagonal = jnp.einsum("ij,iab->iajb", eye, full.limiting - (q0_re + full.drift))
+    re = x[0] * nac.factor + real_re + diagonal[None]
+    im = x[1] * nac.factor + real_im - jnp.einsum("ij,iab->iajb", eye, q0_im)[None]
+    return re, im
 
 
 def wang_charge_term(qpoints, nac: NACTables, q_direction=None):

@@ -21,7 +21,9 @@ that phonopy keeps.
 For polar materials the non-analytical correction (``NACTables``, phonopy's
 Gonze–Lee or Wang method, ``phonjax.harmonic.dipole_dipole``) enters here, in the same
 function: D(q) gains the dipole-dipole term, and with Gonze–Lee the force
-constants are first made short-ranged (``short_range_blocks``).
+constants are first made short-ranged (``short_range_blocks``). With phonopy's
+``with_full_terms`` (``NACTables.full_terms``) D(q) is the Hermitian matrix phonopy's
+eigensolver sees (``_as_phonopy_solves``).
 
 Pure ``jnp`` functions of (force constants, ``PhaseTables``, q-points):
 differentiable in the force constants and the masses.
@@ -34,7 +36,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from phonjax.harmonic.dipole_dipole import gonze_dipole_dipole, wang_charge_term
+from phonjax.harmonic.dipole_dipole import (Q2_ZERO, cartesian, direction_of,
+                                            gonze_dipole_dipole, wang_charge_term)
 from phonjax.harmonic.tables import NACTables, PhaseTables
 from phonjax.units import FORCE_CONSTANT_TO_THZ
 
@@ -124,7 +127,28 @@ def dynamical_matrices(qpoints, blocks, phases: PhaseTables, hermitize: bool = T
         c_re, c_im = gonze_dipole_dipole(qpoints, nac, q_direction)
         d_re = d_re + (c_re * _inverse_masses(phases)).reshape(n_q, 3 * n_p, 3 * n_p)
         d_im = d_im + (c_im * _inverse_masses(phases)).reshape(n_q, 3 * n_p, 3 * n_p)
+        if nac.full_terms is not None:
+            d_re, d_im = _as_phonopy_solves(qpoints, nac, q_direction, d_re, d_im)
     return jax.lax.complex(d_re, d_im)
+
+
+def _as_phonopy_solves(qpoints, nac: NACTables, q_direction, d_re, d_im):
+    """D(q) with Gonze–Lee's full terms, as phonopy's frequencies and eigenvectors come from
+    it. The real-space term need not be Hermitian (phonopy takes the first of equally short
+    vectors only), and phonopy's eigensolvers (NumPy's ``eigh``, phonors') read the lower
+    triangle: that Hermitian matrix is returned. Within 1e-5 Å⁻¹ of Γ without a direction
+    phonopy leaves the correction out (D of the supercell's force constants); at Γ that is
+    D_SR + (C + Cᴴ)/2, the Hermitian part here (D_SR is Hermitian)."""
+    q_cart = cartesian(qpoints, nac)
+    _, has_direction = direction_of(q_direction, nac)
+    plain = (~has_direction & ((q_cart * q_cart).sum(-1) < Q2_ZERO))[:, None, None]
+    n = d_re.shape[-1]
+    row, col = jnp.arange(n)[:, None], jnp.arange(n)[None, :]
+    re_t, im_t = jnp.swapaxes(d_re, 1, 2), jnp.swapaxes(d_im, 1, 2)
+    lower_re = jnp.where(row >= col, d_re, re_t)
+    lower_im = jnp.where(row > col, d_im, jnp.where(row < col, -im_t, 0.0))
+    return (jnp.where(plain, 0.5 * (d_re + re_t), lower_re),
+            jnp.where(plain, 0.5 * (d_im - im_t), lower_im))
 
 
 def short_range_blocks(blocks, phases: PhaseTables, nac: NACTables):

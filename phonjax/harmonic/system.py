@@ -304,7 +304,8 @@ def prepare(source: PhononDataset | Crystal, supercell_matrix=None, primitive_ma
     nac_table = None
     if nac is not None:
         nac_table = nac_tables(nac, primitive, s2u, unitcell.n_atoms,
-                               commensurate_qpoints(primitive.supercell_in_primitive), symprec)
+                               commensurate_qpoints(primitive.supercell_in_primitive), symprec,
+                               supercell=supercell)
     tables = MaterialTables(
         fc=fc, phases=phase_tables(supercell, primitive, symprec,
                                     inversion_permutation(group, matcher)),

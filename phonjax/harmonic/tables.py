@@ -233,13 +233,33 @@ FORCES_AXES = ("disp", "N", None)  # forces (n_disp, N, 3) eV/Å on the displace
 
 
 @table
+class NACFullTerms:
+    """Gonze–Lee's real-space and limiting terms (phonopy's ``DynamicalMatrixGL(...,
+    with_full_terms=True)``; see ``phonjax.harmonic.dipole_dipole``): for row atom a,
+    column atom b and image t of a in the supercell, phonopy's first shortest vector from
+    b to that image and its real-space Ewald term, already divided by the vector's
+    multiplicity. Like phonopy, these terms carry neither Born charges nor the unit factor
+    (Å⁻³ added to eV/Å²: phonopy 4.10's formulas, reproduced as they are). Zero padding
+    contributes nothing."""
+
+    vectors: np.ndarray = axes("np", "np", "nt", None)  # primitive fractional; 0 for padding
+    real_sym: np.ndarray = axes("np", "np", "nt", None, None)  # c(H+Hᵀ)/2m, c = −Λ³/√det ε
+    real_anti: np.ndarray = axes("np", "np", "nt", None, None)  # c(H−Hᵀ)/2m
+    limiting: np.ndarray = axes("np", None, None)  # the limiting term, added to block (a, a)
+    drift: np.ndarray = axes("np", None, None)  # n_p·limiting + Σ_b,t real_sym: q = 0 sums
+
+
+@table
 class NACTables:
     """The non-analytical correction (NAC) of a polar material: Born charges, ε∞ and the
     fixed parts of phonopy's dipole-dipole sums (see ``phonjax.harmonic.dipole_dipole``).
 
     ``method`` "gonze" (phonopy's default, Gonze & Lee: an Ewald-summed dipole-dipole
     term added to D(q) of the short-range force constants) or "wang" (Wang et al.: a
-    q-direction-dependent constant added to the force constants).
+    q-direction-dependent constant added to the force constants). ``full_terms``
+    (Gonze–Lee only; None: phonopy's default, the reciprocal sum alone): the real-space
+    and limiting terms of phonopy's ``with_full_terms=True``; being None or not is part of
+    the table's structure, as ``method`` is.
     """
 
     born: np.ndarray = axes("np", None, None)  # Z*[i, α, β] (e), phonopy's born; 0 for padding
@@ -255,6 +275,7 @@ class NACTables:
     comm_weights: np.ndarray = axes("nt")  # 1/n_c; 0 for padding
     cells: np.ndarray = axes()  # N / np: primitive cells in the supercell (Wang's division)
     method: str = static("gonze")
+    full_terms: NACFullTerms | None = nested(optional=True)  # None: reciprocal sum only
 
 
 @table
