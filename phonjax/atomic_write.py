@@ -83,6 +83,18 @@ def write_text(path: str | os.PathLike, text: str, encoding: str | None = None) 
     return replace_file(path, lambda tmp: tmp.write_text(text, encoding=encoding))
 
 
+def write_csv(path: str | os.PathLike, header, rows) -> Path:
+    """A CSV file (the ``header`` row, then ``rows``), atomically."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(header)
+    w.writerows(rows)
+    return write_text(path, buf.getvalue())
+
+
 @contextmanager
 def replacing_folder(path: str | os.PathLike) -> Iterator[Path]:
     """Yield an empty temporary folder next to ``path``; when the block ends without an

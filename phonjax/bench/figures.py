@@ -16,28 +16,17 @@ import numpy as np
 import pandas as pd
 
 from phonjax.bench.scoring import PROPERTIES
+from phonjax.figure_files import pyplot, save_png
 from phonjax.structure.symmetry import CRYSTAL_SYSTEMS
 
 
 def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
+    return pyplot(force=True)
 
 
 def _save(fig, path: Path) -> Path:
-    from phonjax.atomic_write import replace_file
-
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:  # atomically: a kill never leaves a 0-byte or half PNG
-        replace_file(path, lambda tmp: fig.savefig(tmp, format="png", dpi=130,
-                                                   bbox_inches="tight"))
-    finally:
-        _plt().close(fig)
-    return path
+    return save_png(fig, path, dpi=130, bbox_inches="tight")
 
 
 def error_violins(comparisons: dict[str, pd.DataFrame], path: Path) -> list[Path]:

@@ -152,11 +152,9 @@ def _markdown(dataset: str, protocol: str, summary: list[dict], per_material: li
 
 
 def _figures(scored: dict, folder: Path) -> list[Path]:
-    import matplotlib
+    from phonjax.figure_files import pyplot, save_png
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     folder.mkdir(parents=True, exist_ok=True)
     colors = {"rocksalt": "tab:blue", "zincblende": "tab:orange", "wurtzite": "tab:green"}
     made = []
@@ -184,10 +182,7 @@ def _figures(scored: dict, folder: Path) -> list[Path]:
                title=f"{model}: {len(pairs)} materials")
         ax.legend(fontsize=8)
     fig.tight_layout()
-    path = folder / "kappa_parity.png"
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    made.append(path)
+    made.append(save_png(fig, folder / "kappa_parity.png", dpi=130))
 
     fig, ax = plt.subplots(figsize=(6, 4))
     models = list(scored)
@@ -206,8 +201,5 @@ def _figures(scored: dict, folder: Path) -> list[Path]:
     ax.set(ylabel="κ_SRME (0 best, 2 worst)", ylim=(-0.05, 2.1),
            title="κ_SRME by structure type (lines: means)")
     fig.tight_layout()
-    path = folder / "kappa_srme_by_structure.png"
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    made.append(path)
+    made.append(save_png(fig, folder / "kappa_srme_by_structure.png", dpi=130))
     return made

@@ -260,13 +260,9 @@ def plot_group_velocities(velocities, frequencies, path: str | os.PathLike, *,
     ``velocities`` (…, n_b, 3) THz·Å and ``frequencies`` (…, n_b) THz: arrays, or lists of
     arrays (band segments), or a ``GroupVelocities`` (or a list of them) with
     ``frequencies=None``."""
-    import matplotlib
+    from phonjax.figure_files import pyplot, save_png
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    from phonjax.atomic_write import replace_file
-
+    plt = pyplot()
     if frequencies is None:
         parts = velocities if isinstance(velocities, (list, tuple)) else [velocities]
         velocities = [p.velocities_THz_A for p in parts]
@@ -301,8 +297,7 @@ def plot_group_velocities(velocities, frequencies, path: str | os.PathLike, *,
             fig.colorbar(sm, ax=ax, pad=0.2, label="branch index")
         if title:
             ax.set_title(title)
-        replace_file(path, lambda tmp: fig.savefig(tmp, format="png", dpi=150,
-                                                   bbox_inches="tight"))
-    finally:
+    except BaseException:
         plt.close(fig)
-    return str(path)
+        raise
+    return str(save_png(fig, path, dpi=150, bbox_inches="tight"))

@@ -309,13 +309,9 @@ def plot_thermal_displacements(td: ThermalDisplacements | ThermalDisplacementMat
     """PNG of ⟨u²⟩ per atom vs T (x, y, z as solid, dashed, dotted lines; one line per atom
     with a direction), or of U_iso per atom for ``ThermalDisplacementMatrices``. Agg backend,
     written atomically; returns the path."""
-    import matplotlib
+    from phonjax.figure_files import pyplot, save_png
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    from phonjax.atomic_write import replace_file
-
+    plt = pyplot()
     labels, seen = [], {}
     for s in td.primitive.symbols:
         seen[s] = seen.get(s, 0) + 1
@@ -343,9 +339,4 @@ def plot_thermal_displacements(td: ThermalDisplacements | ThermalDisplacementMat
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=7, ncol=3 if len(ax.lines) > 12 else 1, frameon=False)
     ax.set_title("×".join(map(str, td.mesh)) + " mesh", fontsize=9)
-    try:
-        replace_file(path, lambda tmp: fig.savefig(tmp, format="png", bbox_inches="tight",
-                                                   dpi=150))
-    finally:
-        plt.close(fig)
-    return Path(path)
+    return save_png(fig, path, bbox_inches="tight", dpi=150)

@@ -23,13 +23,9 @@ from phonjax.qha.files import THIN_NUMBER, fv_curves
 def plot_qha(result: QHAResult, path: str | os.PathLike = "qha.png",
              thin_number: int = THIN_NUMBER, title: str | None = None) -> Path:
     """PNG of the six QHA panels of ``result`` at ``path``; returns the path."""
-    import matplotlib
+    from phonjax.figure_files import pyplot, save_png
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    from phonjax.atomic_write import replace_file
-
+    plt = pyplot()
     result = QHAResult(**{k: (np.asarray(v) if hasattr(v, "shape") else v)
                           for k, v in result.__dict__.items()})
     t = result.temperatures_K
@@ -82,8 +78,4 @@ def plot_qha(result: QHAResult, path: str | os.PathLike = "qha.png",
     pressure = f", p = {result.pressure_GPa:g} GPa" if result.pressure_GPa else ""
     fig.suptitle(title or f"QHA ({EOS_TITLES[result.eos]}{pressure})", fontsize=11)
     fig.tight_layout()
-    try:
-        replace_file(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
-    finally:
-        plt.close(fig)
-    return Path(path)
+    return save_png(fig, path, dpi=120)

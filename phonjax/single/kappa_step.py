@@ -156,31 +156,19 @@ def write(p, folder: Path, plots: bool) -> list[str]:
 
 def compare(group, folder: Path, plots: bool) -> None:
     """kappa_comparison.csv (and .png): κ̄(T) of each model of one crystal."""
-    import csv
-    import io
-
-    from phonjax.atomic_write import write_text
+    from phonjax.atomic_write import write_csv
+    from phonjax.figure_files import pyplot, save_png
 
     done = [p for p in group if p.kappa is not None and p.kappa.result is not None]
     if len(done) < 2:
         return
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["model", "T_K", "kappa_avg_WmK", "kappa_xx_WmK", "kappa_yy_WmK", "kappa_zz_WmK"])
-    for p in done:
-        r = p.kappa.result
-        for t, k in zip(r.temperatures_K, r.kappa):
-            w.writerow([p.model, f"{t:g}", f"{k[:3].mean():.6g}", *(f"{x:.6g}" for x in k[:3])])
-    write_text(Path(folder) / "kappa_comparison.csv", buf.getvalue())
+    write_csv(Path(folder) / "kappa_comparison.csv",
+              ["model", "T_K", "kappa_avg_WmK", "kappa_xx_WmK", "kappa_yy_WmK", "kappa_zz_WmK"],
+              [[p.model, f"{t:g}", f"{k[:3].mean():.6g}", *(f"{x:.6g}" for x in k[:3])]
+               for p in done for t, k in zip(p.kappa.result.temperatures_K, p.kappa.result.kappa)])
     if not plots:
         return
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from phonjax.atomic_write import open_replacing
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 4))
     for p in done:
         r = p.kappa.result
@@ -189,9 +177,7 @@ def compare(group, folder: Path, plots: bool) -> None:
            title=f"{group[0].name}: κ̄ = (κxx+κyy+κzz)/3")
     ax.legend()
     fig.tight_layout()
-    with open_replacing(Path(folder) / "kappa_comparison.png", "wb") as f:
-        fig.savefig(f, format="png", dpi=130)
-    plt.close(fig)
+    save_png(fig, Path(folder) / "kappa_comparison.png", dpi=130)
 
 
 def with_defaults(**changes) -> KappaRunSettings:

@@ -19,24 +19,18 @@ R_J_PER_MOL_K = 8.314462618
 
 
 def _plt():
-    import matplotlib
+    from phonjax.figure_files import pyplot
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     plt.rcParams.update({"font.size": 10, "axes.linewidth": 0.8, "savefig.dpi": 150})
     return plt
 
 
 def _save(fig, path) -> None:
-    """The figure as PNG at ``path``, written atomically (never a 0-byte or half file), and
-    closed."""
-    from phonjax.atomic_write import replace_file
+    """The figure as PNG at ``path`` (``figure_files.save_png``: atomically, then closed)."""
+    from phonjax.figure_files import save_png
 
-    try:
-        replace_file(path, lambda tmp: fig.savefig(tmp, format="png", bbox_inches="tight"))
-    finally:
-        _plt().close(fig)
+    save_png(fig, path, bbox_inches="tight")
 
 
 def _title(p) -> str:

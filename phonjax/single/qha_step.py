@@ -323,42 +323,39 @@ def _write_inputs(o: QHAOutcome, folder: Path) -> list[str]:
 
 def compare(group, folder: Path, plots: bool) -> None:
     """qha_comparison.csv (and .png): V(T)/V(0) and α(T) of each model of one crystal."""
-    import csv
-    import io
-
-    from phonjax.atomic_write import open_replacing, write_text
+    from phonjax.atomic_write import write_csv
+    from phonjax.figure_files import pyplot, save_png
 
     done = [p for p in group if getattr(p, "qha", None) is not None and p.qha.result is not None]
     if len(done) < 2:
         return
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["model", "T_K", "volume_A3", "thermal_expansion_per_K", "bulk_modulus_GPa"])
-    for p in done:
-        r = p.qha.result
-        for row in zip(r.temperatures_K, r.equilibrium_volumes_A3, r.thermal_expansion_per_K,
-                       r.bulk_modulus_GPa):
-            w.writerow([p.model, *(f"{x:.8g}" for x in row)])
-    write_text(Path(folder) / "qha_comparison.csv", buf.getvalue())
+    write_csv(Path(folder) / "qha_comparison.csv",
+              ["model", "T_K", "volume_A3", "thermal_expansion_per_K", "bulk_modulus_GPa"],
+              [[p.model, *(f"{x:.8g}" for x in row)] for p in done
+               for row in zip(p.qha.result.temperatures_K, p.qha.result.equilibrium_volumes_A3,
+                              p.qha.result.thermal_expansion_per_K,
+                              p.qha.result.bulk_modulus_GPa)])
     if not plots:
         return
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.8))
-    for p in done:
+    for p in done:  # solid while V(T) is inside the fitted volumes and B_T > 0, dashed beyond
         r = p.qha.result
-        a.plot(r.temperatures_K, r.equilibrium_volumes_A3 / r.equilibrium_volumes_A3[0], label=p.model)
-        b.plot(r.temperatures_K, r.thermal_expansion_per_K * 1e6, label=p.model)
-    a.set(xlabel="T (K)", ylabel="V(T) / V(0 K)", title=f"{group[0].name}: volume")
+        t = r.temperatures_K
+        trusted = min(-np.inf if x is None else x  # None: untrusted from the first T on
+                      for x in (p.qha.inside_until_K, p.qha.convex_until_K))
+        n = max(1, int(np.searchsorted(t, trusted, side="right")))
+        for ax, y in ((a, r.equilibrium_volumes_A3 / r.equilibrium_volumes_A3[0]),
+                      (b, r.thermal_expansion_per_K * 1e6)):
+            line, = ax.plot(t[:n], y[:n], label=p.model)
+            if n < len(t):
+                ax.plot(t[n - 1:], y[n - 1:], "--", color=line.get_color())
+    a.set(xlabel="T (K)", ylabel="V(T) / V(0 K)",
+          title=f"{group[0].name}: volume (dashed: extrapolated or B_T ≤ 0)")
     b.set(xlabel="T (K)", ylabel="α (10⁻⁶ /K, volumetric)", title="thermal expansion")
     a.legend()
     fig.tight_layout()
-    with open_replacing(Path(folder) / "qha_comparison.png", "wb") as f:
-        fig.savefig(f, format="png", dpi=130)
-    plt.close(fig)
+    save_png(fig, Path(folder) / "qha_comparison.png", dpi=130)
 
 
 def with_defaults(**changes) -> QHARunSettings:
