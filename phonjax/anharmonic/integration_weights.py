@@ -36,8 +36,8 @@ Degenerate averaging (``average_degenerate``, phono3py's ``average_degenerate_we
     alike), so ``gaussian_weights`` ignores the flag: degenerate bands have equal
     Gaussians anyway.
 
-Evaluation (tetrahedron): per call, with the triplets padded (``padded_length``: a power
-of two ≥ 16 up to 1024, then multiples of 1024, repeating the first triplet) so that calls of
+Evaluation (tetrahedron): per call, with the triplets padded (``padded_length``: 2^k or
+1.5·2^k ≥ 16 up to 1024, then multiples of 512, repeating the first triplet) so that calls of
 similar sizes share a compilation,
 
 1. ``tetrahedron_columns`` (jit): the vertex BZ indices from a per-grid lookup table
@@ -73,7 +73,7 @@ from phonjax.anharmonic.tetrahedron import (relative_addresses, sort_four,
                                             sorted_tetrahedron_delta, vertex_bz_indices)
 
 MIN_PADDED_TRIPLETS = 16
-PAD_STEP = 1024
+PAD_STEP = 512
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,12 +111,14 @@ def triplet_vertices(grid: BZGrid, triplets, rel: np.ndarray | None = None) -> n
 
 
 def padded_length(n: int) -> int:
-    """The padded number of triplets: the next power of two (at least 16) up to 1024, then
-    the next multiple of 1024 (a caller's fixed chunk wastes < 1024 rows)."""
+    """The padded number of triplets: the next of 2^k and 1.5·2^k (at least 16) up to 1024,
+    then the next multiple of 512 (a caller's fixed chunk wastes < 512 rows). ``kappa``
+    pads its chunks to these sizes already, so they are not padded twice."""
     n = int(n)
-    if n > PAD_STEP:
+    if n > 1024:
         return -(-n // PAD_STEP) * PAD_STEP
-    return max(MIN_PADDED_TRIPLETS, 1 << max(0, n - 1).bit_length())
+    size = max(MIN_PADDED_TRIPLETS, 1 << max(0, n - 1).bit_length())
+    return 3 * size // 4 if size >= 32 and 3 * size // 4 >= n else size
 
 
 def _pad(a: np.ndarray, n: int) -> np.ndarray:

@@ -41,6 +41,9 @@ H_A(q2)[i, s_b, k] φ_q1(i, s_b), L_j(i,k) from H_B(q2) with φ_q0, L_k(j,i) fro
 27·n_p·N² of the direct sum. ``interaction_strength`` computes the half transforms of its
 triplets' own q-points (same cost as the direct sum, no tables); ``half_transforms`` +
 ``interaction_strength_indexed`` compute them once per BZ-grid point and gather them.
+``interaction_strength_at_q`` (κ's path) is for the triplets of one q: legs 2 and 3 from
+half transforms at q0 only (leg 2 summed the other way round), as GEMMs over the triplets,
+and per triplet only H_A(q2) (gathered, or transformed directly): see the section at the end.
 
 **Normal coordinates.** With ẽ_a = e_a/√m (m the mass of the row's atom, amu), no complex
 conjugation anywhere (phono3py's convention q+q′+q″ = G):
@@ -256,10 +259,12 @@ def bytes_per_triplet(tables: InteractionTables, n_b0: int | None = None,
     return int(1.25 * (transform + legs + normal + phases))
 
 
-def bytes_per_qpoint(tables: InteractionTables) -> int:
-    """Device bytes of one q-point's ``HalfTransforms`` row (tables + phases)."""
+def bytes_per_qpoint(tables: InteractionTables, first_weight: bool = False) -> int:
+    """Device bytes of one q-point's ``HalfTransforms`` row (tables + phases); with
+    ``first_weight`` the rows of ``half_transforms(..., first_weight=True)``."""
     n_p, n_atoms = tables.n_primitive, tables.n_atoms
-    return int((tables.n_weights * 27 * n_p * n_atoms * n_p + n_p * n_atoms + 3) * 16)
+    n_w = 1 if first_weight else tables.n_weights
+    return int((n_w * 27 * n_p * n_atoms * n_p + n_p * n_atoms + 3) * 16)
 
 
 # --- device functions -----------------------------------------------------------------------
@@ -412,13 +417,14 @@ def _interaction_strength(tables, fc3, qpoints, eigenvectors, frequencies, band_
     return _in_blocks(block, args, _block_size(tables))
 
 
-def _block_size(tables: InteractionTables) -> int | None:
+def _block_size(tables: InteractionTables, first_weight: bool = False) -> int | None:
     """Triplets per inner block of the direct path on CPU, so that its working set stays
     ~``CPU_BLOCK_BYTES`` whatever the caller's chunk (speed is insensitive to it, ±5%);
-    None (one block) on accelerators."""
+    None (one block) on accelerators. ``first_weight``: only H_A per triplet."""
     if jax.default_backend() != "cpu":
         return None
-    per_triplet = 2 * (tables.n_weights + 1) * 27 * tables.n_primitive ** 2 * tables.n_atoms * 8
+    rows = 1 if first_weight else tables.n_weights + 1
+    per_triplet = 2 * rows * 27 * tables.n_primitive ** 2 * tables.n_atoms * 8
     return max(8, int(CPU_BLOCK_BYTES // per_triplet) // 8 * 8)
 
 
@@ -436,21 +442,26 @@ def _in_blocks(fn, args, size):
     return out.reshape((n_blocks * size,) + out.shape[2:])[:n]
 
 
-def half_transforms(tables: InteractionTables, fc3, qpoints) -> HalfTransforms:
+def half_transforms(tables: InteractionTables, fc3, qpoints,
+                    first_weight: bool = False) -> HalfTransforms:
     """The half transforms H_w(q) of fc3 (compact, eV/Å³) at qpoints (n_q, 3) reduced (e.g.
     every BZ-grid point: addresses / mesh). Memory: ``bytes_per_qpoint(tables)`` each, and
     about twice that again while they are computed. Built in q-chunks, the parts join along
-    axis 0 of ``qpoints`` and ``phases`` and axis 2 of ``transforms``."""
+    axis 0 of ``qpoints`` and ``phases`` and axis 2 of ``transforms``. ``first_weight``: only
+    H_A (the w axis of length 1; ``bytes_per_qpoint(tables, first_weight=True)``), all that
+    ``interaction_strength_at_q`` reads."""
     _require_x64()
-    return _half_transforms(tables, fc3, qpoints)
+    return _half_transforms(tables, fc3, qpoints, bool(first_weight))
 
 
-@partial(jax.jit, static_argnums=(0,))
-def _half_transforms(tables, fc3, qpoints):
+@partial(jax.jit, static_argnums=(0, 3))
+def _half_transforms(tables, fc3, qpoints, first_weight):
     qpoints = jnp.asarray(qpoints, jnp.float64)
     phases = phase_factors(tables, qpoints)
-    return HalfTransforms(qpoints, phases, half_transform(tables, weighted_fc3(tables, fc3),
-                                                          phases))
+    fc3w = weighted_fc3(tables, fc3)
+    if first_weight:
+        fc3w = fc3w[..., :fc3w.shape[-1] // tables.n_weights]
+    return HalfTransforms(qpoints, phases, half_transform(tables, fc3w, phases))
 
 
 def interaction_strength_indexed(tables: InteractionTables, halves: HalfTransforms, triplets,
@@ -475,3 +486,168 @@ def _interaction_strength_indexed(tables, halves, triplets, eigenvectors, freque
                          halves.phases[triplets[:, 1]], pre_phase_factors(tables, qpoints))
     return normal_squared(tables, phi, eigenvectors, frequencies, band_indices,
                           cutoff_frequency, n_grid)
+
+
+# --- triplets of one q: legs 2 and 3 from half transforms at q0 -----------------------------
+#
+# All the triplets of one grid point q share q0 up to a reciprocal lattice vector (phono3py
+# may pick another BZ image of q per triplet). Legs 2 and 3 of the r0 average then need
+# half transforms at q0 only, the same for every triplet: leg 3 as above, H_B(q0) over the
+# third slot contracted with φ_q1, and leg 2 summed the other way round, H'_B(q0) over the
+# *second* slot (origin j, slot of i, at q0) contracted with φ_q2 over the third:
+#
+#     H'_w(q)[o, p_b, q, p_c, c_c, x] = Σ_{s_b → p_b} w fc3[o, s_b, s_c, x] φ_q(o, s_b),
+#     L_j(i, k; q0, q2) = pre(j) Σ_{s_k → k} H'_B(q0)[j, i, s_k] φ_q2(j, s_k).
+#
+# For a triplet whose q0 is the reference q0_ref + G, φ_{q0}(o, p, c) = φ_{q0_ref}(o, p, c)
+# · exp(2πi G·d(o, p)) (every image vector is d(o, p) + an integer J), so both tables are
+# those of q0_ref times χ(o, p) = exp(2πi G·d(o, p)) on their (origin, summed-slot) atoms.
+# Per triplet, these two legs are small real GEMMs over the triplets of a chunk
+# (M = 2 n_t, K = 2 n_c, N = 27 n_p), and only H_A(q2) is read per triplet (leg 1), a third
+# of the bytes of ``interaction_strength_indexed`` (and a third of the transforms of the
+# direct ``interaction_strength``).
+
+
+class Q0Weights(NamedTuple):
+    """The w_B-weighted compact fc3 (w = 1 without the r0 average) in the two layouts of the
+    q0 half transforms (a JAX pytree, ``q0_weighted_fc3``): ``third`` (n_p(o), n_p(p_c),
+    n_c(c_c), n_p(p_b)·n_c(c_b)·27) for H_B over the third slot, ``second`` (n_p(o),
+    n_p(p_b), n_c(c_b), n_p(p_c)·n_c(c_c)·27) for H'_B over the second; real, eV/Å³."""
+
+    third: jnp.ndarray
+    second: jnp.ndarray
+
+
+def q0_weighted_fc3(tables: InteractionTables, fc3) -> Q0Weights:
+    """``Q0Weights`` of compact fc3 (n_p, N, N, 3, 3, 3) eV/Å³."""
+    _require_x64()
+    return _q0_weighted_fc3(tables, fc3)
+
+
+@partial(jax.jit, static_argnums=(0,))
+def _q0_weighted_fc3(tables, fc3):
+    n_p, n_c = tables.n_primitive, tables.n_cells
+    order = tables.cell_atoms.reshape(-1)
+    fc3 = jnp.asarray(fc3, jnp.float64)
+    grouped = fc3[:, order][:, :, order].reshape(n_p, n_p, n_c, n_p, n_c, 27)
+    weighted = grouped * tables.leg_weights[-1][..., None]  # (o, pb, cb, pc, cc, x)
+    third = jnp.transpose(weighted, (0, 3, 4, 1, 2, 5)).reshape(n_p, n_p, n_c, -1)
+    return Q0Weights(third, weighted.reshape(n_p, n_p, n_c, -1))
+
+
+def _q0_leg(tables, h_ref, phases, pre, chi) -> jnp.ndarray:
+    """pre(o) χ(o, a) Σ_c H(q0_ref)[o, a, b, c, x] φ[t, o, b, c] → (o, a, t, b, x) complex:
+    one real GEMM per (o, b), (2 n_t, 2 n_c) × (2 n_c, n_p·27). ``h_ref`` (n_p(o), n_p(a),
+    1, 1, n_p(b), n_c, 27) complex (``half_transform`` of one q-point)."""
+    n_p, n_c = tables.n_primitive, tables.n_cells
+    n_t = phases.shape[0]
+    h = jnp.transpose(h_ref[:, :, 0, 0], (0, 2, 3, 1, 4)).reshape(n_p, n_p, n_c, n_p * 27)
+    rhs = jnp.concatenate([jnp.real(h), jnp.imag(h)], axis=2)  # (o, b, 2c, a·x)
+    pr, pi = jnp.real(phases), jnp.imag(phases)  # (t, o, b, c)
+    lhs = jnp.concatenate([jnp.concatenate([pr, -pi], axis=3),
+                           jnp.concatenate([pi, pr], axis=3)], axis=0)  # (2t, o, b, 2c)
+    out = jnp.einsum("tobc,obcm->obtm", lhs, rhs)  # (o, b, 2t, a·x)
+    out = (out[:, :, :n_t] + 1j * out[:, :, n_t:]).reshape(n_p, n_p, n_t, n_p, 27)
+    out = jnp.transpose(out, (0, 3, 2, 1, 4))  # (o, a, t, b, x)
+    factor = jnp.transpose(pre)[:, None, :] * jnp.transpose(chi, (1, 2, 0))  # (o, a, t)
+    return out * factor[..., None, None]
+
+
+def _q0_shift_phases(tables, q0, q0_ref) -> jnp.ndarray:
+    """χ_t(o, p) = exp(2πi G_t·d(o, p)) (n_t, n_p, n_p), G_t = q0_t − q0_ref (integers)."""
+    g = jnp.rint(q0 - q0_ref[None])
+    angle = 2 * np.pi * jnp.einsum("tk,opk->top", g, tables.site_shifts)
+    return jnp.cos(angle) + 1j * jnp.sin(angle)
+
+
+def fc3_reciprocal_at_q(tables: InteractionTables, h2, q0w: Q0Weights, qpoints, q0_ref,
+                        phases1, phases2) -> jnp.ndarray:
+    """Φ(q0, q1, q2) (n_t, n_b, n_b, n_b) complex, eV/Å³, for triplets whose q0 are images of
+    ``q0_ref`` (3,) reduced: h2 the H_A (H without the r0 average) of the triplets' q2
+    (n_p(o), n_p(p_c), n_t, 1, n_p(p_b), n_c, 27); qpoints (n_t, 3, 3); φ at q1 and q2
+    (n_t, n_p, n_p, n_c)."""
+    n_t, n_p = qpoints.shape[0], tables.n_primitive
+    n_b = 3 * n_p
+    pre = pre_phase_factors(tables, qpoints)
+    shape = (n_p, n_p, n_t, n_p, 3, 3, 3)
+    leg1 = _contract_second(h2, phases1[:, None], pre)[:, :, :, 0]  # (i, k, t, j, lmn)
+    # materialized before its transpose: fused into it, XLA reads H_A(q2) strided (~1.5×)
+    leg1 = jax.lax.optimization_barrier(leg1)
+    phi = jnp.transpose(leg1.reshape(shape), (2, 0, 4, 3, 5, 1, 6))
+    if tables.r0_average:
+        chi = _q0_shift_phases(tables, qpoints[:, 0], q0_ref)
+        ref = phase_factors(tables, q0_ref[None])  # (1, o, p, c)
+        h3 = half_transform(tables, q0w.third, ref)  # (k, i, 1, 1, j, c_j, x): H_B(q0)
+        h2p = half_transform(tables, q0w.second, ref)  # (j, i, 1, 1, k, c_k, x): H'_B(q0)
+        leg2 = _q0_leg(tables, h2p, phases2, pre, chi)  # (j, i, t, k, mln)
+        leg3 = _q0_leg(tables, h3, phases1, pre, chi)  # (k, i, t, j, nml)
+        phi = (phi + jnp.transpose(leg2.reshape(shape), (2, 1, 5, 0, 4, 3, 6))
+               + jnp.transpose(leg3.reshape(shape), (2, 1, 6, 3, 5, 0, 4))) / 3.0
+    return phi.reshape(n_t, n_b, n_b, n_b)
+
+
+def _check_one_q0(qpoints0) -> None:
+    """The q0 of the triplets differ by reciprocal lattice vectors (host arrays only)."""
+    if isinstance(qpoints0, jax.core.Tracer):
+        return
+    q0 = np.asarray(qpoints0, float)
+    if len(q0) and np.abs(np.rint(q0 - q0[:1]) - (q0 - q0[:1])).max() > 1e-8:
+        raise ValueError("interaction_strength_at_q: the triplets' q0 must be images of one "
+                         "grid point (the triplets of one q)")
+
+
+def interaction_strength_at_q(tables: InteractionTables, q0w: Q0Weights, triplets,
+                              eigenvectors, frequencies, band_indices=None,
+                              cutoff_frequency: float = CUTOFF_FREQUENCY_THZ, *, n_grid: int,
+                              halves: HalfTransforms | None = None, fc3=None,
+                              qpoints=None) -> jnp.ndarray:
+    """|Φ|² (n_t, n_b0, n_b, n_b) eV² like ``interaction_strength``, for triplets whose q0
+    are images of one grid point (e.g. ``grid.triplets_at_q``), legs 2 and 3 from half
+    transforms at q0 (see above; ``q0w = q0_weighted_fc3(tables, fc3)``).
+
+    Either ``halves`` (``half_transforms``, ``first_weight`` or not) and ``triplets`` (n_t, 3)
+    int rows of it; or ``fc3`` (compact) and ``qpoints`` (n_t, 3, 3) reduced (``triplets``
+    then unused: None), H_A(q2) computed per triplet. The other arguments as in
+    ``interaction_strength``."""
+    _require_x64()
+    bands = _static_bands(band_indices)
+    if halves is not None:
+        t = jnp.asarray(triplets)
+        if not isinstance(triplets, jax.core.Tracer):
+            _check_one_q0(np.asarray(halves.qpoints)[np.asarray(triplets)[:, 0]])
+        return _strength_at_q_indexed(tables, q0w, halves, t, eigenvectors, frequencies,
+                                      bands, cutoff_frequency, n_grid)
+    _check_one_q0(qpoints[:, 0] if isinstance(qpoints, jax.core.Tracer)
+                  else np.asarray(qpoints)[:, 0])
+    return _strength_at_q_direct(tables, q0w, fc3, qpoints, eigenvectors, frequencies, bands,
+                                 cutoff_frequency, n_grid)
+
+
+@partial(jax.jit, static_argnums=(0, 6, 8))
+def _strength_at_q_indexed(tables, q0w, halves, triplets, eigenvectors, frequencies,
+                           band_indices, cutoff_frequency, n_grid):
+    qpoints = halves.qpoints[triplets]  # (t, 3, 3)
+    h2 = halves.transforms[:, :, triplets[:, 2], :1]
+    phi = fc3_reciprocal_at_q(tables, h2, q0w, qpoints, halves.qpoints[triplets[0, 0]],
+                              halves.phases[triplets[:, 1]], halves.phases[triplets[:, 2]])
+    return normal_squared(tables, phi, eigenvectors, frequencies, band_indices,
+                          cutoff_frequency, n_grid)
+
+
+@partial(jax.jit, static_argnums=(0, 6, 8))
+def _strength_at_q_direct(tables, q0w, fc3, qpoints, eigenvectors, frequencies, band_indices,
+                          cutoff_frequency, n_grid):
+    fc3w = weighted_fc3(tables, fc3)
+    fc3a = fc3w[..., :fc3w.shape[-1] // tables.n_weights]  # w_A only
+    qpoints = jnp.asarray(qpoints, jnp.float64)
+    q0_ref = qpoints[0, 0]
+
+    def block(args):
+        q, e, f = args
+        phases = phase_factors(tables, q)  # (t, 3, o, p, c)
+        h2 = half_transform(tables, fc3a, phases[:, 2])
+        phi = fc3_reciprocal_at_q(tables, h2, q0w, q, q0_ref, phases[:, 1], phases[:, 2])
+        return normal_squared(tables, phi, e, f, band_indices, cutoff_frequency, n_grid)
+
+    args = (qpoints, jnp.asarray(eigenvectors), jnp.asarray(frequencies, jnp.float64))
+    return _in_blocks(block, args, _block_size(tables, first_weight=True))

@@ -4,7 +4,7 @@ pipeline, each stage one module.
     FC2, FC3, mesh ─ grid.bz_grid ─ phonons.grid_phonons (every BZ point)
       └ for each irreducible q (grid.ir_grid_points):
           grid.triplets_at_q → integration_weights (tetrahedron or Gaussian)
-          → interaction.interaction_strength (chunks of triplets, memory-bounded)
+          → interaction.interaction_strength_at_q (chunks of triplets, memory-bounded)
           → self_energy.gamma_of_triplets (all temperatures) → degeneracy average
       └ velocity (group velocities, star-summed v⊗v; velocity matrices for Wigner)
       └ isotope (Tamura) and boundary scattering
@@ -173,10 +173,11 @@ def _chunk_size(tables, n_b: int, memory_bytes: float, n_temps: int, indexed: bo
 
 @dataclass(frozen=True, eq=False)
 class Interaction:
-    """|Φ|² of chunks of triplets (BZ indices): ``indexed`` when the half transforms of every
-    BZ point fit in half the memory bound (computed once in parts and joined, twice the table
-    at the peak; then gathered per triplet), else the direct transform per triplet
-    (``phonjax.anharmonic.interaction``)."""
+    """|Φ|² of chunks of triplets (BZ indices) of one q: ``indexed`` when the half transforms
+    H_A of every BZ point fit in half the memory bound (computed once in parts and joined,
+    twice the table at the peak; then gathered per triplet), else the direct transform of
+    H_A(q2) per triplet; legs 2 and 3 from half transforms at q0
+    (``phonjax.anharmonic.interaction.interaction_strength_at_q``)."""
 
     tables: I.InteractionTables
     fc3: jnp.ndarray
@@ -185,7 +186,8 @@ class Interaction:
     eigenvectors: jnp.ndarray  # (N_bz, n_b, n_b)
     n_grid: int
     cutoff_THz: float
-    halves: I.HalfTransforms | None
+    halves: I.HalfTransforms | None  # H_A only (``half_transforms(..., first_weight=True)``)
+    q0w: I.Q0Weights  # fc3 weighted for the half transforms at q0 (legs 2 and 3)
 
     @property
     def indexed(self) -> bool:
@@ -194,17 +196,22 @@ class Interaction:
     @property
     def table_bytes(self) -> int:
         """Bytes the half transforms hold (0 for the direct path)."""
-        return 0 if self.halves is None else len(self.qpoints) * I.bytes_per_qpoint(self.tables)
+        return 0 if self.halves is None else len(self.qpoints) * I.bytes_per_qpoint(
+            self.tables, first_weight=True)
 
     def __call__(self, triplets: np.ndarray) -> jnp.ndarray:
+        """|Φ|² of triplets (n_t, 3) of one grid point q (``grid.triplets_at_q``: their q0
+        are images of q), ``interaction.interaction_strength_at_q``."""
         t = jnp.asarray(triplets)
         e, f = self.eigenvectors[t], self.frequencies[t]
         if self.halves is not None:
-            return I.interaction_strength_indexed(self.tables, self.halves, t, e, f,
-                                                  cutoff_frequency=self.cutoff_THz,
-                                                  n_grid=self.n_grid)
-        return I.interaction_strength(self.tables, self.fc3, self.qpoints[t], e, f,
-                                      cutoff_frequency=self.cutoff_THz, n_grid=self.n_grid)
+            return I.interaction_strength_at_q(self.tables, self.q0w, triplets, e, f,
+                                               cutoff_frequency=self.cutoff_THz,
+                                               n_grid=self.n_grid, halves=self.halves)
+        return I.interaction_strength_at_q(self.tables, self.q0w, None, e, f,
+                                           cutoff_frequency=self.cutoff_THz,
+                                           n_grid=self.n_grid, fc3=self.fc3,
+                                           qpoints=self.qpoints[t])
 
 
 def interaction(tables, fc3: np.ndarray, grid: G.BZGrid, phonons: GridPhonons,
@@ -214,15 +221,17 @@ def interaction(tables, fc3: np.ndarray, grid: G.BZGrid, phonons: GridPhonons,
     n_bz = len(grid.addresses)
     fc3_j = jnp.asarray(fc3)
     halves = None
-    if 2 * n_bz * I.bytes_per_qpoint(tables) <= memory_bytes:  # built in parts, then joined
-        parts = [I.half_transforms(tables, fc3_j, jnp.asarray(grid.qpoints[a:a + q_chunk]))
+    if 2 * n_bz * I.bytes_per_qpoint(tables, first_weight=True) <= memory_bytes:  # in parts
+        parts = [I.half_transforms(tables, fc3_j, jnp.asarray(grid.qpoints[a:a + q_chunk]),
+                                   first_weight=True)
                  for a in range(0, n_bz, q_chunk)]
         halves = I.HalfTransforms(jnp.concatenate([p.qpoints for p in parts]),
                                   jnp.concatenate([p.phases for p in parts]),
                                   jnp.concatenate([p.transforms for p in parts], axis=2))
     return Interaction(tables, fc3_j, jnp.asarray(grid.qpoints),
                        jnp.asarray(phonons.frequencies), jnp.asarray(phonons.eigenvectors),
-                       grid.n_gr, settings.cutoff_frequency_THz, halves)
+                       grid.n_gr, settings.cutoff_frequency_THz, halves,
+                       I.q0_weighted_fc3(tables, fc3_j))
 
 
 def _weights(grid, triplets, frequencies, q_bz_index: int, settings: KappaSettings):

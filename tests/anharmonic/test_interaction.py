@@ -43,6 +43,7 @@ class Reference:
     qpoints: np.ndarray  # (n_bz, 3) BZ addresses / mesh
     n_grid: int
     band_indices: np.ndarray | None
+    counts: np.ndarray  # triplets of each irreducible q, in order
 
     @property
     def interaction(self):
@@ -76,7 +77,8 @@ def _reference(ph, r0: bool, band_indices=None) -> Reference:
     return Reference(ph, itx.interaction_tables(_cells(ph), r0), np.concatenate(triplets),
                      np.concatenate(strength), bz.addresses / bz.D_diag,
                      int(np.prod(bz.D_diag)),
-                     None if band_indices is None else np.asarray(band_indices))
+                     None if band_indices is None else np.asarray(band_indices),
+                     np.array([len(t) for t in triplets]))
 
 
 def _si(r0: bool) -> Reference:
@@ -161,6 +163,32 @@ def _indexed(ref: Reference) -> np.ndarray:
             ref.band_indices, n_grid=ref.n_grid), ref.triplets)
 
 
+def _at_q(ref: Reference, indexed: bool) -> np.ndarray:
+    """``interaction_strength_at_q`` over the triplets of each irreducible q (their q0 are
+    images of one grid point), in chunks of ``CHUNK`` padded with the chunk's first row."""
+    phonons = ref.interaction.phonons
+    parts = []
+    with jax.enable_x64(True):
+        q0w = itx.q0_weighted_fc3(ref.tables, ref.ph.fc3)
+        halves = (itx.half_transforms(ref.tables, ref.ph.fc3, ref.qpoints, first_weight=True)
+                  if indexed else None)
+        for group in np.split(ref.triplets, np.cumsum(ref.counts)[:-1]):
+            for a in range(0, len(group), CHUNK):
+                t = group[a:a + CHUNK]
+                t = np.concatenate([t, np.repeat(t[:1], CHUNK - len(t), axis=0)])
+                e, f = phonons.eigenvectors[t], phonons.frequencies[t]
+                if indexed:
+                    out = itx.interaction_strength_at_q(
+                        ref.tables, q0w, t, e, f, ref.band_indices, n_grid=ref.n_grid,
+                        halves=halves)
+                else:
+                    out = itx.interaction_strength_at_q(
+                        ref.tables, q0w, None, e, f, ref.band_indices, n_grid=ref.n_grid,
+                        fc3=ref.ph.fc3, qpoints=ref.qpoints[t])
+                parts.append(np.asarray(out)[:len(group[a:a + CHUNK])])
+    return np.concatenate(parts)
+
+
 def _assert_close(got: np.ndarray, ref: Reference):
     assert got.shape == ref.strength.shape
     scale = np.abs(ref.strength).max()
@@ -204,6 +232,28 @@ def test_si_against_phono3py(si):
 def test_gan_against_phono3py(gan):
     _assert_close(_direct(gan), gan)
     _assert_close(_indexed(gan), gan)
+
+
+def test_si_at_q_against_phono3py(si):
+    """Legs 2 and 3 from half transforms at q0 (the q0 of a q's triplets: images of one
+    point, BZ-surface images included via χ), H_A(q2) from the table or per triplet."""
+    _assert_close(_at_q(si, indexed=True), si)
+    _assert_close(_at_q(si, indexed=False), si)
+
+
+def test_gan_at_q_against_phono3py(gan):
+    _assert_close(_at_q(gan, indexed=True), gan)
+    _assert_close(_at_q(gan, indexed=False), gan)
+
+
+def test_at_q_needs_one_q0(si):
+    t = si.triplets[[0, -1]]  # triplets of the first and the last irreducible q
+    phonons = si.interaction.phonons
+    with jax.enable_x64(True), pytest.raises(ValueError, match="one grid point"):
+        itx.interaction_strength_at_q(
+            si.tables, itx.q0_weighted_fc3(si.tables, si.ph.fc3), None,
+            phonons.eigenvectors[t], phonons.frequencies[t], n_grid=si.n_grid,
+            fc3=si.ph.fc3, qpoints=si.qpoints[t])
 
 
 def test_weights_resolved():
