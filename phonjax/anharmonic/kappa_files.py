@@ -129,11 +129,9 @@ def cumulative(values: np.ndarray, mode_kappa_trace: np.ndarray, n_mesh: int):
 def plot_kappa(result, path: str | os.PathLike, temperature_index: int | None = None) -> Path:
     """Four panels: κ(T); cumulative κ vs frequency; vs mean free path; lifetimes vs
     frequency (at the temperature nearest 300 K unless ``temperature_index``)."""
-    import matplotlib
+    from phonjax.figure_files import pyplot, save_png
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     t = result.temperatures_K
     i = (int(np.argmin(np.abs(t - 300.0))) if temperature_index is None
          else temperature_index)
@@ -172,10 +170,7 @@ def plot_kappa(result, path: str | os.PathLike, temperature_index: int | None = 
     fig.suptitle(f"mesh {'×'.join(str(int(m)) for m in result.mesh)}, "
                  f"{result.settings.integration}")
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_png(fig, path, dpi=120)
 
 
 def write_files(folder: str | os.PathLike, result, extra: dict | None = None,
