@@ -613,12 +613,10 @@ def interaction_strength_at_q(tables: InteractionTables, q0w: Q0Weights, triplet
     bands = _static_bands(band_indices)
     if halves is not None:
         t = jnp.asarray(triplets)
-        if not isinstance(triplets, jax.core.Tracer):
-            _check_one_q0(np.asarray(halves.qpoints)[np.asarray(triplets)[:, 0]])
+        _check_one_q0(halves.qpoints[t[:, 0]])  # the chunk's rows only, not the whole table
         return _strength_at_q_indexed(tables, q0w, halves, t, eigenvectors, frequencies,
                                       bands, cutoff_frequency, n_grid)
-    _check_one_q0(qpoints[:, 0] if isinstance(qpoints, jax.core.Tracer)
-                  else np.asarray(qpoints)[:, 0])
+    _check_one_q0(qpoints[:, 0])
     return _strength_at_q_direct(tables, q0w, fc3, qpoints, eigenvectors, frequencies, bands,
                                  cutoff_frequency, n_grid)
 
