@@ -19,7 +19,10 @@ def test_plan_from_text_fields_and_refusals():
     assert (plan.runner, plan.eigensolver, plan.memory_bytes) == ("graph", "xla", 3e9)
     assert plan_from_text("eigensolver=lapack,q_chunk_min=16").q_chunk_min == 16
     assert plan_from_text(None) == plan_from_text("default")
+    assert plan_from_text("q_workers=3").q_workers == 3
+    assert plan_from_text("q_workers=1").q_worker_count() == 1
     for bad, words in [("foo=1", "FIELD=VALUE"), ("runner=x", "runner must be"),
+                       ("q_workers=0", "positive integer"), ("q_workers=1.5", "integer"),
                        ("q_chunk_min=1.5", "integer"), ("q_chunk_bytes=abc", "number"),
                        ("runner=graph,eigensolver=lapack", "graph runner")]:
         with pytest.raises(ValueError, match=words):

@@ -125,7 +125,8 @@ def kappa_inputs(ph):
                        np.asarray(smat))
 
 
-def phonjax_kappa(ph, mesh, temperatures, fields: dict, repeat: int, memory_gb: float = 2.0):
+def phonjax_kappa(ph, mesh, temperatures, fields: dict, repeat: int, memory_gb: float = 2.0,
+                  q_workers: int | None = None):
     from phonjax.anharmonic.kappa import KappaSettings, thermal_conductivity
     from phonjax.execution.plan import Plan
 
@@ -134,7 +135,8 @@ def phonjax_kappa(ph, mesh, temperatures, fields: dict, repeat: int, memory_gb: 
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
-        r = thermal_conductivity(inputs, settings, plan=Plan(memory_bytes=memory_gb * 1e9))
+        r = thermal_conductivity(inputs, settings, plan=Plan(memory_bytes=memory_gb * 1e9,
+                                                             q_workers=q_workers))
         times.append(time.perf_counter() - start)
     return {"kappa": r.kappa, "gamma": r.gamma, "kappa_inter": r.kappa_coherence,
             "seconds": times, "n_triplets": r.n_triplets, "timings": r.timings_s}
@@ -194,6 +196,10 @@ def main(argv=None) -> int:
     p.add_argument("--isotope-noise", action="store_true",
                    help="only: how much 1e-14 THz of noise on phono3py's frequencies moves its "
                         "tetrahedron isotope Γ")
+    p.add_argument("--q-workers", type=int, nargs="+", default=[None],
+                   help="phonjax's Plan.q_workers (irreducible q solved at once in host "
+                        "threads; default: the plan's, 2 on a ≥2-core CPU); several values: "
+                        "the first is compared, the others timed and checked bitwise against it")
     p.add_argument("--json", default=None, help="write the numbers here")
     args = p.parse_args(argv)
     mesh = args.mesh * 3 if len(args.mesh) == 1 else args.mesh
@@ -212,7 +218,16 @@ def main(argv=None) -> int:
         opts, fields = CASES[case]
         ref = phono3py_kappa(ph, mesh, args.temperatures, opts,
                              phonjax_phonons(ph, mesh) if args.same_phonons else None)
-        ours = phonjax_kappa(ph, mesh, args.temperatures, fields, args.repeat, args.memory_gb)
+        ours = phonjax_kappa(ph, mesh, args.temperatures, fields, args.repeat, args.memory_gb,
+                             args.q_workers[0])
+        for workers in args.q_workers[1:]:  # the same case with other thread counts
+            other = phonjax_kappa(ph, mesh, args.temperatures, fields, args.repeat,
+                                  args.memory_gb, workers)
+            print(f"{case:9s} phonjax q_workers={workers}: "
+                  f"{' '.join(f'{s:.2f}' for s in other['seconds'])} s, ratio "
+                  f"{ref['seconds'] / min(other['seconds']):.2f}, Γ against "
+                  f"q_workers={args.q_workers[0]}: "
+                  f"{compare(ours, other)['gamma_rel']:.1e} (0: bitwise equal)", flush=True)
         diff = compare(ref, ours)
         t_ours = min(ours["seconds"])
         row = {"case": case, "mesh": mesh, **diff,

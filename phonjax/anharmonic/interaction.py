@@ -442,6 +442,11 @@ def _in_blocks(fn, args, size):
     return out.reshape((n_blocks * size,) + out.shape[2:])[:n]
 
 
+def _first_weight(tables: InteractionTables, fc3_weighted) -> jnp.ndarray:
+    """The w_A slice of ``weighted_fc3`` (its last axis is w-major): H_A's input."""
+    return fc3_weighted[..., :fc3_weighted.shape[-1] // tables.n_weights]
+
+
 def half_transforms(tables: InteractionTables, fc3, qpoints,
                     first_weight: bool = False) -> HalfTransforms:
     """The half transforms H_w(q) of fc3 (compact, eV/Å³) at qpoints (n_q, 3) reduced (e.g.
@@ -460,7 +465,7 @@ def _half_transforms(tables, fc3, qpoints, first_weight):
     phases = phase_factors(tables, qpoints)
     fc3w = weighted_fc3(tables, fc3)
     if first_weight:
-        fc3w = fc3w[..., :fc3w.shape[-1] // tables.n_weights]
+        fc3w = _first_weight(tables, fc3w)
     return HalfTransforms(qpoints, phases, half_transform(tables, fc3w, phases))
 
 
@@ -636,7 +641,7 @@ def _strength_at_q_indexed(tables, q0w, halves, triplets, eigenvectors, frequenc
 def _strength_at_q_direct(tables, q0w, fc3, qpoints, eigenvectors, frequencies, band_indices,
                           cutoff_frequency, n_grid):
     fc3w = weighted_fc3(tables, fc3)
-    fc3a = fc3w[..., :fc3w.shape[-1] // tables.n_weights]  # w_A only
+    fc3a = _first_weight(tables, fc3w)
     qpoints = jnp.asarray(qpoints, jnp.float64)
     q0_ref = qpoints[0, 0]
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -287,6 +288,28 @@ def phph_gamma(grid: G.BZGrid, phonons: GridPhonons, pp: Interaction, q_bz_index
     return gamma, len(trip.triplets)
 
 
+def _map_q(solve: Callable, points, workers: int):
+    """``solve`` of each point, in order: in ``workers`` host threads when more than one
+    (each with x64 on: JAX's setting is per thread), the results of each point unchanged
+    (a point's own work runs in one thread, in the same order). On an error or interrupt
+    the points not started are dropped."""
+    if workers <= 1:
+        yield from map(solve, points)
+        return
+
+    def in_x64(point):
+        with jax.enable_x64(True):
+            return solve(point)
+
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="phonjax-q")
+    try:
+        futures = [pool.submit(in_x64, p) for p in points]
+        for f in futures:
+            yield f.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 @dataclass(frozen=True, eq=False)
 class Velocities:
     """Group velocities at the irreducible q and their star sums (and, for Wigner, the
@@ -334,11 +357,13 @@ def thermal_conductivity(inputs: KappaInputs, settings: KappaSettings,
         pp = interaction(tables, inputs.fc3, grid, phonons, settings, plan.memory_bytes)
         timings["interaction_tables"] = time.perf_counter() - clock
         n_b = phonons.frequencies.shape[1]
-        chunk = _chunk_size(tables, n_b, plan.memory_bytes - pp.table_bytes,
+        workers = min(plan.q_worker_count(), len(ir.bz_points))
+        chunk = _chunk_size(tables, n_b, (plan.memory_bytes - pp.table_bytes) / workers,
                             len(settings.temperatures_K), pp.indexed)
         gammas, n_triplets = [], 0
-        for i, bz in enumerate(ir.bz_points):
-            g, n = phph_gamma(grid, phonons, pp, int(bz), settings, chunk)
+        for i, (g, n) in enumerate(_map_q(
+                lambda bz: phph_gamma(grid, phonons, pp, int(bz), settings, chunk),
+                ir.bz_points, workers)):
             gammas.append(g)
             n_triplets += n
             if progress:

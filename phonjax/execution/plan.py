@@ -65,6 +65,10 @@ class Plan:
     # host solvers: a centrosymmetric material's mesh as real symmetric matrices
     # (phonjax.harmonic.real_form) where D(q)'s inversion residual is at most this (0: never)
     real_form_tolerance: float = 1e-12
+    # κ: irreducible q-points solved at once, each in its own host thread (XLA's CPU ops
+    # leave cores idle between calls; the memory bound is shared among them). None: the
+    # machine's cores, at most 2 (1 where the backend is not the CPU)
+    q_workers: int | None = None
 
     def __post_init__(self):
         if self.runner not in ("chunked", "graph"):
@@ -75,6 +79,9 @@ class Plan:
         if self.runner == "graph" and self.eigensolver != "xla":
             raise ValueError("the graph runner keeps eigenvalues in the compiled graph: "
                              "it needs eigensolver='xla'")
+        if self.q_workers is not None and not (isinstance(self.q_workers, int)
+                                                 and self.q_workers >= 1):
+            raise ValueError(f"q_workers must be a positive integer, got {self.q_workers!r}")
         if not self.real_form_tolerance >= 0:
             raise ValueError("real_form_tolerance must be ≥ 0")
         if not (self.memory_bytes > 0 and self.q_chunk_bytes > 0
@@ -103,6 +110,20 @@ class Plan:
         [q_chunk_min, q_chunk_max]."""
         fits = self.q_chunk_bytes / (16 * modes * modes)
         return 2 ** int(math.log2(min(max(fits, self.q_chunk_min), self.q_chunk_max)))
+
+    def q_worker_count(self) -> int:
+        """Irreducible q-points κ solves at once (``q_workers``, or the default it states)."""
+        if self.q_workers is not None:
+            return self.q_workers
+        import os
+
+        import jax
+
+        if jax.default_backend() != "cpu":
+            return 1
+        cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                 else os.cpu_count() or 1)
+        return max(1, min(2, cores))
 
     def temperature_chunk(self, n_values: int) -> int:
         """Temperatures per compiled call of the thermal sums over ``n_values`` mode values:
@@ -157,6 +178,8 @@ def plan_from_text(text: str | None, memory_bytes: float | None = None) -> Plan:
             raise ValueError(f"--plan: {part!r} is not FIELD=VALUE with FIELD one of "
                              f"{', '.join(known)}")
         current = getattr(base, key)
+        if current is None:  # optional integer fields (q_workers)
+            current = 0
         try:
             changes[key] = value if isinstance(current, str) else type(current)(
                 float(value) if isinstance(current, int) else value)

@@ -266,23 +266,39 @@ def test_weights_resolved():
 
 
 def test_memory_estimate_bounds_xla(si):
-    """``bytes_per_triplet`` is an upper bound of XLA's compiled temporaries + output."""
+    """``bytes_per_triplet`` is an upper bound of XLA's compiled temporaries + output, for
+    every kernel κ may run: ``interaction_strength`` (direct, indexed) and
+    ``interaction_strength_at_q`` (indexed on first-weight halves, direct)."""
     ref, n_t = si, 64
     tr = ref.triplets[:n_t]
     phonons = ref.interaction.phonons
     e, f = phonons.eigenvectors[tr], phonons.frequencies[tr]
+    group = max(np.split(ref.triplets, np.cumsum(ref.counts)[:-1]), key=len)[:n_t]
+    assert len(group) == n_t  # the triplets of one q (the at_q kernels' precondition)
+    eq, fq = phonons.eigenvectors[group], phonons.frequencies[group]
     with jax.enable_x64(True):
         direct = jax.jit(lambda q, e, f: itx.interaction_strength(
             ref.tables, ref.ph.fc3, q, e, f, n_grid=ref.n_grid))
         halves = itx.half_transforms(ref.tables, ref.ph.fc3, ref.qpoints)
         indexed = jax.jit(lambda h, t, e, f: itx.interaction_strength_indexed(
             ref.tables, h, t, e, f, n_grid=ref.n_grid))
-        for compiled, is_indexed in ((direct.lower(ref.qpoints[tr], e, f).compile(), False),
-                                     (indexed.lower(halves, tr, e, f).compile(), True)):
-            memory = compiled.memory_analysis()
+        q0w = itx.q0_weighted_fc3(ref.tables, ref.ph.fc3)
+        first = itx.half_transforms(ref.tables, ref.ph.fc3, ref.qpoints, first_weight=True)
+        at_q_indexed = jax.jit(lambda h, t, e, f: itx.interaction_strength_at_q(
+            ref.tables, q0w, t, e, f, n_grid=ref.n_grid, halves=h))
+        at_q_direct = jax.jit(lambda q, e, f: itx.interaction_strength_at_q(
+            ref.tables, q0w, None, e, f, n_grid=ref.n_grid, fc3=ref.ph.fc3, qpoints=q))
+        cases = ((direct.lower(ref.qpoints[tr], e, f), False),
+                 (indexed.lower(halves, tr, e, f), True),
+                 (at_q_indexed.lower(first, group, eq, fq), True),
+                 (at_q_direct.lower(ref.qpoints[group], eq, fq), False))
+        for lowered, is_indexed in cases:
+            memory = lowered.compile().memory_analysis()
             used = (memory.temp_size_in_bytes + memory.output_size_in_bytes) / n_t
             assert used <= itx.bytes_per_triplet(ref.tables, indexed=is_indexed)
     assert itx.bytes_per_qpoint(ref.tables) * len(ref.qpoints) >= halves.transforms.nbytes
+    assert (itx.bytes_per_qpoint(ref.tables, first_weight=True) * len(ref.qpoints)
+            >= first.transforms.nbytes)
 
 
 def test_needs_float64(si):

@@ -155,6 +155,42 @@ def test_plans_agree(inputs):
             assert np.abs(results[solver, sigma] - ref).max() <= tol * np.abs(ref).max()
 
 
+def test_q_workers_give_the_serial_result_bitwise(inputs):
+    """Irreducible q-points solved in two host threads (the CPU default here) give Γ and κ
+    bit for bit as one thread does where the chunks of triplets are the same (here: every
+    q's triplets in one chunk under either share of the bound): each point's sums run in
+    one thread in the same order, with x64 on in each thread (a thread without it would
+    compute in float32)."""
+    from phonjax.execution.plan import Plan
+
+    for sigma in (None, 0.1):
+        settings = KA.KappaSettings(mesh=(5, 5, 5), temperatures_K=(300.0,), sigma_THz=sigma)
+        one = KA.thermal_conductivity(inputs, settings, plan=Plan(q_workers=1))
+        two = KA.thermal_conductivity(inputs, settings, plan=Plan(q_workers=2))
+        assert np.array_equal(one.gamma, two.gamma) and np.array_equal(one.kappa, two.kappa)
+        assert one.gamma.dtype == np.float64
+
+
+def test_q_workers_stop_on_an_error(inputs, monkeypatch):
+    """An error at one q-point reaches the caller and the points not started are dropped."""
+    from phonjax.execution.plan import Plan
+
+    calls = []
+    real = KA.phph_gamma
+
+    def failing(grid, phonons, pp, q, settings, chunk):
+        calls.append(q)
+        if len(calls) == 2:
+            raise RuntimeError("boom at one q")
+        return real(grid, phonons, pp, q, settings, chunk)
+
+    monkeypatch.setattr(KA, "phph_gamma", failing)
+    with pytest.raises(RuntimeError, match="boom at one q"):
+        KA.thermal_conductivity(inputs, KA.KappaSettings(mesh=(5, 5, 5), sigma_THz=0.1),
+                                plan=Plan(q_workers=2))
+    assert len(calls) < 10  # 5³ has 10 irreducible q-points
+
+
 def test_memory_bound_refused_before_the_triplets(inputs):
     from phonjax.execution.plan import Plan
     from phonjax.resources import ResourceError
