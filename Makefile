@@ -9,7 +9,7 @@ bench: setup
 	.venv/bin/python -m phonjax bench
 
 test: setup
-	.venv/bin/python -m pytest -q
+	.venv/bin/python -m pytest -q --durations=25
 
 test-all: setup
 	.venv/bin/python -m pytest -q -m ""

@@ -33,6 +33,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from phonjax.resources import MemoryGate
 from phonjax_adapters.base import Adapter, ModelUnavailable, StructureResult, split_results
 
 _REPO_COPIES = Path(__file__).resolve().parents[1].parent / "shared" / "models" / "nequix"
@@ -40,7 +41,16 @@ _REPO_COPIES = Path(__file__).resolve().parents[1].parent / "shared" / "models" 
 # model, so a second adapter on the same file (another dtype) reuses the first load.
 _LOADED: dict[tuple[str, float], tuple[Any, dict]] = {}
 _MIN_NODES, _MIN_EDGES = 16, 512  # padded sizes never go below these
-_CALL: list = []  # one jitted model call shared by all adapters (one compile per shape)
+# Compiled model calls by (model, device, graph shapes): the model and the call, and the
+# bytes its temporaries and outputs take (XLA's memory analysis), reserved in ``MODEL_MEMORY``
+# around each call so that concurrent lanes fit in the machine's memory together (float64
+# forces take ~30 MB per atom on CPU: 15 GB for a 512-atom cell).
+_COMPILED: dict[tuple, tuple[Any, Any, float]] = {}
+MODEL_MEMORY = MemoryGate()
+
+
+def _model_call(model, graph):
+    return model(graph)
 
 
 def _cache_dir() -> Path:
@@ -198,18 +208,40 @@ class NequixAdapter(Adapter):
 
     # --- evaluation ------------------------------------------------------------------------
 
-    def _evaluate(self, atoms: Sequence[Any], compute_stress: bool) -> list[StructureResult]:
+    def _compiled(self, graph) -> tuple[Any, float]:
+        """The model call compiled for this graph's shapes (under ``_precision``) and the bytes
+        of its temporaries and outputs."""
         import equinox as eqx
+        import jax
 
-        if not _CALL:
-            _CALL.append(eqx.filter_jit(lambda model, graph: model(graph)))
+        key = (id(self.model), str(self._jax_device()), jax.config.jax_enable_x64,
+               tuple((np.shape(x), np.asarray(x).dtype.str)
+                     for x in jax.tree_util.tree_leaves(graph)))
+        hit = _COMPILED.get(key)
+        if hit is None or hit[0] is not self.model:
+            call = eqx.filter_jit(_model_call).lower(self.model, graph).compile()
+            try:
+                memory = call.compiled.memory_analysis()
+                need = float(memory.temp_size_in_bytes + memory.output_size_in_bytes)
+            except Exception:  # a backend without the analysis: nothing reserved
+                need = 0.0
+            hit = _COMPILED[key] = (self.model, call, need)
+        return hit[1], hit[2]
+
+    def _evaluate(self, atoms: Sequence[Any], compute_stress: bool) -> list[StructureResult]:
         n = len(atoms)
+        n_atoms = sum(len(a) for a in atoms)
         with self._precision():
             graph = self._padded_batch(atoms)
-            energies, forces, stresses = _CALL[0](self.model, graph)
-            energies = np.asarray(energies, np.float64)[:n]
-            forces = np.asarray(forces, np.float64)[: sum(len(a) for a in atoms)]
-            stresses = np.asarray(stresses, np.float64)[:n] if compute_stress else None
+            call, need = self._compiled(graph)
+            with MODEL_MEMORY.reserve(
+                    need, f"Nequix {self.variant} ({self.dtype}) on {n_atoms} atoms",
+                    "use a smaller supercell, fewer structures per call (--max-atoms) or "
+                    "dtype float32"):
+                energies, forces, stresses = call(self.model, graph)
+                energies = np.asarray(energies, np.float64)[:n]
+                forces = np.asarray(forces, np.float64)[:n_atoms]
+                stresses = np.asarray(stresses, np.float64)[:n] if compute_stress else None
         return split_results(atoms, energies, forces, stresses)
 
     # --- the Hessian route ----------------------------------------------------------------

@@ -10,12 +10,19 @@ temperatures are split into calls that fit the bound (``Plan.temperature_chunk``
 where the runner can (chunked, host eigensolver), counted in the kernel's check
 elsewhere. The command-line option ``--memory-gb`` (phonons, run, bench) sets the
 bound of all of them. Callers report it as a resource limit, never as a bad input.
+
+Model calls are outside that bound (a torch model's memory is not known in advance); a JAX
+model whose compiled call reports its temporaries reserves them in a ``MemoryGate`` against
+the memory the machine has available (``available_memory_bytes``), so that concurrent calls
+wait rather than exhaust it, and one that cannot fit is refused in one line.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import threading
+from contextlib import contextmanager
 
 DEFAULT_MEMORY_BYTES = 2e9
 MEMORY_OPTION_HELP = ("memory bound in GB: a step that would need more is refused before it "
@@ -47,6 +54,75 @@ def usable_cores() -> int:
 
 class ResourceError(MemoryError):
     """A step would need more memory than its bound allows."""
+
+
+def available_memory_bytes() -> float:
+    """Bytes the machine can give this process now: /proc/meminfo's MemAvailable, within the
+    cgroup's limit where one is set (containers, batch jobs); elsewhere the free physical
+    pages; ``math.inf`` where neither can be read."""
+    found = math.inf
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    found = float(line.split()[1]) * 1024
+                    break
+    except OSError:
+        try:
+            found = float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        except (ValueError, OSError, AttributeError):
+            pass
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            limit = f.read().strip()
+        with open("/sys/fs/cgroup/memory.current") as f:
+            current = float(f.read().strip())
+        if limit != "max":
+            found = min(found, float(limit) - current)
+    except (OSError, ValueError):
+        pass
+    return found
+
+
+class MemoryGate:
+    """Admits concurrent calls of known peak size (bytes, e.g. a compiled model call's
+    temporaries) so that together they fit in the memory the machine has: a call waits
+    while others hold reservations and it would not fit beside them, and is refused
+    (``ResourceError``, one line) when it alone needs more than ``fraction`` of what is
+    available. The cap is read (``available``) whenever no reservation is held, so memory
+    the process holds otherwise is accounted for; the largest reservation granted so far is
+    added to what is available, since the allocator may keep that memory for reuse after
+    the call (a second 15 GB call right after a first was otherwise refused)."""
+
+    def __init__(self, fraction: float = 0.9, available=available_memory_bytes):
+        self.fraction, self._available = float(fraction), available
+        self._cond = threading.Condition()
+        self._reserved = 0.0
+        self._largest = 0.0
+        self._cap = math.inf
+
+    @contextmanager
+    def reserve(self, need_bytes: float, what: str, advice: str):
+        need = max(float(need_bytes), 0.0)
+        with self._cond:
+            while True:
+                if self._reserved == 0:
+                    self._cap = self.fraction * (self._available() + self._largest)
+                    if need > self._cap:
+                        raise ResourceError(f"{what} needs ~{gigabytes(need)}, more than the "
+                                            f"{gigabytes(self._cap)} this machine has "
+                                            f"available; {advice}")
+                if self._reserved + need <= self._cap:
+                    break
+                self._cond.wait()
+            self._reserved += need
+            self._largest = max(self._largest, need)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._reserved -= need
+                self._cond.notify_all()
 
 
 def checked_memory_bytes(memory_bytes: float | None) -> float:

@@ -207,3 +207,51 @@ def test_supercell_entries_beyond_int64_are_refused_not_wrapped():
     with pytest.raises(DatasetError, match="below 2³¹"):
         checked_supercell_matrix([99999999999999999999, 1, 1])
     assert checked_supercell_matrix([3, 3, 3]).tolist() == np.diag([3, 3, 3]).tolist()
+
+
+def test_memory_gate_serializes_what_does_not_fit_together_and_refuses_the_impossible():
+    """``MemoryGate``: two calls of 6 GB on a 10 GB machine (cap 9 GB) run one after the
+    other, two of 4 GB side by side; one of 12 GB is refused in one line before it runs."""
+    import threading
+    import time
+
+    from phonjax.resources import MemoryGate, ResourceError
+
+    gate = MemoryGate(fraction=0.9, available=lambda: 10e9)
+    for size, expect_overlap in ((6e9, False), (4e9, True)):
+        inside, most = [0], [0]
+        lock = threading.Lock()
+
+        def call():
+            with gate.reserve(size, "a call", "advice"):
+                with lock:
+                    inside[0] += 1
+                    most[0] = max(most[0], inside[0])
+                time.sleep(0.5)
+                with lock:
+                    inside[0] -= 1
+
+        threads = [threading.Thread(target=call) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert (most[0] == 2) == expect_overlap
+    # 10 GB available plus the 6 GB call the allocator may still hold: cap 14.4 GB
+    with pytest.raises(ResourceError, match=r"a call needs ~15\.0 GB.*14\.4 GB.*; advice"):
+        with gate.reserve(15e9, "a call", "advice"):
+            pass
+    with gate.reserve(1e9, "after a refusal", "advice"):  # nothing left reserved
+        pass
+    free = [3e9]  # a second call as large as the first while the allocator keeps its memory
+    held = MemoryGate(fraction=0.9, available=lambda: free[0])
+    with held.reserve(2e9, "first", "advice"):
+        free[0] = 0.5e9
+    with held.reserve(2e9, "second", "advice"):
+        pass
+
+
+def test_available_memory_is_a_positive_number():
+    from phonjax.resources import available_memory_bytes
+
+    assert 0 < available_memory_bytes() <= float("inf")

@@ -36,7 +36,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from phonjax.resources import DEFAULT_MEMORY_BYTES, THERMAL_BYTES_PER_VALUE
+from phonjax.resources import DEFAULT_MEMORY_BYTES, THERMAL_BYTES_PER_VALUE, usable_cores
 
 Runner = Literal["chunked", "graph"]
 Eigensolver = Literal["phonors", "lapack", "xla"]
@@ -115,15 +115,11 @@ class Plan:
         """Irreducible q-points κ solves at once (``q_workers``, or the default it states)."""
         if self.q_workers is not None:
             return self.q_workers
-        import os
-
         import jax
 
         if jax.default_backend() != "cpu":
             return 1
-        cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                 else os.cpu_count() or 1)
-        return max(1, min(2, cores))
+        return max(1, min(2, usable_cores()))
 
     def temperature_chunk(self, n_values: int) -> int:
         """Temperatures per compiled call of the thermal sums over ``n_values`` mode values:
