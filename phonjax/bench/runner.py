@@ -245,8 +245,14 @@ class RichProgress:
         self._progress.update(task_id, total=max(0, (total or 0) - 1))
 
     def advance(self, model, row) -> None:
-        self._progress.update(self._tasks[model], advance=1,
-                              failed=self.tallies[model].failed + len(self.tallies[model].input_errors))
+        failed = self.tallies[model].failed + len(self.tallies[model].input_errors)
+        self._progress.update(self._tasks[model], advance=1, failed=failed)
+        if not self.console.is_terminal:  # a log file: the bar is not redrawn there
+            task = next(t for t in self._progress.tasks if t.id == self._tasks[model])
+            self.console.print(f"{model}: {row.get('material_id', '?')} {row.get('status', '?')}"
+                               f" · {int(task.completed)}/{int(task.total or 0)} done, "
+                               f"{failed} failed · {time.perf_counter() - self.t0:.0f} s",
+                               highlight=False, soft_wrap=True)
 
     def stop(self) -> None:
         if self._progress is not None:
