@@ -199,7 +199,8 @@ def main(argv=None) -> int:
     p.add_argument("--q-workers", type=int, nargs="+", default=[None],
                    help="phonjax's Plan.q_workers (irreducible q solved at once in host "
                         "threads; default: the plan's, 2 on a ≥2-core CPU); several values: "
-                        "the first is compared, the others timed and checked bitwise against it")
+                        "the first is compared, the others timed and their Γ compared with "
+                        "the first's (0: bitwise equal)")
     p.add_argument("--json", default=None, help="write the numbers here")
     args = p.parse_args(argv)
     mesh = args.mesh * 3 if len(args.mesh) == 1 else args.mesh
